@@ -1,0 +1,605 @@
+// Kernel side of spanwire: follows TCP sockets through syscall tracepoints and
+// copies the payload of HTTP connections into a ring buffer.
+//
+// Each traced syscall is a pair of programs: sys_enter_* remembers the
+// arguments per thread (only when the fd is a TCP socket, found through the
+// task's file table, so sockets opened before the sensor count too), and
+// sys_exit_* turns the bytes the syscall really moved into data events.
+// Userspace (userspace/intake) reassembles the events by position.
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "spanwire.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SW_AF_INET 2
+#define SW_AF_INET6 10
+#define SW_SOCK_STREAM 1
+#define SW_IPPROTO_TCP 6
+#define SW_S_IFMT 00170000
+#define SW_S_IFSOCK 0140000
+#define SW_EINPROGRESS 115
+/* Midstream connections of unknown protocol: data events inspected before
+ * giving up on them (a keep-alive HTTP connection shows a message start soon). */
+#define SW_MAX_INFER_ATTEMPTS 64
+
+/* Set by the loader before load (rodata). */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 payload_cap = 16384;
+const volatile __u8 filter_by_pid = 0;
+const volatile __u8 filter_by_comm = 0;
+
+/* Internal syscall kinds beyond enum sw_syscall: they carry no payload. */
+#define SW_SYS_CONNECT 100
+#define SW_SYS_ACCEPT 101
+
+struct conn_state {
+	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */
+	__u64 start_ns; /* identity stamp, part of struct sw_conn_id */
+	__u64 pos[2];   /* bytes moved so far, per direction */
+	__u8 role;
+	__u8 protocol;
+	__u8 flags;     /* SW_OPEN_* */
+	__u8 open_sent;
+	__u32 infer_attempts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct sw_io_args);
+} active_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[SW_COMM_LEN]);
+	__type(value, __u8);
+} comm_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Local ports of the sensor's own TCP connections (its OTLP export): a
+ * connection whose peer is one of them is the collector's side of the
+ * sensor's own traffic, and tracing it would feed the sensor its own spans. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} self_ports SEC(".maps");
+
+/* A data event is too large for the 512-byte stack: build it per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_data_event);
+} data_scratch SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&stats, &idx);
+	if (c)
+		__sync_fetch_and_add(c, v);
+}
+
+/* The TCP socket behind fd in the current task, or 0. */
+static __always_inline __u64 tcp_sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & SW_S_IFMT) != SW_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != SW_AF_INET && family != SW_AF_INET6)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_type) != SW_SOCK_STREAM ||
+	    BPF_CORE_READ(sk, sk_protocol) != SW_IPPROTO_TCP)
+		return 0;
+	return (__u64)sk;
+}
+
+/* The process (thread-group leader) name; threads may have renamed themselves.
+ * comm must hold SW_COMM_LEN bytes (an array parameter is a pointer: no sizeof). */
+static __always_inline void leader_comm(char *comm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	bpf_core_read_str(comm, SW_COMM_LEN, &leader->comm);
+}
+
+/* Pid and process-name filters, set from userspace; all configured ones must match. */
+static __always_inline bool process_selected(__u32 tgid)
+{
+	if (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return false;
+	if (filter_by_comm) {
+		char comm[SW_COMM_LEN] = {};
+		leader_comm(comm);
+		if (!bpf_map_lookup_elem(&comm_filter, comm))
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void emit_close(const struct sw_conn_key *key, const struct conn_state *c)
+{
+	if (!c->open_sent)
+		return;
+	struct sw_close_event ev = {};
+	ev.hdr.type = SW_EV_CLOSE;
+	ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = key->tgid;
+	ev.hdr.conn.fd = key->fd;
+	ev.hdr.conn.start_ns = c->start_ns;
+	ev.bytes_egress = c->pos[SW_DIR_EGRESS];
+	ev.bytes_ingress = c->pos[SW_DIR_INGRESS];
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+}
+
+/* Starts tracking fd as a new connection, replacing whatever the fd was before. */
+static __always_inline struct conn_state *conn_start(__u32 tgid, int fd, __u64 sk, __u8 role, __u8 flags)
+{
+	struct sw_conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_state *old = bpf_map_lookup_elem(&conns, &key);
+	if (old) {
+		emit_close(&key, old);
+		bpf_map_delete_elem(&conns, &key);
+	}
+	if (!process_selected(tgid))
+		return NULL;
+	struct conn_state init = {
+		.sk = sk, .start_ns = bpf_ktime_get_ns(), .role = role, .flags = flags,
+	};
+	if (bpf_map_update_elem(&conns, &key, &init, BPF_ANY)) {
+		stat_add(SW_STAT_CONN_MAP_FULL, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* The connection state of fd for a data syscall; a socket first seen here
+ * predates the sensor (or its connect/accept was missed): midstream. */
+static __always_inline struct conn_state *conn_for_data(__u32 tgid, int fd, __u64 sk)
+{
+	struct sw_conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->sk == sk)
+		return c;
+	return conn_start(tgid, fd, sk, SW_ROLE_UNKNOWN, SW_OPEN_MIDSTREAM);
+}
+
+static __always_inline void read_tuple(struct sw_open_event *ev, __u64 skp)
+{
+	struct sock *sk = (struct sock *)skp;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ev->family = family;
+	ev->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == SW_AF_INET) {
+		__u32 laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		ev->local_addr[10] = ev->local_addr[11] = 0xff;
+		ev->remote_addr[10] = ev->remote_addr[11] = 0xff;
+		__builtin_memcpy(&ev->local_addr[12], &laddr, 4);
+		__builtin_memcpy(&ev->remote_addr[12], &raddr, 4);
+	} else {
+		BPF_CORE_READ_INTO(&ev->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&ev->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline void emit_open(__u32 tgid, int fd, struct conn_state *c)
+{
+	struct sw_open_event ev = {};
+	ev.hdr.type = SW_EV_OPEN;
+	ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = tgid;
+	ev.hdr.conn.fd = fd;
+	ev.hdr.conn.start_ns = c->start_ns;
+	read_tuple(&ev, c->sk);
+	ev.role = c->role;
+	ev.protocol = c->protocol;
+	ev.flags = c->flags;
+	leader_comm(ev.comm);
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0)) {
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+		return; /* retried with the next data event */
+	}
+	c->open_sent = 1;
+}
+
+/* Little-endian word of the first n bytes of s (n <= 8), for masked compares. */
+#define SW_MASK(n) ((n) == 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
+#define SW_PREFIX_IS(w, s) (((w) & SW_MASK(sizeof(s) - 1)) == sw_word(s, sizeof(s) - 1))
+
+static __always_inline __u64 sw_word(const char *s, int n)
+{
+	__u64 w = 0;
+	for (int i = 0; i < 8 && i < n; i++)
+		w |= (__u64)(__u8)s[i] << (8 * i);
+	return w;
+}
+
+/* An RFC 9110 method followed by a space, at the start of the chunk. */
+static __always_inline bool is_method(__u64 w)
+{
+	return SW_PREFIX_IS(w, "GET ") || SW_PREFIX_IS(w, "POST ") || SW_PREFIX_IS(w, "PUT ") ||
+	       SW_PREFIX_IS(w, "HEAD ") || SW_PREFIX_IS(w, "DELETE ") || SW_PREFIX_IS(w, "PATCH ") ||
+	       SW_PREFIX_IS(w, "OPTIONS ") || SW_PREFIX_IS(w, "CONNECT ") || SW_PREFIX_IS(w, "TRACE ");
+}
+
+/* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a chunk and,
+ * for midstream sockets, decides the role from which side sends requests. */
+static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len, __u8 dir)
+{
+	__u64 w[2] = {};
+	__u64 n = len < sizeof(w) ? len : sizeof(w);
+	bool first = c->pos[0] == 0 && c->pos[1] == 0;
+	__u8 proto = SW_PROTO_UNKNOWN;
+	bool request = false;
+
+	struct sock *sk = (struct sock *)c->sk;
+	__u16 peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (bpf_map_lookup_elem(&self_ports, &peer_port)) {
+		c->protocol = SW_PROTO_OTHER;
+		return;
+	}
+	if (n >= 4 && bpf_probe_read_user(w, n, (const void *)ubuf) == 0) {
+		if (w[0] == sw_word("PRI * HT", 8) && w[1] == sw_word("TP/2.0\r\n", 8)) {
+			proto = SW_PROTO_HTTP2;
+			request = true;
+		} else if (is_method(w[0])) {
+			proto = SW_PROTO_HTTP1;
+			request = true;
+		} else if (SW_PREFIX_IS(w[0], "HTTP/1.")) {
+			proto = SW_PROTO_HTTP1;
+		}
+	}
+	if (proto == SW_PROTO_UNKNOWN) {
+		if ((!(c->flags & SW_OPEN_MIDSTREAM) && first) ||
+		    ++c->infer_attempts >= SW_MAX_INFER_ATTEMPTS) {
+			c->protocol = SW_PROTO_OTHER;
+			stat_add(SW_STAT_CONNS_OTHER, 1);
+		}
+		return;
+	}
+	if (c->role == SW_ROLE_UNKNOWN) {
+		bool sends_requests = (dir == SW_DIR_EGRESS) == request;
+		c->role = sends_requests ? SW_ROLE_CLIENT : SW_ROLE_SERVER;
+	}
+	c->protocol = proto;
+	stat_add(SW_STAT_CONNS_TRACED, 1);
+	emit_open(tgid, fd, c);
+}
+
+/* One chunk of payload: reserves its byte range and copies up to the cap. */
+static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+{
+	__u32 dir = ev->direction & 1;
+	__u64 n = no_copy ? 0 : len;
+	__u64 cap = payload_cap;
+
+	ev->pos = __sync_fetch_and_add(&c->pos[dir], len);
+	ev->len = len;
+	ev->flags = no_copy ? SW_DATA_NO_COPY : 0;
+	if (cap > SW_MAX_PAYLOAD)
+		cap = SW_MAX_PAYLOAD;
+	if (n > cap)
+		n = cap;
+	asm volatile("" : "+r"(n));
+	if (n > SW_MAX_PAYLOAD)
+		n = SW_MAX_PAYLOAD;
+	if (n && bpf_probe_read_user(ev->data, n, (const void *)ubuf))
+		n = 0;
+	ev->copied = n;
+	if (len > n)
+		stat_add(SW_STAT_BYTES_UNCOPIED, len - n);
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + n, 0))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	else
+		stat_add(SW_STAT_DATA_EVENTS, 1);
+	return 0;
+}
+
+/* Spreads `total` bytes over an iovec array the way the kernel filled it. */
+static __noinline int emit_iov(struct conn_state *c, struct sw_data_event *ev, __u64 iov_ptr, __u64 iovcnt, __u64 total)
+{
+	const struct iovec *iov = (const struct iovec *)iov_ptr;
+	for (int i = 0; i < SW_MAX_IOV; i++) {
+		struct iovec v = {};
+		if (i >= iovcnt || total == 0)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		__u64 n = v.iov_len < total ? v.iov_len : total;
+		if (n)
+			emit_chunk(c, ev, (__u64)v.iov_base, n, 0);
+		total -= n;
+	}
+	if (total) {
+		/* More iovecs than walked: the bytes still count, as a known gap. */
+		stat_add(SW_STAT_IOV_TRUNCATED, 1);
+		emit_chunk(c, ev, 0, total, 1);
+	}
+	return 0;
+}
+
+/* User pointer and length of the first payload segment, for inference. */
+static __always_inline void first_segment(const struct sw_io_args *a, long ret, __u64 *ptr, __u64 *len)
+{
+	struct iovec v = {};
+	struct user_msghdr m = {};
+	*ptr = a->buf;
+	*len = ret;
+	switch (a->sys) {
+	case SW_SYS_READV:
+	case SW_SYS_WRITEV:
+		bpf_probe_read_user(&v, sizeof(v), (const void *)a->buf);
+		break;
+	case SW_SYS_RECVMSG:
+	case SW_SYS_SENDMSG:
+	case SW_SYS_RECVMMSG:
+	case SW_SYS_SENDMMSG: /* msg_hdr is the first member of struct mmsghdr */
+		bpf_probe_read_user(&m, sizeof(m), (const void *)a->buf);
+		bpf_probe_read_user(&v, sizeof(v), m.msg_iov);
+		break;
+	case SW_SYS_SENDFILE:
+		*len = 0;
+		return;
+	default:
+		return;
+	}
+	*ptr = (__u64)v.iov_base;
+	*len = v.iov_len < (__u64)ret ? v.iov_len : (__u64)ret;
+}
+
+static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u8 sys, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid)
+		return 0;
+	__u64 sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	struct sw_io_args a = {
+		.buf = buf, .count = count, .ts_start = bpf_ktime_get_ns(), .sk = sk, .fd = fd,
+		.nr = nr, .sys = sys, .dir = dir,
+	};
+	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
+		stat_add(SW_STAT_STASH_FULL, 1);
+	return 0;
+}
+
+static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid && sys != SW_SYS_CONNECT)
+		return 0;
+	struct sw_io_args a = {.fd = fd, .nr = nr, .sys = sys};
+	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
+		stat_add(SW_STAT_STASH_FULL, 1);
+	return 0;
+}
+
+static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, long ret)
+{
+	__u32 tgid = id >> 32;
+	struct conn_state *c = conn_for_data(tgid, a->fd, a->sk);
+	if (!c)
+		return 0;
+	if (c->protocol == SW_PROTO_UNKNOWN) {
+		__u64 ptr, len;
+		first_segment(a, ret, &ptr, &len);
+		infer_protocol(tgid, a->fd, c, ptr, len, a->dir);
+	}
+	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
+		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
+		return 0;
+	}
+	if (!c->open_sent)
+		emit_open(tgid, a->fd, c);
+
+	__u32 zero = 0;
+	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!ev)
+		return 0;
+	ev->hdr.type = SW_EV_DATA;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = tgid;
+	ev->hdr.conn.fd = a->fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	ev->ts_start_ns = a->ts_start;
+	ev->direction = a->dir;
+	ev->syscall = a->sys;
+
+	switch (a->sys) {
+	case SW_SYS_READV:
+	case SW_SYS_WRITEV:
+		return emit_iov(c, ev, a->buf, a->count, ret);
+	case SW_SYS_RECVMSG:
+	case SW_SYS_SENDMSG: {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a->buf))
+			return emit_chunk(c, ev, 0, ret, 1);
+		return emit_iov(c, ev, (__u64)m.msg_iov, m.msg_iovlen, ret);
+	}
+	case SW_SYS_RECVMMSG:
+	case SW_SYS_SENDMMSG: {
+		/* ret counts messages; each one's msg_len says how many bytes it moved. */
+		const struct mmsghdr *vec = (const struct mmsghdr *)a->buf;
+		for (int i = 0; i < SW_MAX_MMSG; i++) {
+			struct mmsghdr m = {};
+			if (i >= ret)
+				break;
+			if (bpf_probe_read_user(&m, sizeof(m), &vec[i]))
+				break;
+			emit_iov(c, ev, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+		}
+		if (ret > SW_MAX_MMSG)
+			stat_add(SW_STAT_IOV_TRUNCATED, 1);
+		return 0;
+	}
+	case SW_SYS_SENDFILE:
+		return emit_chunk(c, ev, 0, ret, 1);
+	default:
+		return emit_chunk(c, ev, a->buf, ret, 0);
+	}
+}
+
+static __always_inline int finish_syscall(long nr, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sw_io_args *stashed = bpf_map_lookup_elem(&active_io, &id);
+	if (!stashed)
+		return 0;
+	struct sw_io_args a = *stashed;
+	bpf_map_delete_elem(&active_io, &id);
+	if (a.nr != (__u32)nr)
+		return 0; /* a stale entry (written by userspace for a syscall that already ended) */
+	if (!a.sk && a.sys != SW_SYS_CONNECT && a.sys != SW_SYS_ACCEPT) {
+		/* Seeded by userspace for a syscall that was in flight at start. */
+		a.sk = tcp_sock_of_fd(a.fd);
+		if (!a.sk)
+			return 0;
+	}
+
+	if (a.sys == SW_SYS_CONNECT) {
+		if (ret == 0 || ret == -SW_EINPROGRESS) {
+			__u64 sk = tcp_sock_of_fd(a.fd);
+			if (!sk)
+				return 0;
+			if ((__u32)(id >> 32) == self_tgid) {
+				__u16 port = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_num);
+				__u8 one = 1;
+				bpf_map_update_elem(&self_ports, &port, &one, BPF_ANY);
+				return 0;
+			}
+			conn_start(id >> 32, a.fd, sk, SW_ROLE_CLIENT, 0);
+		}
+		return 0;
+	}
+	if (a.sys == SW_SYS_ACCEPT) {
+		if (ret >= 0) {
+			__u64 sk = tcp_sock_of_fd(ret);
+			if (sk)
+				conn_start(id >> 32, ret, sk, SW_ROLE_SERVER, 0);
+		}
+		return 0;
+	}
+	if (ret <= 0)
+		return 0;
+	return finish_data(&a, id, ret);
+}
+
+#define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)
+
+ENTER(read) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_READ, SW_DIR_INGRESS); }
+ENTER(write) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_WRITE, SW_DIR_EGRESS); }
+ENTER(readv) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_READV, SW_DIR_INGRESS); }
+ENTER(writev) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_WRITEV, SW_DIR_EGRESS); }
+ENTER(recvfrom) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVFROM, SW_DIR_INGRESS); }
+ENTER(sendto) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDTO, SW_DIR_EGRESS); }
+ENTER(recvmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMSG, SW_DIR_INGRESS); }
+ENTER(sendmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDMSG, SW_DIR_EGRESS); }
+ENTER(recvmmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMMSG, SW_DIR_INGRESS); }
+ENTER(sendmmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDMMSG, SW_DIR_EGRESS); }
+ENTER(sendfile64) { return stash_io(ctx->id, ctx->args[0], 0, 0, SW_SYS_SENDFILE, SW_DIR_EGRESS); }
+ENTER(connect) { return stash_conn_call(ctx->id, ctx->args[0], SW_SYS_CONNECT); }
+ENTER(accept) { return stash_conn_call(ctx->id, -1, SW_SYS_ACCEPT); }
+ENTER(accept4) { return stash_conn_call(ctx->id, -1, SW_SYS_ACCEPT); }
+
+/* One program for the exit of every traced syscall: the stash says which
+ * syscall it was. The loader attaches it to each sys_exit_* tracepoint of
+ * the enter programs above, so the verifier checks it once, not fourteen times. */
+SEC("tracepoint")
+int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return finish_syscall(ctx->id, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid) {
+		__u64 sk = tcp_sock_of_fd((int)ctx->args[0]);
+		if (sk) {
+			__u16 port = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_num);
+			bpf_map_delete_elem(&self_ports, &port);
+		}
+		return 0;
+	}
+	struct sw_conn_key key = {.tgid = id >> 32, .fd = (int)ctx->args[0]};
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	emit_close(&key, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* Threads that die inside a syscall leave no stash behind; a whole process
+ * exiting tells userspace to drop its connections (their fds close without
+ * close(2)). */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&active_io, &id);
+	if ((__u32)id != (__u32)(id >> 32))
+		return 0;
+	struct sw_proc_exit_event ev = {};
+	ev.hdr.type = SW_EV_PROC_EXIT;
+	ev.hdr.tid = (__u32)id;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = id >> 32;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	return 0;
+}

@@ -1,0 +1,154 @@
+/* Event and map layouts shared by the kernel programs (spanwire.bpf.c) and the
+ * userspace daemon. One definition, included from both sides: only fixed-width
+ * types, no kernel or libc headers, so it compiles under vmlinux.h and under
+ * <linux/types.h>. */
+#ifndef SPANWIRE_BPF_SPANWIRE_H
+#define SPANWIRE_BPF_SPANWIRE_H
+
+/* Hard ceiling of payload bytes copied per data event; the runtime cap
+ * (payload_cap in the BPF object's rodata) is at most this. A data event is
+ * built in a per-CPU array slot, whose values the kernel limits to 32 KiB:
+ * the ceiling is 32 KiB less the 64-byte event header. */
+#define SW_DATA_HEADER_SIZE 64
+#define SW_MAX_PAYLOAD (32768 - SW_DATA_HEADER_SIZE)
+/* Vectored I/O: iovecs walked per syscall and messages walked per *mmsg call. */
+#define SW_MAX_IOV 8
+#define SW_MAX_MMSG 4
+#define SW_COMM_LEN 16
+
+enum sw_event_type {
+	SW_EV_OPEN = 1,      /* a traced connection is seen for the first time */
+	SW_EV_DATA = 2,      /* bytes moved on a traced connection */
+	SW_EV_CLOSE = 3,     /* the fd of a traced connection was closed */
+	SW_EV_PROC_EXIT = 4, /* a process (thread group) exited */
+};
+
+enum sw_direction {
+	SW_DIR_EGRESS = 0,  /* written by the traced process */
+	SW_DIR_INGRESS = 1, /* read by the traced process */
+};
+
+enum sw_role {
+	SW_ROLE_UNKNOWN = 0,
+	SW_ROLE_CLIENT = 1, /* the process connected */
+	SW_ROLE_SERVER = 2, /* the process accepted */
+};
+
+enum sw_protocol {
+	SW_PROTO_UNKNOWN = 0,
+	SW_PROTO_HTTP1 = 1,
+	SW_PROTO_HTTP2 = 2,
+	SW_PROTO_OTHER = 255, /* tracked, but no payload is copied */
+};
+
+/* Which syscall produced a data event (diagnostics only). */
+enum sw_syscall {
+	SW_SYS_READ = 1, SW_SYS_WRITE, SW_SYS_READV, SW_SYS_WRITEV,
+	SW_SYS_RECVFROM, SW_SYS_SENDTO, SW_SYS_RECVMSG, SW_SYS_SENDMSG,
+	SW_SYS_RECVMMSG, SW_SYS_SENDMMSG, SW_SYS_SENDFILE,
+};
+
+/* Flags of sw_open_event.flags */
+#define SW_OPEN_MIDSTREAM 0x1 /* the socket predates the sensor: bytes before it were never seen */
+
+/* Flags of sw_data_event.flags */
+#define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
+
+/* Kernel-side counters, one slot each in the per-CPU "stats" array. */
+enum sw_stat {
+	SW_STAT_RINGBUF_DROPS = 0,  /* events that did not fit in the ring buffer */
+	SW_STAT_BYTES_UNCOPIED,     /* bytes beyond the per-event cap or iovec bound */
+	SW_STAT_CONNS_TRACED,       /* connections recognised as HTTP and traced */
+	SW_STAT_CONNS_OTHER,        /* TCP connections of another protocol: no payload */
+	SW_STAT_IOV_TRUNCATED,      /* syscalls with more iovecs/messages than walked */
+	SW_STAT_STASH_FULL,         /* syscall entries that could not be remembered */
+	SW_STAT_CONN_MAP_FULL,      /* connections that could not be tracked */
+	SW_STAT_DATA_EVENTS,        /* data events emitted */
+	SW_STAT__COUNT,
+};
+
+/* Identity of a connection: fd numbers are reused, so the kernel stamps each
+ * connection with the monotonic time it was first seen. */
+struct sw_conn_id {
+	__u32 tgid;
+	__s32 fd;
+	__u64 start_ns;
+};
+
+struct sw_event_header {
+	__u8 type;    /* enum sw_event_type */
+	__u8 pad[3];
+	__u32 tid;    /* thread that made the syscall */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC, at syscall exit */
+	struct sw_conn_id conn;
+};
+
+/* Addresses are IPv6 or IPv4-mapped IPv6 (::ffff:a.b.c.d); ports host order. */
+struct sw_open_event {
+	struct sw_event_header hdr;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 family;   /* AF_INET or AF_INET6, as the socket was created */
+	__u8 role;      /* enum sw_role */
+	__u8 protocol;  /* enum sw_protocol */
+	__u8 flags;     /* SW_OPEN_* */
+	__u8 pad[7];
+	char comm[SW_COMM_LEN];
+};
+
+struct sw_data_event {
+	struct sw_event_header hdr;
+	__u64 ts_start_ns; /* CLOCK_MONOTONIC, at syscall entry */
+	__u64 pos;         /* offset of the first byte in this direction's stream */
+	__u32 len;         /* bytes the syscall moved for this chunk */
+	__u32 copied;      /* bytes present in data[] (<= len) */
+	__u8 direction;    /* enum sw_direction */
+	__u8 syscall;      /* enum sw_syscall */
+	__u8 flags;        /* SW_DATA_* */
+	__u8 pad[5];
+	__u8 data[SW_MAX_PAYLOAD];
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct sw_data_event) == SW_DATA_HEADER_SIZE + SW_MAX_PAYLOAD,
+	      "data event header layout changed");
+#else
+_Static_assert(sizeof(struct sw_data_event) == SW_DATA_HEADER_SIZE + SW_MAX_PAYLOAD,
+	       "data event header layout changed");
+#endif
+
+struct sw_close_event {
+	struct sw_event_header hdr;
+	__u64 bytes_egress;
+	__u64 bytes_ingress;
+};
+
+struct sw_proc_exit_event {
+	struct sw_event_header hdr;
+};
+
+/* Arguments of a syscall in flight, remembered per thread (key: pid_tgid)
+ * between its sys_enter and sys_exit. Userspace writes entries too, at start,
+ * for threads already blocked in socket I/O when the probes attached (their
+ * sys_enter was never seen): see userspace/loader/inflight.cpp. */
+struct sw_io_args {
+	__u64 buf;      /* buffer, iovec array, msghdr or mmsghdr array */
+	__u64 count;    /* iovcnt for readv/writev */
+	__u64 ts_start;
+	__u64 sk;       /* struct sock *, 0 when written by userspace */
+	__s32 fd;
+	__u32 nr;       /* syscall number: the exit must match it */
+	__u8 sys;       /* enum sw_syscall, or a connect/accept marker */
+	__u8 dir;       /* enum sw_direction */
+	__u8 pad[6];
+};
+
+/* Key of the kernel's connection table (exposed so userspace can sweep the
+ * entries of exited processes). */
+struct sw_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+#endif /* SPANWIRE_BPF_SPANWIRE_H */

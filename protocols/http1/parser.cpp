@@ -1,0 +1,637 @@
+#include "http1/parser.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace spanwire::http1 {
+namespace {
+
+constexpr size_t npos = std::string_view::npos;
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view without_cr(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool parse_decimal(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;  // 19 decimal digits always fit in 64 bits
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// Calls f(element) for each comma-separated element, trimmed; stops early if f fails.
+template <typename F>
+bool for_each_element(std::string_view list, F&& f) {
+  for (;;) {
+    size_t comma = list.find(',');
+    if (!f(trim_ows(list.substr(0, comma)))) return false;
+    if (comma == npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// The name part of a field line, or empty if the line is not a field line.
+// Whitespace before the colon is invalid (RFC 9112 5.1) but tolerated: a tracer
+// describes what peers exchanged, it does not police them.
+std::string_view field_name(std::string_view line) {
+  size_t end = 0;
+  while (end < line.size() && is_tchar(line[end])) ++end;
+  size_t colon = end;
+  while (colon < line.size() && is_ows(line[colon])) ++colon;
+  if (end == 0 || colon == line.size() || line[colon] != ':') return {};
+  return line.substr(0, end);
+}
+
+// One field line (no line end, not empty): "name: value", or an obs-fold continuation
+// (leading whitespace) when a previous field exists.
+bool valid_field_line(std::string_view line, bool has_previous_field) {
+  if (is_ows(line.front())) return has_previous_field;
+  return !field_name(line).empty();
+}
+
+// Parses a block of `lines` field lines (each already validated) into `out`.
+void parse_field_lines(std::string_view block, size_t lines, std::vector<Header>& out) {
+  out.reserve(out.size() + lines);
+  while (!block.empty()) {
+    size_t lf = block.find('\n');
+    std::string_view line = without_cr(block.substr(0, lf));
+    block.remove_prefix(lf == npos ? block.size() : lf + 1);
+    if (line.empty()) continue;
+    if (is_ows(line.front())) {  // obs-fold: joins the previous value with one SP
+      std::string_view more = trim_ows(line);
+      if (!out.empty() && !more.empty()) out.back().value.append(" ").append(more);
+      continue;
+    }
+    std::string_view name = field_name(line);
+    std::string_view value = trim_ows(line.substr(line.find(':') + 1));
+    out.push_back({std::string(name), std::string(value)});
+  }
+}
+
+// Splits a start line already validated by StartLineScanner (no line end).
+void parse_start_line(std::string_view line, Kind kind, Message& m) {
+  m.version_minor = kind == Kind::kRequest ? line.back() - '0' : line[7] - '0';
+  if (kind == Kind::kRequest) {
+    size_t first_sp = line.find(' ');
+    size_t last_sp = line.rfind(' ');
+    m.method = line.substr(0, first_sp);
+    m.target = line.substr(first_sp + 1, last_sp - first_sp - 1);
+    return;
+  }
+  // "HTTP/1.x NNN[ reason]"
+  m.status_code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  if (line.size() > 13) m.reason = line.substr(13);
+}
+
+}  // namespace
+
+// What the header fields say about the body.
+struct Parser::Framing {
+  bool has_length = false;
+  uint64_t length = 0;
+  bool has_transfer_encoding = false;
+  bool chunked = false;  // "chunked" is the final transfer coding
+  bool upgrade = false;  // an Upgrade field is present
+};
+
+// False on an invalid or conflicting Content-Length (repeats of one value are allowed,
+// RFC 9110 8.6). Transfer-Encoding overrides Content-Length (RFC 9112 6.3).
+bool Parser::read_framing(const std::vector<Header>& headers, Framing& f) {
+  for (const Header& h : headers) {
+    if (iequals(h.name, "content-length")) {
+      bool ok = for_each_element(h.value, [&f](std::string_view element) {
+        uint64_t n = 0;
+        if (!parse_decimal(element, n) || (f.has_length && n != f.length)) return false;
+        f.has_length = true;
+        f.length = n;
+        return true;
+      });
+      if (!ok) return false;
+    } else if (iequals(h.name, "transfer-encoding")) {
+      f.has_transfer_encoding = true;
+      for_each_element(h.value, [&f](std::string_view coding) {
+        if (!coding.empty()) f.chunked = iequals(coding, "chunked");
+        return true;
+      });
+    } else if (iequals(h.name, "upgrade")) {
+      f.upgrade = true;
+    }
+  }
+  return true;
+}
+
+Parser::Parser(Kind kind, Limits limits) : kind_(kind), limits_(limits), scanner_(kind) {}
+
+void Parser::feed(std::string_view data, uint64_t ts) {
+  while (!data.empty()) {
+    size_t used = 0;
+    switch (state_) {
+      case State::kIdle: used = on_idle(data, ts); break;
+      case State::kResync: used = on_resync(data, ts); break;
+      case State::kStartLine: used = on_start_line(data); break;
+      case State::kHeaders:
+      case State::kTrailers: used = on_field_lines(data, ts); break;
+      case State::kBodyLength:
+      case State::kBodyUntilClose:
+      case State::kChunkData: used = on_body(data, ts); break;
+      case State::kChunkSize:
+      case State::kChunkExtension:
+      case State::kChunkSizeLf:
+      case State::kChunkDataCr:
+      case State::kChunkDataLf: used = on_chunk_framing(data, ts); break;
+      case State::kHeldForUpgrade: used = on_held(data, ts); break;
+      case State::kUpgraded:
+      case State::kClosed: used = data.size(); break;
+    }
+    position_ += used;
+    data.remove_prefix(used);
+  }
+}
+
+void Parser::gap(uint64_t n, uint64_t ts) {
+  while (n > 0) {
+    switch (state_) {
+      case State::kUpgraded:
+      case State::kClosed:
+        position_ += n;
+        return;
+      case State::kHeldForUpgrade:
+        hold_gap(n, ts);
+        position_ += n;
+        return;
+      case State::kResync:
+        at_line_start_ = true;  // the first byte after a gap may begin a message
+        position_ += n;
+        return;
+      case State::kBodyUntilClose:
+        message_.body_bytes += n;
+        message_.body_had_gap = true;
+        message_.last_ts = ts;
+        position_ += n;
+        return;
+      case State::kBodyLength:
+      case State::kChunkData:
+        // Body bytes of known length are only counted, so missing ones can be counted
+        // too (sendfile bodies and capped copies arrive as gaps). A Content-Length gap
+        // running past the end completes the message; the rest is handled below.
+        if (n <= remaining_ || state_ == State::kBodyLength) {
+          uint64_t covered = std::min(n, remaining_);
+          message_.body_bytes += covered;
+          message_.body_had_gap = true;
+          message_.last_ts = ts;
+          remaining_ -= covered;
+          position_ += covered;
+          n -= covered;
+          if (remaining_ == 0) {
+            if (state_ == State::kChunkData) state_ = State::kChunkDataCr;
+            else complete_message();
+          }
+          continue;
+        }
+        // The gap swallows chunk framing, which cannot be reconstructed.
+        message_.body_bytes += remaining_;
+        message_.body_had_gap = true;
+        message_.last_ts = ts;
+        lose_sync(true, false);
+        continue;
+      default:  // in a head, chunk framing, trailers or between messages
+        lose_sync(true, false);
+        continue;
+    }
+  }
+}
+
+void Parser::close(uint64_t /*ts: the close carries no byte, so no timestamp changes*/) {
+  if (state_ != State::kUpgraded) end_stream(State::kClosed);
+}
+
+void Parser::upgrade() {
+  if (state_ != State::kClosed) end_stream(State::kUpgraded);
+}
+
+void Parser::resume() {
+  if (state_ != State::kHeldForUpgrade) return;
+  state_ = State::kIdle;
+  std::vector<HeldSpan> spans = std::exchange(held_, {});
+  held_bytes_ = 0;
+  if (!spans.empty()) position_ = held_from_;  // replaying advances it back to where it was
+  for (const HeldSpan& span : spans) {
+    if (span.bytes.empty()) gap(span.gap, span.ts);
+    else feed(span.bytes, span.ts);
+  }
+}
+
+void Parser::expect_response_to(std::string_view method) { expect_response_to(method, 0); }
+
+void Parser::expect_response_to(std::string_view method, uint64_t request_ts) {
+  expected_methods_.push_back({std::string(method), request_ts});
+}
+
+std::vector<Message> Parser::take_messages() { return std::exchange(done_, {}); }
+
+void Parser::start_midstream() {
+  if (state_ != State::kClosed && state_ != State::kUpgraded) lose_sync(true, false);
+}
+
+// --- state handlers ---
+
+size_t Parser::on_idle(std::string_view data, uint64_t ts) {
+  // Empty lines before a start line are tolerated (RFC 9112 2.2): some clients send
+  // an extra CRLF after a body.
+  size_t i = 0;
+  while (i < data.size() && (data[i] == '\r' || data[i] == '\n')) ++i;
+  if (i > 0) return i;
+  begin_candidate(ts, /*resyncing=*/false);
+  return 0;
+}
+
+size_t Parser::on_resync(std::string_view data, uint64_t ts) {
+  if (at_line_start_) {
+    begin_candidate(ts, /*resyncing=*/true);
+    return 0;
+  }
+  // Mid-line: nothing can start before the next line end.
+  size_t lf = data.find('\n');
+  size_t used = lf == npos ? data.size() : lf + 1;
+  at_line_start_ = lf != npos;
+  stats_.skipped_bytes += used;
+  return used;
+}
+
+size_t Parser::on_start_line(std::string_view data) {
+  size_t budget = limits_.max_header_bytes - head_.size();
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (i == budget) {  // the start line alone exceeds the head limit
+      head_.append(data.substr(0, i));
+      reject_candidate(false);
+      return i;
+    }
+    switch (scanner_.push(data[i])) {
+      case StartLineScanner::Verdict::kMore:
+        continue;
+      case StartLineScanner::Verdict::kReject:
+        head_.append(data.substr(0, i + 1));
+        reject_candidate(data[i] == '\n');
+        return i + 1;
+      case StartLineScanner::Verdict::kAccept:
+        head_.append(data.substr(0, i + 1));
+        state_ = State::kHeaders;
+        fields_begin_ = line_begin_ = head_.size();
+        field_lines_ = 0;
+        return i + 1;
+    }
+  }
+  head_.append(data);
+  return data.size();
+}
+
+size_t Parser::on_field_lines(std::string_view data, uint64_t ts) {
+  const bool trailers = state_ == State::kTrailers;
+  size_t lf = data.find('\n');
+  size_t take = lf == npos ? data.size() : lf + 1;
+  if (trailers) message_.last_ts = ts;
+  if (head_.size() + take > limits_.max_header_bytes) {
+    // Never buffer past the limit: account the bytes as skipped and resynchronise.
+    stats_.skipped_bytes += take;
+    if (trailers) lose_sync(lf != npos, true);
+    else reject_candidate(lf != npos);
+    return take;
+  }
+  head_.append(data.substr(0, take));
+  if (lf == npos) return take;
+
+  std::string_view line = head_;
+  line = without_cr(line.substr(line_begin_, head_.size() - 1 - line_begin_));
+  if (line.empty()) {
+    if (trailers) on_trailers_complete();
+    else on_head_complete(ts);
+  } else if (!valid_field_line(line, line_begin_ > fields_begin_)) {
+    // Judged per line so that, while resynchronising, a false candidate is dropped
+    // before it can swallow a real start line further down.
+    if (trailers) lose_sync(true, true);
+    else reject_candidate(true);
+  } else {
+    line_begin_ = head_.size();
+    ++field_lines_;
+  }
+  return take;
+}
+
+size_t Parser::on_body(std::string_view data, uint64_t ts) {
+  message_.last_ts = ts;
+  if (state_ == State::kBodyUntilClose) {
+    message_.body_bytes += data.size();
+    return data.size();
+  }
+  // remaining_ > 0 in these states, so this always makes progress.
+  size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, data.size()));
+  message_.body_bytes += n;
+  remaining_ -= n;
+  if (remaining_ == 0) {
+    if (state_ == State::kChunkData) state_ = State::kChunkDataCr;
+    else complete_message();
+  }
+  return n;
+}
+
+size_t Parser::on_chunk_framing(std::string_view data, uint64_t ts) {
+  message_.last_ts = ts;
+  auto fail = [this](size_t i, char c) {
+    lose_sync(c == '\n', true);
+    return i + 1;
+  };
+  for (size_t i = 0; i < data.size(); ++i) {
+    const char c = data[i];
+    switch (state_) {
+      case State::kChunkSize: {
+        if (int v = hex_value(c); v >= 0) {
+          if (chunk_size_ >> 60) return fail(i, c);  // would overflow 64 bits
+          chunk_size_ = chunk_size_ * 16 + static_cast<uint64_t>(v);
+          ++chunk_digits_;
+        } else if (chunk_digits_ == 0) {
+          return fail(i, c);
+        } else if (c == ';' || is_ows(c)) {
+          state_ = State::kChunkExtension;
+        } else if (c == '\r') {
+          state_ = State::kChunkSizeLf;
+        } else if (c == '\n') {
+          end_chunk_size_line();
+          return i + 1;
+        } else {
+          return fail(i, c);
+        }
+        break;
+      }
+      case State::kChunkExtension: {
+        // Extensions carry nothing we report: skip them, bounding only their length.
+        size_t lf = data.find('\n', i);
+        size_t end = lf == npos ? data.size() : lf;
+        const size_t room = limits_.max_header_bytes - chunk_line_bytes_;
+        if (end - i > room) {  // trips at the same byte however the input is cut
+          lose_sync(false, true);
+          return i + room;
+        }
+        chunk_line_bytes_ += end - i;
+        if (lf == npos) return data.size();
+        end_chunk_size_line();
+        return lf + 1;
+      }
+      case State::kChunkSizeLf:
+        if (c != '\n') return fail(i, c);
+        end_chunk_size_line();
+        return i + 1;
+      case State::kChunkDataCr:
+        if (c == '\r') {
+          state_ = State::kChunkDataLf;
+          break;
+        }
+        [[fallthrough]];  // a bare LF also ends the chunk
+      case State::kChunkDataLf:
+        if (c != '\n') return fail(i, c);
+        state_ = State::kChunkSize;
+        return i + 1;
+      default:
+        return i;
+    }
+  }
+  return data.size();
+}
+
+size_t Parser::on_held(std::string_view data, uint64_t ts) {
+  if (held_.empty()) held_from_ = position_;
+  size_t keep = std::min(limits_.max_header_bytes - held_bytes_, data.size());
+  if (keep > 0) {
+    if (!held_.empty() && !held_.back().bytes.empty() && held_.back().ts == ts) {
+      held_.back().bytes.append(data.substr(0, keep));
+    } else {
+      held_.push_back({std::string(data.substr(0, keep)), 0, ts});
+    }
+    held_bytes_ += keep;
+  }
+  // Past the bound the bytes are dropped; replaying them as a gap forces a resync.
+  if (keep < data.size()) hold_gap(data.size() - keep, ts);
+  return data.size();
+}
+
+void Parser::hold_gap(uint64_t n, uint64_t ts) {
+  if (held_.empty()) held_from_ = position_;
+  if (!held_.empty() && held_.back().bytes.empty()) {
+    held_.back().gap += n;
+    held_.back().ts = ts;
+  } else {
+    held_.push_back({{}, n, ts});
+  }
+}
+
+// --- transitions ---
+
+void Parser::begin_candidate(uint64_t ts, bool resyncing) {
+  state_ = State::kStartLine;
+  scanner_.reset();
+  candidate_resyncing_ = resyncing;
+  candidate_offset_ = position_;
+  candidate_ts_ = ts;
+  head_.clear();
+}
+
+void Parser::reject_candidate(bool at_line_start) {
+  if (!candidate_resyncing_) {
+    lose_sync(at_line_start, true);
+    return;
+  }
+  // A false lead while resynchronising is not a protocol error: keep scanning.
+  stats_.skipped_bytes += head_.size();
+  head_.clear();
+  state_ = State::kResync;
+  at_line_start_ = at_line_start;
+}
+
+void Parser::on_head_complete(uint64_t ts) {
+  Message m;
+  m.kind = kind_;
+  std::string_view head = head_;
+  size_t first_lf = head.find('\n');
+  parse_start_line(without_cr(head.substr(0, first_lf)), kind_, m);
+  parse_field_lines(head.substr(first_lf + 1), field_lines_, m.headers);
+  Framing f;
+  bool ok = read_framing(m.headers, f);
+  // A request whose final coding is not chunked has no determinable length (RFC 9112 6.3).
+  if (kind_ == Kind::kRequest && f.has_transfer_encoding && !f.chunked) ok = false;
+  if (!ok) {
+    reject_candidate(true);
+    return;
+  }
+  if (m.headers.size() > limits_.max_headers) {
+    m.headers.resize(limits_.max_headers);
+    m.headers_truncated = true;
+  }
+  m.header_bytes = head_.size();
+  m.after_resync = std::exchange(lost_sync_, false);
+  m.stream_offset = candidate_offset_;
+  m.first_ts = candidate_ts_;
+  m.last_ts = ts;
+  head_.clear();
+  message_ = std::move(m);
+  has_message_ = true;
+  candidate_resyncing_ = false;
+  begin_body(f);
+}
+
+void Parser::begin_body(const Framing& f) {
+  after_ = After::kNextMessage;
+  auto start_chunked = [this] {
+    message_.chunked = true;
+    state_ = State::kChunkSize;
+  };
+  auto start_length = [this](uint64_t n) {
+    if (n == 0) return complete_message();
+    remaining_ = n;
+    state_ = State::kBodyLength;
+  };
+
+  if (kind_ == Kind::kRequest) {
+    if (hold_after_upgrade_ && (message_.method == "CONNECT" || f.upgrade)) {
+      after_ = After::kHoldForUpgrade;
+    }
+    if (f.chunked) return start_chunked();
+    return start_length(f.has_length ? f.length : 0);  // no framing: no body
+  }
+
+  const int status = message_.status_code;
+  // Interim responses precede the final response to the same request.
+  if (status >= 100 && status < 200 && status != 101) return complete_message();
+  const std::string method = take_expected_method();
+  if (status == 101 || (method == "CONNECT" && status / 100 == 2)) {
+    after_ = After::kUpgrade;  // the stream carries another protocol from here on
+    return complete_message();
+  }
+  if (method == "HEAD" || status == 204 || status == 304) return complete_message();
+  if (f.chunked) return start_chunked();
+  if (f.has_length && !f.has_transfer_encoding) return start_length(f.length);
+  state_ = State::kBodyUntilClose;  // no framing, or a non-chunked transfer coding
+}
+
+// Method of the request the final response in message_ answers ("" if unknown).
+std::string Parser::take_expected_method() {
+  const uint64_t ts = message_.first_ts;
+  if (expected_methods_.empty()) return {};
+  if (!message_.after_resync && expected_methods_.front().request_ts <= ts) {  // common case
+    std::string method = std::move(expected_methods_.front().method);
+    expected_methods_.pop_front();
+    return method;
+  }
+  auto latest = expected_methods_.end();
+  for (auto it = expected_methods_.begin(); it != expected_methods_.end(); ++it) {
+    if (it->request_ts <= ts) latest = it;
+  }
+  if (latest == expected_methods_.end()) return {};  // older than every queued request
+  // In sync, responses come in request order; after a loss the latest plausible wins.
+  auto answered = message_.after_resync ? latest : expected_methods_.begin();
+  std::string method = std::move(answered->method);
+  expected_methods_.erase(expected_methods_.begin(), answered + 1);
+  return method;
+}
+
+void Parser::end_chunk_size_line() {
+  if (chunk_size_ == 0) {
+    state_ = State::kTrailers;
+    head_.clear();
+    fields_begin_ = line_begin_ = 0;
+    field_lines_ = 0;
+  } else {
+    state_ = State::kChunkData;
+    remaining_ = chunk_size_;
+  }
+  chunk_size_ = 0;
+  chunk_digits_ = 0;
+  chunk_line_bytes_ = 0;
+}
+
+void Parser::on_trailers_complete() {
+  parse_field_lines(head_, field_lines_, message_.trailers);
+  if (message_.trailers.size() > limits_.max_headers) {
+    message_.trailers.resize(limits_.max_headers);
+    message_.headers_truncated = true;
+  }
+  head_.clear();
+  complete_message();
+}
+
+void Parser::complete_message() {
+  const After after = after_;
+  after_ = After::kNextMessage;
+  emit(true);
+  switch (after) {
+    case After::kNextMessage: state_ = State::kIdle; break;
+    case After::kUpgrade: state_ = State::kUpgraded; break;
+    case After::kHoldForUpgrade: state_ = State::kHeldForUpgrade; break;
+  }
+}
+
+void Parser::emit(bool complete) {
+  message_.complete = complete;
+  done_.push_back(std::move(message_));
+  message_ = Message{};
+  has_message_ = false;
+  ++stats_.messages;
+}
+
+void Parser::lose_sync(bool at_line_start, bool is_error) {
+  if (is_error) ++stats_.errors;
+  const bool was_resyncing =
+      state_ == State::kResync ||
+      ((state_ == State::kStartLine || state_ == State::kHeaders) && candidate_resyncing_);
+  if (!was_resyncing) ++stats_.resyncs;
+  if (has_message_) emit(false);  // a parsed head is worth reporting, even cut short
+  lost_sync_ = true;
+  stats_.skipped_bytes += head_.size() + held_bytes_;
+  head_.clear();
+  held_.clear();
+  held_bytes_ = 0;
+  after_ = After::kNextMessage;
+  chunk_size_ = 0;
+  chunk_digits_ = 0;
+  chunk_line_bytes_ = 0;
+  state_ = State::kResync;
+  at_line_start_ = at_line_start;
+}
+
+void Parser::end_stream(State final_state) {
+  switch (state_) {
+    case State::kBodyUntilClose:
+      emit(true);  // the end of the stream is this body's delimiter
+      break;
+    case State::kHeldForUpgrade:
+      stats_.skipped_bytes += held_bytes_;
+      break;
+    default:
+      if (has_message_) emit(false);
+      stats_.skipped_bytes += head_.size();
+      break;
+  }
+  head_.clear();
+  held_.clear();
+  held_bytes_ = 0;
+  state_ = final_state;
+}
+
+}  // namespace spanwire::http1

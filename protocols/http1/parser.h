@@ -1,0 +1,170 @@
+// Incremental HTTP/1.x parser for one direction of one connection.
+//
+// Bytes go in through feed()/gap()/close() in stream order; completed messages come
+// out of take_messages(). Bodies are counted, never stored. Besides messages not yet
+// taken, a parser buffers only the head (or trailer section) being assembled and, when
+// holding after an upgrade request, the held input: each at most Limits::max_header_bytes.
+// Feed boundaries never change the result: any split of the same stream yields the same
+// messages (timestamps aside, which come from the chunks).
+//
+// Trailer fields of chunked bodies are kept in Message::trailers, not appended to headers.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http1/detect.h"
+#include "http1/message.h"
+
+namespace spanwire::http1 {
+
+class Parser {
+ public:
+  explicit Parser(Kind kind, Limits limits = {});
+
+  // Bytes that follow the previous ones directly in the stream; ts = caller's timestamp.
+  void feed(std::string_view data, uint64_t ts);
+  // `n` bytes of the stream are missing here (lost or deliberately not copied).
+  void gap(uint64_t n, uint64_t ts);
+  // The stream ended: completes a close-delimited body, emits any other message in
+  // progress as incomplete. Later input is ignored.
+  void close(uint64_t ts);
+  // Response parsers only: method of the next request awaiting a response, in order.
+  void expect_response_to(std::string_view method);
+  // Added overload, with the request's first_ts. A response whose head follows a loss of
+  // sync then answers the latest queued request sent no later than it (older ones lost
+  // their answers and leave the queue), and a response older than every queued request
+  // takes none: the rule ExchangeMatcher pairs by, applied before body framing so that
+  // e.g. a HEAD response is framed right even after lost responses. The one-argument
+  // form queues with request_ts 0 (plain FIFO).
+  void expect_response_to(std::string_view method, uint64_t request_ts);
+  // Completed messages since the last call, in stream order.
+  std::vector<Message> take_messages();
+  const ParserStats& stats() const { return stats_; }
+  // After 101 Switching Protocols, a CONNECT 2xx, or upgrade(): further bytes are ignored.
+  bool upgraded() const { return state_ == State::kUpgraded; }
+  // Start resynchronising: the stream was joined mid-way.
+  void start_midstream();
+
+  // --- Additions beyond the core API (used by ExchangeMatcher) ---
+
+  Kind kind() const { return kind_; }
+  // The message whose head is parsed but whose body is still arriving; nullptr otherwise.
+  // Lets a caller learn about a request/response as soon as its head is known.
+  const Message* in_progress() const { return has_message_ ? &message_ : nullptr; }
+  // Response parsers: forget queued methods (the owner rebuilds the queue after losses).
+  void clear_expected_responses() { expected_methods_.clear(); }
+  size_t expected_responses() const { return expected_methods_.size(); }
+  // Request parsers: after a request that may switch protocols (CONNECT, or an Upgrade
+  // header), hold further bytes (up to Limits::max_header_bytes, the rest becomes a gap)
+  // until the owner knows the answer: upgrade() if it was accepted, resume() if not.
+  // Off by default, since a standalone parser has no way to learn the answer.
+  void hold_after_upgrade_requests(bool enable) { hold_after_upgrade_ = enable; }
+  bool holding_for_upgrade() const { return state_ == State::kHeldForUpgrade; }
+  // The connection switched protocols: finish like close() and ignore further bytes.
+  void upgrade();
+  // The upgrade was declined: parse the held bytes (and what follows) as HTTP/1 again.
+  void resume();
+  // Stream position of the next byte (every byte fed or declared missing so far).
+  uint64_t position() const { return position_; }
+
+ private:
+  enum class State {
+    kIdle,            // synchronised, between messages: a start line must come next
+    kResync,          // lost: looking for a line start that begins a valid start line
+    kStartLine,       // inside a candidate start line, judged byte by byte
+    kHeaders,         // inside header field lines, until the empty line
+    kBodyLength,      // Content-Length body: remaining_ bytes to go
+    kBodyUntilClose,  // response body delimited by connection close
+    kChunkSize,       // hex digits of a chunk-size line
+    kChunkExtension,  // rest of a chunk-size line (extensions), skipped
+    kChunkSizeLf,     // LF after the CR that ended a chunk-size line
+    kChunkData,       // chunk payload: remaining_ bytes to go
+    kChunkDataCr,     // CRLF after the chunk payload
+    kChunkDataLf,
+    kTrailers,        // trailer field lines after the last chunk, until the empty line
+    kHeldForUpgrade,  // request parser waiting to learn whether the upgrade happened
+    kUpgraded,        // no longer HTTP/1
+    kClosed,          // stream ended
+  };
+
+  struct Framing;  // what a head's fields say about its body (parser.cpp)
+
+  // How the message whose head was just parsed continues; set by begin_body().
+  enum class After { kNextMessage, kUpgrade, kHoldForUpgrade };
+
+  struct ExpectedResponse {
+    std::string method;
+    uint64_t request_ts = 0;
+  };
+
+  // One piece of held input: bytes, or a gap when `bytes` is empty.
+  struct HeldSpan {
+    std::string bytes;
+    uint64_t gap = 0;
+    uint64_t ts = 0;
+  };
+
+  // Per-state handlers: consume a prefix of `data`, return its length. A handler may
+  // return 0 only after changing state, so feed() always makes progress.
+  size_t on_idle(std::string_view data, uint64_t ts);
+  size_t on_resync(std::string_view data, uint64_t ts);
+  size_t on_start_line(std::string_view data);
+  size_t on_field_lines(std::string_view data, uint64_t ts);
+  size_t on_body(std::string_view data, uint64_t ts);
+  size_t on_chunk_framing(std::string_view data, uint64_t ts);
+  size_t on_held(std::string_view data, uint64_t ts);
+
+  void begin_candidate(uint64_t ts, bool resyncing);
+  void reject_candidate(bool at_line_start);
+  void on_head_complete(uint64_t ts);
+  std::string take_expected_method();
+  static bool read_framing(const std::vector<Header>& headers, Framing& framing);
+  void begin_body(const Framing& framing);
+  void end_chunk_size_line();
+  void on_trailers_complete();
+  void complete_message();
+  void emit(bool complete);
+  void lose_sync(bool at_line_start, bool is_error);
+  void end_stream(State final_state);
+  void hold_gap(uint64_t n, uint64_t ts);
+
+  Kind kind_;
+  Limits limits_;
+  State state_ = State::kIdle;
+  ParserStats stats_;
+  uint64_t position_ = 0;       // stream offset of the next byte
+  bool at_line_start_ = true;   // kResync: the next byte starts a line
+  bool lost_sync_ = false;      // sync was lost since the last parsed head
+
+  StartLineScanner scanner_;
+  bool candidate_resyncing_ = false;  // the current candidate was found while resynchronising
+  uint64_t candidate_offset_ = 0;
+  uint64_t candidate_ts_ = 0;
+
+  std::string head_;         // head (or trailer section) being assembled; bounded
+  size_t fields_begin_ = 0;  // end of the start line within head_ (0 for trailers)
+  size_t line_begin_ = 0;    // start of the current field line within head_
+  size_t field_lines_ = 0;   // field lines in head_ so far (to size the header vector)
+
+  bool has_message_ = false;  // message_ has a parsed head
+  Message message_;
+  After after_ = After::kNextMessage;
+  uint64_t remaining_ = 0;       // body / chunk bytes still to come
+  uint64_t chunk_size_ = 0;
+  int chunk_digits_ = 0;
+  size_t chunk_line_bytes_ = 0;  // chunk extension bytes on the current line (bounded)
+
+  std::deque<ExpectedResponse> expected_methods_;
+  bool hold_after_upgrade_ = false;
+  std::vector<HeldSpan> held_;
+  size_t held_bytes_ = 0;
+  uint64_t held_from_ = 0;  // stream offset of the first held byte
+
+  std::vector<Message> done_;
+};
+
+}  // namespace spanwire::http1

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: install every build and test dependency,
+# build, and run all tests (unit, fuzz smoke, end-to-end on real BPF).
+#   sudo ./scripts/test.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh RelWithDebInfo -DSPANWIRE_BUILD_TESTS=ON
+
+# End-to-end tests load the real sensor: make sure the kernel interfaces are there.
+if [ "$(id -u)" -eq 0 ]; then
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+  mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+else
+  echo "test.sh: WARNING: not root: end-to-end tests on real BPF will be SKIPPED" >&2
+fi
+
+cd "${BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 900 "$@"

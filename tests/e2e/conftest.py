@@ -1,0 +1,226 @@
+"""End-to-end fixtures: the real sensor binary on real BPF, a real OTLP/gRPC
+receiver (build/otlp_sink), and real servers and clients on loopback.
+
+Every process a test starts is stopped by its PID when the test ends, and
+every wait is bounded.
+"""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+PYTHON = "/usr/bin/python3"  # Debian's python: the one the tests' apps are written for
+
+
+def pytest_addoption(parser):
+    parser.addoption("--build-dir", default=str(HERE.parent.parent / "build"))
+
+
+@pytest.fixture(scope="session")
+def build_dir(request):
+    d = pathlib.Path(request.config.getoption("--build-dir")).resolve()
+    for exe in ("spanwire", "otlp_sink"):
+        if not (d / exe).exists():
+            pytest.fail(f"{d / exe} is missing: build first (scripts/build.sh)")
+    return d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class Processes:
+    """Starts processes and stops each of them by PID at teardown."""
+
+    def __init__(self, tmp_path):
+        self.procs = []
+        self.tmp = tmp_path
+
+    def start(self, args, name, stdin=None, env=None):
+        log = open(self.tmp / f"{name}.log", "wb")
+        proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=log,
+                                env=env, start_new_session=True)
+        proc.log_path = self.tmp / f"{name}.log"
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=10.0):
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        return proc.returncode
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+
+@pytest.fixture
+def procs(tmp_path):
+    p = Processes(tmp_path)
+    yield p
+    p.stop_all()
+
+
+def read_line(proc, timeout=20.0):
+    """One stdout line of proc, waiting at most timeout seconds.
+
+    Reads the pipe with os.read into a per-process buffer: select() on a pipe
+    says nothing about lines Python's own buffered reader already holds.
+    """
+    import selectors
+    buf = proc.__dict__.setdefault("_line_buffer", bytearray())
+    deadline = time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while b"\n" not in buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not sel.select(remaining):
+                raise TimeoutError(f"no output line from pid {proc.pid} within {timeout}s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError(f"pid {proc.pid} closed its output")
+            buf += chunk
+    line, _, rest = bytes(buf).partition(b"\n")
+    buf[:] = rest
+    return line.decode(errors="replace").strip()
+
+
+class Sink:
+    """The OTLP/gRPC receiver and the spans it wrote."""
+
+    def __init__(self, proc, port, out):
+        self.proc, self.port, self.out = proc, port, out
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def spans(self):
+        if not self.out.exists():
+            return []
+        spans = []
+        for line in self.out.read_text().splitlines():
+            if line.strip():
+                spans.append(json.loads(line))
+        return spans
+
+    def wait_for(self, predicate, count, timeout=15.0):
+        """Spans matching predicate once at least `count` of them have arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [s for s in self.spans() if predicate(s)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def sink(procs, build_dir, tmp_path):
+    out = tmp_path / "spans.jsonl"
+    proc = procs.start([str(build_dir / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", str(out)], "otlp_sink")
+    line = read_line(proc)
+    assert line.startswith("listening "), line
+    return Sink(proc, int(line.rsplit(":", 1)[1]), out)
+
+
+class Sensor:
+    def __init__(self, proc, stats_path):
+        self.proc, self.stats_path = proc, stats_path
+
+    def stats(self):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                return json.loads(self.stats_path.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.1)
+        raise TimeoutError("sensor wrote no stats file")
+
+
+def start_sensor(procs, build_dir, tmp_path, args, name="spanwire"):
+    """Starts `spanwire run ARGS` and waits until its probes are attached.
+
+    Skips (loudly) only when the kernel or the environment cannot run BPF at all.
+    """
+    stats = tmp_path / f"{name}-stats.json"
+    cmd = [str(build_dir / "spanwire"), "run", "--stats-file", str(stats), "--log-level", "info"] + args
+    # The test decides where spans go: no OTEL_* from the caller's environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    proc = procs.start(cmd, name, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        log = proc.log_path.read_text(errors="replace")
+        if "tracing:" in log and "hooks attached" in log:
+            return Sensor(proc, stats)
+        if proc.poll() is not None:
+            if os.geteuid() != 0 or "missing capabilities" in log or "exposes no BTF" in log:
+                msg = f"BPF UNAVAILABLE, END-TO-END TEST SKIPPED: {log.strip()}"
+                print("\n" + "!" * 80 + "\n" + msg + "\n" + "!" * 80, file=sys.stderr)
+                pytest.skip(msg)
+            pytest.fail(f"sensor exited with {proc.returncode} before attaching:\n{log}")
+        time.sleep(0.1)
+    pytest.fail(f"sensor did not attach within 30s:\n{proc.log_path.read_text()}")
+
+
+@pytest.fixture
+def sensor_factory(procs, build_dir, tmp_path):
+    def factory(sink, extra=()):
+        return start_sensor(procs, build_dir, tmp_path,
+                            ["--otlp-endpoint", sink.endpoint, "--batch-timeout-ms", "200", *extra])
+    return factory
+
+
+@pytest.fixture
+def http_app(procs):
+    """Starts tests/e2e/apps/http_app.py on a free port; returns the port."""
+    def start(name="http_app"):
+        port = free_port()
+        proc = procs.start([PYTHON, str(HERE / "apps" / "http_app.py"), str(port)], name)
+        assert read_line(proc) == "ready"
+        wait_for_port(port)
+        return port, proc
+    return start
+
+
+def curl(*args, timeout=20):
+    """Runs curl; returns (pid, stdout). Never reuses anything between calls."""
+    curl_bin = shutil.which("curl")
+    proc = subprocess.Popen([curl_bin, "-sS", "--max-time", "10", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"curl {args} failed: {err.decode()}"
+    return proc.pid, out
+
+
+def resource_name(span):
+    return span["resource"].get("process.executable.name", "")
+
+
+def attr(span, key):
+    return span["attributes"].get(key)

@@ -1,0 +1,228 @@
+// otlp_sink: a real OTLP/gRPC trace receiver for end-to-end tests. It serves
+// opentelemetry.proto.collector.trace.v1.TraceService with our generated
+// code and appends every received span as one JSON line, so tests can check
+// exactly what a collector would have got.
+//
+//   otlp_sink --listen 127.0.0.1:0 --out spans.jsonl [--status-file status.json]
+//
+// Prints "listening <host>:<port>" once on stdout when ready; logs go to
+// stderr. Stops cleanly on SIGTERM or SIGINT.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+
+namespace {
+
+namespace collector = opentelemetry::proto::collector::trace::v1;
+namespace common = opentelemetry::proto::common::v1;
+using json = nlohmann::ordered_json;
+
+std::string hex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xf];
+  }
+  return out;
+}
+
+json to_json(const common::AnyValue& value);
+
+json to_json(const google::protobuf::RepeatedPtrField<common::KeyValue>& attributes) {
+  json out = json::object();
+  for (const auto& kv : attributes) out[kv.key()] = to_json(kv.value());
+  return out;
+}
+
+json to_json(const common::AnyValue& value) {
+  switch (value.value_case()) {
+    case common::AnyValue::kStringValue: return value.string_value();
+    case common::AnyValue::kBoolValue: return value.bool_value();
+    case common::AnyValue::kIntValue: return value.int_value();
+    case common::AnyValue::kDoubleValue: return value.double_value();
+    case common::AnyValue::kBytesValue: return hex(value.bytes_value());
+    case common::AnyValue::kKvlistValue: return to_json(value.kvlist_value().values());
+    case common::AnyValue::kArrayValue: {
+      json out = json::array();
+      for (const auto& v : value.array_value().values()) out.push_back(to_json(v));
+      return out;
+    }
+    case common::AnyValue::VALUE_NOT_SET: break;
+  }
+  return nullptr;
+}
+
+// Appends one JSON line per received span. Each call's lines go out in one
+// write, flushed at once, so a test polling the file does not catch a call
+// (or a line) half written.
+class SpanFile {
+ public:
+  explicit SpanFile(const std::string& path) : out_(path, std::ios::app) {
+    if (!out_) throw std::runtime_error("cannot open " + path + " for appending");
+  }
+
+  size_t append(uint64_t call, const collector::ExportTraceServiceRequest& request) {
+    std::string text;
+    size_t spans = 0;
+    for (const auto& rs : request.resource_spans()) {
+      const json resource = to_json(rs.resource().attributes());
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& span : ss.spans()) {
+          const json line = {
+              {"export_call", call},
+              {"trace_id", hex(span.trace_id())},
+              {"span_id", hex(span.span_id())},
+              {"parent_span_id", hex(span.parent_span_id())},
+              {"name", span.name()},
+              {"kind", static_cast<int>(span.kind())},
+              {"start", span.start_time_unix_nano()},
+              {"end", span.end_time_unix_nano()},
+              {"status_code", static_cast<int>(span.status().code())},
+              {"status_message", span.status().message()},
+              {"attributes", to_json(span.attributes())},
+              {"resource", resource},
+              {"scope", ss.scope().name()},
+          };
+          text += line.dump(-1, ' ', false, json::error_handler_t::replace);
+          text += '\n';
+          ++spans;
+        }
+      }
+    }
+    out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out_.flush();
+    return spans;
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+// Optional machine-readable progress: rewritten atomically (write + rename)
+// after every call so a reader never sees a partial file.
+class StatusFile {
+ public:
+  explicit StatusFile(std::string path) : path_(std::move(path)) {}
+
+  void write(const std::string& listen, uint64_t calls, uint64_t spans) const {
+    if (path_.empty()) return;
+    const std::string tmp = path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << json{{"listen", listen}, {"export_calls", calls}, {"spans", spans}}.dump() << '\n';
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path_, ec);
+    if (ec) spdlog::warn("cannot write status file {}: {}", path_, ec.message());
+  }
+
+ private:
+  std::string path_;
+};
+
+class TraceSink final : public collector::TraceService::Service {
+ public:
+  TraceSink(SpanFile& spans, const StatusFile& status) : spans_(spans), status_(status) {}
+
+  void set_listen(std::string listen) {
+    std::lock_guard lock(mutex_);
+    listen_ = std::move(listen);
+    status_.write(listen_, calls_, span_count_);
+  }
+
+  grpc::Status Export(grpc::ServerContext*, const collector::ExportTraceServiceRequest* request,
+                      collector::ExportTraceServiceResponse*) override {
+    // One call at a time keeps each call's lines together in the file.
+    std::lock_guard lock(mutex_);
+    const size_t n = spans_.append(++calls_, *request);
+    span_count_ += n;
+    status_.write(listen_, calls_, span_count_);
+    spdlog::info("export call {}: {} spans", calls_, n);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::mutex mutex_;
+  SpanFile& spans_;
+  const StatusFile& status_;
+  std::string listen_;
+  uint64_t calls_ = 0;
+  uint64_t span_count_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"otlp_sink: OTLP/gRPC trace receiver that writes received spans as JSON lines"};
+  std::string listen = "127.0.0.1:0";
+  std::string out_path;
+  std::string status_path;
+  app.add_option("--listen", listen, "host:port to listen on; port 0 picks a free one")->capture_default_str();
+  app.add_option("--out", out_path, "file to append one JSON line per received span to")->required();
+  app.add_option("--status-file", status_path, "file rewritten with call and span counts after each call");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("otlp_sink"));
+
+  // Block the stop signals before gRPC starts its threads (they inherit the
+  // mask), then take them synchronously with sigwait below: no handler, no
+  // global flag. A shell starting us with `&` sets SIGINT to "ignore", and
+  // an ignored signal is discarded instead of waiting for sigwait: restore
+  // the default first.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    SpanFile spans(out_path);
+    const StatusFile status(status_path);
+    TraceSink sink(spans, status);
+
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&sink);
+    builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // never the reason a test fails
+    const std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || port == 0) {
+      spdlog::error("cannot listen on {}", listen);
+      return 1;
+    }
+
+    const std::string host = listen.substr(0, listen.rfind(':'));
+    const std::string bound = host + ":" + std::to_string(port);
+    sink.set_listen(bound);
+    std::cout << "listening " << bound << std::endl;
+
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    spdlog::info("signal {}: shutting down", signal);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server->Wait();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,207 @@
+// libFuzzer target: drives an http1::ExchangeMatcher with both directions of a
+// connection cut into chunks and gaps, and checks invariants on what comes out.
+//
+// Input layout (so that seeds can be plain, realistic HTTP):
+//   byte 0-1  request/response split point (big-endian, modulo the payload size)
+//   byte 2    flags: 1 = start mid-stream, 2 = gaps, 4 = tight limits, 8 = no close()
+//   byte 3    seed of the generator that picks chunk sizes, gaps and interleaving
+//   rest      payload: the request stream, then the response stream
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http1/detect.h"
+#include "http1/exchange_matcher.h"
+#include "http1/parser.h"
+
+namespace {
+
+using namespace spanwire::http1;
+
+constexpr uint8_t kMidstream = 1, kGaps = 2, kTightLimits = 4, kNoClose = 8;
+
+// Deterministic per input, so every crash reproduces.
+class Xorshift {
+ public:
+  explicit Xorshift(uint32_t seed) : state_(seed | 1) {}
+  uint32_t next() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 17;
+    state_ ^= state_ << 5;
+    return state_;
+  }
+  uint32_t below(uint32_t n) { return next() % n; }
+
+ private:
+  uint32_t state_;
+};
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    fprintf(stderr, "invariant violated: %s\n", what);
+    abort();
+  }
+}
+
+bool parse_digits(const std::string* value, uint64_t& out) {
+  if (value == nullptr || value->empty() || value->size() > 18) return false;
+  out = 0;
+  for (char c : *value) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// One direction of the connection as the driver delivers it.
+struct Direction {
+  std::string_view bytes;  // still to deliver
+  uint64_t position = 0;   // bytes + gaps delivered so far
+  bool had_gap = false;
+  std::vector<size_t> cuts;  // feed boundaries within `bytes` (for the split check)
+  size_t consumed = 0;
+};
+
+void check_message(const Message& m, Kind kind, const Limits& limits, const Direction& dir) {
+  check(m.kind == kind, "kind");
+  check(m.header_bytes <= limits.max_header_bytes, "head within limit");
+  check(m.headers.size() <= limits.max_headers, "header count within limit");
+  check(m.trailers.size() <= limits.max_headers, "trailer count within limit");
+  check(m.stream_offset + m.header_bytes <= dir.position, "head inside the stream");
+  check(m.stream_offset + m.header_bytes + m.body_bytes <= dir.position, "body inside the stream");
+  check(m.first_ts <= m.last_ts, "timestamps ordered");
+  check(!m.body_had_gap || dir.had_gap, "body gap needs a gap");
+  check(m.complete || !m.chunked || m.trailers.empty(), "trailers only on complete bodies");
+  uint64_t length = 0;
+  const bool framed_by_length = !m.chunked && m.header("transfer-encoding") == nullptr &&
+                                parse_digits(m.header("content-length"), length);
+  if (m.complete && framed_by_length) {
+    // Requests always carry their Content-Length; responses either do or have no body.
+    if (kind == Kind::kRequest || m.body_bytes != 0) check(m.body_bytes == length, "Content-Length");
+  }
+  if (framed_by_length) check(m.body_bytes <= length, "body within Content-Length");
+}
+
+// Feeding the same bytes whole or cut anywhere must give the same messages.
+void check_split_independence(Kind kind, std::string_view stream, const std::vector<size_t>& cuts,
+                              const Limits& limits) {
+  Parser whole(kind, limits), pieces(kind, limits);
+  whole.feed(stream, 0);
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    pieces.feed(stream.substr(from, cut - from), 0);
+    from = cut;
+  }
+  pieces.feed(stream.substr(from), 0);
+  whole.close(0);
+  pieces.close(0);
+  check(whole.take_messages() == pieces.take_messages(), "split independence");
+  check(whole.stats().errors == pieces.stats().errors, "split independence (errors)");
+  check(whole.stats().skipped_bytes == pieces.stats().skipped_bytes, "split independence (skips)");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 4) return 0;
+  const std::string_view payload(reinterpret_cast<const char*>(data) + 4, size - 4);
+  const size_t split = ((size_t{data[0]} << 8) | data[1]) % (payload.size() + 1);
+  const uint8_t flags = data[2];
+  Xorshift rng(data[3] * 0x9E3779B9u ^ static_cast<uint32_t>(size));
+
+  (void)looks_like_request_line(payload);
+  (void)looks_like_status_line(payload);
+  (void)match_request_line(payload.substr(split));
+
+  Limits limits;
+  if (flags & kTightLimits) {
+    limits.max_header_bytes = 48 + data[3];
+    limits.max_headers = 3;
+  }
+  ExchangeMatcher matcher(limits);
+  if (flags & kMidstream) matcher.start_midstream();
+
+  Direction dirs[2];  // 0 = requests, 1 = responses
+  dirs[0].bytes = payload.substr(0, split);
+  dirs[1].bytes = payload.substr(split);
+  const std::string_view originals[2] = {dirs[0].bytes, dirs[1].bytes};
+
+  uint64_t ts = 1;
+  std::vector<Exchange> exchanges;
+  while (!dirs[0].bytes.empty() || !dirs[1].bytes.empty()) {
+    const int d = dirs[0].bytes.empty() ? 1 : dirs[1].bytes.empty() ? 0 : int(rng.below(2));
+    Direction& dir = dirs[d];
+    ts += rng.below(3);
+    if ((flags & kGaps) && rng.below(16) == 0) {
+      // Lost bytes: some of what is left, or a large gap such as a sendfile body.
+      const uint64_t n = rng.below(4) == 0 ? (uint64_t{1} << rng.below(21)) : 1 + rng.below(64);
+      const size_t dropped = static_cast<size_t>(std::min<uint64_t>(n, dir.bytes.size()));
+      dir.bytes.remove_prefix(dropped);
+      dir.position += n;
+      dir.had_gap = true;
+      if (d == 0) matcher.gap_request(n, ts);
+      else matcher.gap_response(n, ts);
+      continue;
+    }
+    const size_t want = rng.below(8) == 0 ? 1 + rng.below(1024) : 1 + rng.below(16);
+    const std::string_view chunk = dir.bytes.substr(0, want);
+    dir.bytes.remove_prefix(chunk.size());
+    dir.position += chunk.size();
+    dir.consumed += chunk.size();
+    dir.cuts.push_back(dir.consumed);
+    if (d == 0) matcher.feed_request(chunk, ts);
+    else matcher.feed_response(chunk, ts);
+    for (Exchange& x : matcher.take_exchanges()) exchanges.push_back(std::move(x));
+  }
+  if (!(flags & kNoClose)) matcher.close(ts + 1);
+  for (Exchange& x : matcher.take_exchanges()) exchanges.push_back(std::move(x));
+
+  // Every exchange: well-formed halves, requests in stream order.
+  uint64_t answered = 0;
+  const Message* previous = nullptr;
+  for (const Exchange& x : exchanges) {
+    check_message(x.request, Kind::kRequest, limits, dirs[0]);
+    if (previous) check(x.request.stream_offset > previous->stream_offset, "requests in order");
+    previous = &x.request;
+    if (x.response) {
+      ++answered;
+      check_message(*x.response, Kind::kResponse, limits, dirs[1]);
+      check(x.response->status_code < 100 || x.response->status_code >= 200 ||
+                x.response->status_code == 101,
+            "interim responses are not final");
+    }
+    check(x.interim.size() <= ExchangeMatcher::kMaxInterim, "interim bounded");
+  }
+  const MatcherStats& stats = matcher.stats();
+  check(stats.exchanges == exchanges.size(), "exchange count");
+  check(stats.unanswered == exchanges.size() - answered, "unanswered count");
+  if (!(flags & kNoClose)) {
+    // After close every request has become exactly one exchange, and every response
+    // message was paired, counted as orphan or counted as informational, once. (Before
+    // close a head still in progress may already have been judged.)
+    check(stats.exchanges == matcher.request_stats().messages, "every request exchanged");
+    check(answered + stats.orphan_responses + stats.informational <=
+              matcher.response_stats().messages,
+          "every response accounted at most once");
+    if (matcher.request_stats().messages < ExchangeMatcher::kMaxPending) {  // nothing evicted
+      check(answered + stats.orphan_responses + stats.informational ==
+                matcher.response_stats().messages,
+            "every response accounted");
+    }
+  }
+
+  // Feed boundaries never matter (checked on the gap-free streams).
+  for (int d = 0; d < 2; ++d) {
+    std::vector<size_t> cuts = dirs[d].cuts;
+    if (!cuts.empty()) cuts.pop_back();  // the last cut is the end of the stream
+    if (!(flags & kGaps)) {
+      check_split_independence(d == 0 ? Kind::kRequest : Kind::kResponse, originals[d], cuts,
+                               limits);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,212 @@
+// The tracker fed with canned kernel events, exactly as the ring buffer delivers them.
+#include "conn/connection_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+#include "metrics/metrics.h"
+
+namespace spanwire {
+namespace {
+
+struct Collected : ConnectionObserver {
+  void on_connection_open(const ConnectionInfo& c) override { opened.push_back(c); }
+  void on_exchange(const ConnectionInfo& c, http1::Exchange&& ex) override {
+    roles.push_back(c.role);
+    exchanges.push_back(std::move(ex));
+  }
+  void on_process_exit(uint32_t tgid) override { exited.push_back(tgid); }
+  std::vector<ConnectionInfo> opened;
+  std::vector<Role> roles;
+  std::vector<http1::Exchange> exchanges;
+  std::vector<uint32_t> exited;
+};
+
+constexpr uint32_t kTgid = 4242;
+constexpr int32_t kFd = 7;
+constexpr uint64_t kStart = 1'000'000;
+
+sw_open_event open_event(uint8_t role, uint8_t flags = 0) {
+  sw_open_event ev{};
+  ev.hdr.type = SW_EV_OPEN;
+  ev.hdr.conn = {kTgid, kFd, kStart};
+  ev.local_addr[10] = ev.local_addr[11] = 0xff;
+  ev.local_addr[12] = 127;
+  ev.local_addr[15] = 1;
+  std::memcpy(ev.remote_addr, ev.local_addr, 16);
+  ev.local_port = 8000;
+  ev.remote_port = 40000;
+  ev.role = role;
+  ev.protocol = SW_PROTO_HTTP1;
+  ev.flags = flags;
+  std::strcpy(ev.comm, "python3");
+  return ev;
+}
+
+class TrackerTest : public ::testing::Test {
+ protected:
+  Metrics metrics;
+  Collected seen;
+  ConnectionTracker tracker{{}, metrics, seen};
+  uint64_t pos[2] = {0, 0};
+  uint64_t ts = 10'000;
+  std::unique_ptr<sw_data_event> ev = std::make_unique<sw_data_event>();
+
+  void data(uint8_t dir, std::string_view bytes, uint64_t moved = 0, uint8_t flags = 0) {
+    if (moved == 0) moved = bytes.size();
+    std::memset(ev.get(), 0, SW_DATA_HEADER_SIZE);
+    ev->hdr.type = SW_EV_DATA;
+    ev->hdr.conn = {kTgid, kFd, kStart};
+    ev->hdr.ts_ns = ts + 5;
+    ev->ts_start_ns = ts;
+    ev->pos = pos[dir];
+    ev->len = static_cast<uint32_t>(moved);
+    ev->copied = static_cast<uint32_t>(bytes.size());
+    ev->direction = dir;
+    ev->flags = flags;
+    pos[dir] += moved;
+    ts += 100;
+    tracker.on_data(*ev, bytes, ts);
+  }
+  void close_conn() {
+    sw_close_event c{};
+    c.hdr.type = SW_EV_CLOSE;
+    c.hdr.conn = {kTgid, kFd, kStart};
+    c.hdr.ts_ns = ts;
+    tracker.on_close(c);
+  }
+};
+
+TEST_F(TrackerTest, ServerExchangeFromIngressRequestAndEgressResponse) {
+  tracker.on_open(open_event(SW_ROLE_SERVER), 0);
+  ASSERT_EQ(seen.opened.size(), 1u);
+  EXPECT_EQ(seen.opened[0].comm, "python3");
+  EXPECT_EQ(seen.opened[0].local.address(), "127.0.0.1");
+  data(SW_DIR_INGRESS, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.roles[0], Role::kServer);
+  const auto& ex = seen.exchanges[0];
+  EXPECT_EQ(ex.request.target, "/a");
+  ASSERT_TRUE(ex.response);
+  EXPECT_EQ(ex.response->status_code, 200);
+  // Ingress bytes are stamped when the read returned, egress when the write started.
+  EXPECT_EQ(ex.request.first_ts, 10'005u);
+  EXPECT_EQ(ex.response->first_ts, 10'100u);
+  EXPECT_EQ(metrics.exchanges, 1u);
+  EXPECT_EQ(metrics.connections_opened, 1u);
+}
+
+TEST_F(TrackerTest, ClientRequestsAreEgress) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+  data(SW_DIR_INGRESS, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.roles[0], Role::kClient);
+  EXPECT_EQ(seen.exchanges[0].request.body_bytes, 3u);
+  EXPECT_EQ(seen.exchanges[0].response->status_code, 201);
+}
+
+TEST_F(TrackerTest, SendfileBodyArrivesAsAGapInsideTheBody) {
+  tracker.on_open(open_event(SW_ROLE_SERVER), 0);
+  data(SW_DIR_INGRESS, "GET /big HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n");
+  data(SW_DIR_EGRESS, "", 65536, SW_DATA_NO_COPY);
+  data(SW_DIR_INGRESS, "GET /next HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 2u);
+  EXPECT_EQ(seen.exchanges[0].response->body_bytes, 65536u);
+  EXPECT_EQ(seen.exchanges[1].response->status_code, 204);
+  EXPECT_EQ(metrics.stream_gap_bytes, 65536u);
+}
+
+TEST_F(TrackerTest, TruncatedCopyOfALargeBodyKeepsParsing) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /f HTTP/1.1\r\n\r\n");
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n";
+  std::string copied = head + std::string(16384 - head.size(), 'b');
+  data(SW_DIR_INGRESS, copied, head.size() + 40000);  // kernel copied 16 KiB of it
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.exchanges[0].response->body_bytes, 40000u);
+}
+
+TEST_F(TrackerTest, MidstreamConnectionResynchronises) {
+  tracker.on_open(open_event(SW_ROLE_SERVER, SW_OPEN_MIDSTREAM), 0);
+  pos[0] = 9000;  // the stream was already 9000 bytes old when the sensor started
+  pos[1] = 4000;
+  data(SW_DIR_INGRESS, "GET /later HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.exchanges[0].request.target, "/later");
+}
+
+TEST_F(TrackerTest, CloseFlushesUnansweredRequests) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /hang HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(seen.exchanges.empty());
+  close_conn();
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_FALSE(seen.exchanges[0].response);
+  EXPECT_EQ(tracker.size(), 0u);
+  EXPECT_EQ(metrics.exchanges_unanswered, 1u);
+}
+
+TEST_F(TrackerTest, CloseCompletesCloseDelimitedResponse) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /old HTTP/1.0\r\n\r\n");
+  data(SW_DIR_INGRESS, "HTTP/1.0 200 OK\r\n\r\nuntil the end");
+  close_conn();
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  ASSERT_TRUE(seen.exchanges[0].response);
+  EXPECT_EQ(seen.exchanges[0].response->body_bytes, 13u);
+}
+
+TEST_F(TrackerTest, DataForUnknownConnectionIsCountedAndReported) {
+  std::vector<std::pair<uint32_t, int32_t>> forgotten;
+  tracker.on_unknown_connection = [&](uint32_t t, int32_t f) { forgotten.emplace_back(t, f); };
+  data(SW_DIR_EGRESS, "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(metrics.events_orphaned, 1u);
+  ASSERT_EQ(forgotten.size(), 1u);
+  EXPECT_EQ(forgotten[0].first, kTgid);
+  EXPECT_EQ(forgotten[0].second, kFd);
+}
+
+TEST_F(TrackerTest, ProcessExitClosesItsConnections) {
+  tracker.on_open(open_event(SW_ROLE_SERVER), 0);
+  data(SW_DIR_INGRESS, "GET /x HTTP/1.1\r\n\r\n");
+  tracker.on_process_exit(kTgid);
+  EXPECT_EQ(tracker.size(), 0u);
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  ASSERT_EQ(seen.exited.size(), 1u);
+}
+
+TEST_F(TrackerTest, OutOfOrderEventsAreReassembled) {
+  tracker.on_open(open_event(SW_ROLE_SERVER), 0);
+  std::string req = "GET /ooo HTTP/1.1\r\nHost: a\r\n\r\n";
+  // Second half arrives first.
+  pos[SW_DIR_INGRESS] = 10;
+  data(SW_DIR_INGRESS, std::string_view(req).substr(10));
+  pos[SW_DIR_INGRESS] = 0;
+  data(SW_DIR_INGRESS, std::string_view(req).substr(0, 10));
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.exchanges[0].request.target, "/ooo");
+}
+
+TEST_F(TrackerTest, TableIsBounded) {
+  ConnectionTracker::Limits limits;
+  limits.max_connections = 2;
+  ConnectionTracker small(limits, metrics, seen);
+  for (int fd = 0; fd < 5; ++fd) {
+    auto o = open_event(SW_ROLE_SERVER);
+    o.hdr.conn.fd = fd;
+    small.on_open(o, static_cast<uint64_t>(fd));
+  }
+  EXPECT_EQ(small.size(), 2u);
+  EXPECT_EQ(metrics.connections_evicted, 3u);
+}
+
+}  // namespace
+}  // namespace spanwire

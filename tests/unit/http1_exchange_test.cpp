@@ -1,0 +1,414 @@
+// Unit tests for pairing HTTP/1.x requests and responses of one connection.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http1/exchange_matcher.h"
+
+namespace spanwire::http1 {
+namespace {
+
+using namespace std::string_literals;
+
+std::string get(std::string_view target) {
+  return "GET " + std::string(target) +
+         " HTTP/1.1\r\n"
+         "Host: api.example.com\r\n"
+         "User-Agent: curl/8.5.0\r\n"
+         "Accept: */*\r\n"
+         "\r\n";
+}
+
+std::string head(std::string_view target) {
+  return "HEAD " + std::string(target) + " HTTP/1.1\r\nHost: cdn.example.com\r\n\r\n";
+}
+
+std::string ok(std::string_view body) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+constexpr std::string_view kNotFound =
+    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\nnot found";
+
+// What a server answers to HEAD: the entity's length, and no body.
+constexpr std::string_view kHeadAnswer =
+    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 73400320\r\n\r\n";
+
+constexpr std::string_view kWebSocketRequest =
+    "GET /chat HTTP/1.1\r\n"
+    "Host: server.example.com\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n";
+
+constexpr std::string_view kSwitchingProtocols =
+    "HTTP/1.1 101 Switching Protocols\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    "\r\n";
+
+// "target -> status" per exchange ("-" when unanswered), to compare pairings at a glance.
+std::vector<std::string> pairs(const std::vector<Exchange>& exchanges) {
+  std::vector<std::string> out;
+  for (const Exchange& x : exchanges) {
+    out.push_back(x.request.method + " " + x.request.target + " -> " +
+                  (x.response ? std::to_string(x.response->status_code) : "-"));
+  }
+  return out;
+}
+
+using Pairs = std::vector<std::string>;
+
+TEST(Http1Exchange, PairsASimpleGet) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/users/42"), 100);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  matcher.feed_response(ok(R"({"id":42})"), 150);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].request.target, "/users/42");
+  EXPECT_EQ(out[0].request.first_ts, 100u);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status_code, 200);
+  EXPECT_EQ(out[0].response->body_bytes, 9u);
+  EXPECT_EQ(out[0].response->first_ts, 150u);
+  EXPECT_TRUE(out[0].interim.empty());
+  EXPECT_EQ(matcher.stats().exchanges, 1u);
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+  EXPECT_EQ(matcher.request_stats().messages, 1u);
+  EXPECT_EQ(matcher.response_stats().messages, 1u);
+}
+
+TEST(Http1Exchange, KeepAliveConnectionInOrder) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/1"), 100);
+  matcher.feed_response(ok("one"), 110);
+  matcher.feed_request(get("/2"), 200);
+  matcher.feed_response(kNotFound, 210);
+  matcher.feed_request("POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd", 300);
+  matcher.feed_response("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 310);
+  EXPECT_EQ(pairs(matcher.take_exchanges()),
+            (Pairs{"GET /1 -> 200", "GET /2 -> 404", "POST /3 -> 201"}));
+  EXPECT_EQ(matcher.stats().exchanges, 3u);
+}
+
+TEST(Http1Exchange, PipelinedRequestsAreAnsweredInOrder) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/a") + get("/b") + get("/c"), 100);
+  matcher.feed_response(ok("A") + std::string(kNotFound) + ok("CCC"), 200);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /a -> 200", "GET /b -> 404", "GET /c -> 200"}));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].response->body_bytes, 3u);
+}
+
+TEST(Http1Exchange, PipelinedHeadThenGet) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(head("/video.mp4") + get("/index.html"), 100);
+  matcher.feed_response(std::string(kHeadAnswer) + ok("<html></html>"), 200);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(pairs(out), (Pairs{"HEAD /video.mp4 -> 200", "GET /index.html -> 200"}));
+  EXPECT_EQ(out[0].response->body_bytes, 0u);
+  EXPECT_EQ(*out[0].response->header("content-length"), "73400320");
+  EXPECT_EQ(out[1].response->body_bytes, 13u);
+  EXPECT_EQ(matcher.response_stats().errors, 0u);
+}
+
+TEST(Http1Exchange, HundredContinueIsInterimAndTheRequestGetsTheFinalResponse) {
+  ExchangeMatcher matcher;
+  matcher.feed_request("PUT /upload/file.bin HTTP/1.1\r\nHost: files\r\nContent-Length: 10\r\n"
+                       "Expect: 100-continue\r\n\r\n", 100);
+  matcher.feed_response("HTTP/1.1 100 Continue\r\n\r\n", 110);
+  matcher.feed_request("0123456789", 120);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  matcher.feed_response("HTTP/1.1 201 Created\r\nLocation: /upload/file.bin\r\n"
+                        "Content-Length: 0\r\n\r\n", 130);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].request.body_bytes, 10u);
+  EXPECT_EQ(out[0].request.last_ts, 120u);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status_code, 201);
+  ASSERT_EQ(out[0].interim.size(), 1u);
+  EXPECT_EQ(out[0].interim[0].status_code, 100);
+  EXPECT_EQ(out[0].interim[0].first_ts, 110u);
+  EXPECT_EQ(matcher.stats().informational, 1u);
+  EXPECT_EQ(matcher.stats().exchanges, 1u);
+}
+
+TEST(Http1Exchange, EarlyResponseBeforeTheRequestBodyEnds) {
+  ExchangeMatcher matcher;
+  matcher.feed_request("POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n", 100);
+  matcher.feed_request(std::string(4096, 'x'), 101);
+  matcher.feed_response("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+                        "Content-Length: 0\r\n\r\n", 102);
+  EXPECT_TRUE(matcher.take_exchanges().empty());  // the request is still running
+  matcher.close(103);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].request.complete);
+  EXPECT_EQ(out[0].request.body_bytes, 4096u);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status_code, 413);
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+}
+
+TEST(Http1Exchange, CloseDelimitedResponseCompletesOnClose) {
+  ExchangeMatcher matcher;
+  matcher.feed_request("GET /old HTTP/1.0\r\n\r\n", 1);
+  matcher.feed_response("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>", 2);
+  matcher.feed_response("</html>", 3);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  matcher.close(4);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_TRUE(out[0].response->complete);
+  EXPECT_EQ(out[0].response->body_bytes, 13u);
+  EXPECT_EQ(out[0].response->last_ts, 3u);
+}
+
+TEST(Http1Exchange, PendingRequestsBecomeUnansweredOnClose) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/a") + get("/b"), 100);
+  matcher.feed_response(ok("A"), 200);
+  EXPECT_EQ(pairs(matcher.take_exchanges()), (Pairs{"GET /a -> 200"}));
+  matcher.close(300);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /b -> -"}));
+  EXPECT_TRUE(out[0].request.complete);
+  EXPECT_EQ(matcher.stats().exchanges, 2u);
+  EXPECT_EQ(matcher.stats().unanswered, 1u);
+  matcher.feed_request(get("/late"), 400);  // the connection is gone
+  matcher.close(500);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+}
+
+TEST(Http1Exchange, ResponseOlderThanEveryPendingRequestIsAnOrphan) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/new"), 100);
+  matcher.feed_response(ok("stale"), 50);  // answers a request we never saw
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  EXPECT_EQ(matcher.stats().orphan_responses, 1u);
+  matcher.feed_response(kNotFound, 150);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /new -> 404"}));
+  EXPECT_EQ(matcher.stats().exchanges, 1u);
+}
+
+TEST(Http1Exchange, ResponseFedBeforeItsRequestStillPairs) {
+  // The two directions are captured independently; the response may be delivered first.
+  ExchangeMatcher matcher;
+  matcher.feed_response(ok("early"), 200);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  matcher.feed_request(get("/x"), 150);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /x -> 200"}));
+  EXPECT_EQ(out[0].response->body_bytes, 5u);
+  EXPECT_EQ(matcher.stats().orphan_responses, 0u);
+  // The response parser's method queue must not keep /x's method: the HEAD answer
+  // below would otherwise be framed as a GET answer.
+  matcher.feed_request(head("/h") + get("/y"), 300);
+  matcher.feed_response(std::string(kHeadAnswer) + ok("y"), 400);
+  EXPECT_EQ(pairs(matcher.take_exchanges()), (Pairs{"HEAD /h -> 200", "GET /y -> 200"}));
+  EXPECT_EQ(matcher.response_stats().errors, 0u);
+}
+
+TEST(Http1Exchange, WaitingResponseOlderThanTheNextRequestIsAnOrphan) {
+  ExchangeMatcher matcher;
+  matcher.feed_response(ok("stale"), 100);
+  matcher.feed_request(get("/x"), 200);
+  EXPECT_EQ(matcher.stats().orphan_responses, 1u);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  matcher.close(300);
+  EXPECT_EQ(pairs(matcher.take_exchanges()), (Pairs{"GET /x -> -"}));
+}
+
+TEST(Http1Exchange, AfterAResponseGapTheLatestPlausibleRequestIsAnswered) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/a"), 100);
+  matcher.gap_response(700, 150);  // the answer to /a was lost
+  matcher.feed_request(get("/b"), 300);
+  matcher.feed_response(kNotFound, 400);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /a -> -", "GET /b -> 404"}));
+  EXPECT_EQ(matcher.stats().unanswered, 1u);
+  EXPECT_EQ(matcher.response_stats().resyncs, 1u);
+}
+
+TEST(Http1Exchange, AfterAResponseGapHeadIsStillFramedRight) {
+  // Pipelined GET, HEAD, GET; the answer to the first GET is lost.
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/a"), 10);
+  matcher.feed_request(head("/b"), 20);
+  matcher.feed_request(get("/c"), 30);
+  matcher.gap_response(120, 15);
+  matcher.feed_response(kHeadAnswer, 25);
+  matcher.feed_response(ok("see"), 35);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /a -> -", "HEAD /b -> 200", "GET /c -> 200"}));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].response->body_bytes, 0u);
+  EXPECT_EQ(out[2].response->body_bytes, 3u);
+  EXPECT_EQ(matcher.response_stats().errors, 0u);
+}
+
+TEST(Http1Exchange, GapInsideAResponseBodyKeepsFifoPairing) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/file") + get("/next"), 100);
+  matcher.feed_response("HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n", 200);
+  matcher.gap_response(65536, 201);  // sendfile: the body was never copied
+  matcher.feed_response(kNotFound, 202);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /file -> 200", "GET /next -> 404"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].response->body_had_gap);
+  EXPECT_EQ(out[0].response->body_bytes, 65536u);
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+}
+
+TEST(Http1Exchange, LostRequestLeavesItsResponseOrphaned) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(get("/a"), 100);
+  matcher.feed_response(ok("A"), 150);
+  matcher.feed_request("GET /b HTTP/1.1\r\nHo", 200);
+  matcher.gap_request(40, 201);  // the rest of /b is lost
+  matcher.feed_response(ok("B"), 250);
+  matcher.feed_request(get("/c"), 300);
+  matcher.feed_response(ok("C"), 350);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /a -> 200", "GET /c -> 200"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].response->first_ts, 350u);
+  EXPECT_EQ(matcher.stats().orphan_responses, 1u);
+  EXPECT_EQ(matcher.request_stats().resyncs, 1u);
+}
+
+TEST(Http1Exchange, WebSocketUpgradeStopsBothParsers) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(kWebSocketRequest, 100);
+  // The first frame is delivered before the 101: it must not be parsed as HTTP.
+  matcher.feed_request("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"s, 120);
+  EXPECT_FALSE(matcher.upgraded());
+  matcher.feed_response(std::string(kSwitchingProtocols) + "\x81\x05hello", 110);
+  EXPECT_TRUE(matcher.upgraded());
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /chat -> 101"}));
+  matcher.feed_request(get("/looks-like-http"), 130);
+  matcher.feed_response(kNotFound, 140);
+  matcher.close(150);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  EXPECT_EQ(matcher.request_stats().errors, 0u);
+  EXPECT_EQ(matcher.response_stats().errors, 0u);
+  EXPECT_EQ(matcher.stats().exchanges, 1u);
+  EXPECT_EQ(matcher.stats().informational, 0u);
+}
+
+TEST(Http1Exchange, DeclinedUpgradeResumesHttp) {
+  ExchangeMatcher matcher;
+  const std::string h2c_upgrade =
+      "GET / HTTP/1.1\r\nHost: server.example.com\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+  matcher.feed_request(h2c_upgrade + get("/second"), 100);
+  EXPECT_EQ(matcher.request_stats().messages, 1u);  // the rest waits for the answer
+  matcher.feed_response(ok("plain http/1.1") + std::string(kNotFound), 200);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET / -> 200", "GET /second -> 404"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].request.stream_offset, h2c_upgrade.size());
+  EXPECT_EQ(out[1].request.first_ts, 100u);
+  EXPECT_FALSE(matcher.upgraded());
+}
+
+TEST(Http1Exchange, DeclinedUpgradeAnsweredBeforeTheNextRequest) {
+  ExchangeMatcher matcher;
+  matcher.feed_request(kWebSocketRequest, 100);
+  matcher.feed_response("HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n", 110);
+  matcher.feed_request(get("/plain"), 120);
+  matcher.feed_response(ok("fine"), 130);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /chat -> 426", "GET /plain -> 200"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].request.stream_offset, kWebSocketRequest.size());
+}
+
+TEST(Http1Exchange, ChainOfDeclinedUpgradesKeepsEveryRequest) {
+  // Each declined upgrade replays held input, which holds again at the next upgrade
+  // request; the requests behind them must all come out, in order.
+  ExchangeMatcher matcher;
+  const std::string declined = "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n";
+  matcher.feed_request(std::string(kWebSocketRequest) + std::string(kWebSocketRequest) +
+                           get("/after") + "POST /form HTTP/1.1\r\nContent-Length: 100\r\n\r\nab",
+                       100);
+  matcher.feed_response(declined + declined + ok("after"), 200);
+  EXPECT_EQ(pairs(matcher.take_exchanges()),
+            (Pairs{"GET /chat -> 426", "GET /chat -> 426", "GET /after -> 200"}));
+  matcher.close(300);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"POST /form -> -"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].request.complete);
+  EXPECT_EQ(out[0].request.body_bytes, 2u);
+  EXPECT_EQ(matcher.stats().exchanges, matcher.request_stats().messages);
+}
+
+TEST(Http1Exchange, ConnectTunnel) {
+  ExchangeMatcher matcher;
+  matcher.feed_request("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n"
+                       "Proxy-Connection: Keep-Alive\r\n\r\n", 1);
+  matcher.feed_response("HTTP/1.1 200 Connection established\r\n\r\n", 2);
+  matcher.feed_request("\x16\x03\x01\x00\xf1\x01\x00\x00\xed\x03\x03"s, 3);
+  matcher.feed_response("\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03"s, 4);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"CONNECT api.example.com:443 -> 200"}));
+  EXPECT_TRUE(matcher.upgraded());
+  EXPECT_EQ(matcher.request_stats().errors, 0u);
+  EXPECT_EQ(matcher.response_stats().errors, 0u);
+}
+
+TEST(Http1Exchange, JoinedMidStream) {
+  ExchangeMatcher matcher;
+  matcher.start_midstream();
+  // We join while a response to a request we never saw is on the wire.
+  matcher.feed_response("e\": [1, 2, 3]}\r\n" + ok("for-unseen"), 50);
+  matcher.feed_request("rest of an old upload body\r\n" + get("/seen"), 100);
+  matcher.feed_response(kNotFound, 150);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  EXPECT_EQ(pairs(out), (Pairs{"GET /seen -> 404"}));
+  EXPECT_EQ(matcher.stats().orphan_responses, 1u);
+  EXPECT_EQ(matcher.request_stats().resyncs, 1u);
+  EXPECT_EQ(matcher.response_stats().resyncs, 1u);
+  EXPECT_EQ(matcher.request_stats().errors, 0u);
+}
+
+TEST(Http1Exchange, InterimWithoutPendingRequestIsOnlyCounted) {
+  ExchangeMatcher matcher;
+  matcher.feed_response("HTTP/1.1 100 Continue\r\n\r\n", 1);
+  EXPECT_EQ(matcher.stats().informational, 1u);
+  matcher.close(2);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  EXPECT_EQ(matcher.stats().orphan_responses, 0u);
+}
+
+TEST(Http1Exchange, PendingRequestsAreBounded) {
+  ExchangeMatcher matcher;
+  const size_t total = ExchangeMatcher::kMaxPending + 44;
+  for (size_t i = 0; i < total; ++i) matcher.feed_request(get("/" + std::to_string(i)), i);
+  std::vector<Exchange> out = matcher.take_exchanges();
+  ASSERT_EQ(out.size(), 44u);  // the oldest gave up, in order
+  EXPECT_EQ(out[0].request.target, "/0");
+  EXPECT_FALSE(out[43].response);
+  matcher.close(total);
+  EXPECT_EQ(matcher.take_exchanges().size(), ExchangeMatcher::kMaxPending);
+  EXPECT_EQ(matcher.stats().unanswered, total);
+}
+
+}  // namespace
+}  // namespace spanwire::http1

@@ -1,0 +1,398 @@
+#include "export/otlp_grpc_exporter.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <set>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+
+namespace spanwire {
+namespace {
+
+namespace collector = opentelemetry::proto::collector::trace::v1;
+using namespace std::chrono_literals;
+
+// Upper bound for every wait in this file; reached only when something is broken.
+constexpr auto kPatience = 20s;
+
+// A TraceService that records every request. It can hold calls at a gate (to
+// keep the exporter's sender busy) and answer with a partial success.
+class RecordingTraceService final : public collector::TraceService::Service {
+ public:
+  grpc::Status Export(grpc::ServerContext* context, const collector::ExportTraceServiceRequest* request,
+                      collector::ExportTraceServiceResponse* response) override {
+    std::unique_lock lock(mutex_);
+    requests_.push_back(*request);
+    for (const auto& [key, value] : context->client_metadata())
+      metadata_.emplace(std::string(key.data(), key.size()), std::string(value.data(), value.size()));
+    changed_.notify_all();
+    changed_.wait_for(lock, kPatience, [&] { return gate_open_; });
+    if (reject_ > 0) response->mutable_partial_success()->set_rejected_spans(reject_);
+    if (reject_ > 0) response->mutable_partial_success()->set_error_message("bad spans");
+    return grpc::Status::OK;
+  }
+
+  void close_gate() { set_gate(false); }
+  void open_gate() { set_gate(true); }
+  void reject_next(int64_t spans) {
+    std::lock_guard lock(mutex_);
+    reject_ = spans;
+  }
+
+  bool wait_for_calls(size_t n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kPatience, [&] { return requests_.size() >= n; });
+  }
+  std::vector<collector::ExportTraceServiceRequest> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  std::multimap<std::string, std::string> metadata() {
+    std::lock_guard lock(mutex_);
+    return metadata_;
+  }
+
+ private:
+  void set_gate(bool open) {
+    std::lock_guard lock(mutex_);
+    gate_open_ = open;
+    changed_.notify_all();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<collector::ExportTraceServiceRequest> requests_;
+  std::multimap<std::string, std::string> metadata_;
+  bool gate_open_ = true;
+  int64_t reject_ = 0;
+};
+
+// The service, served on 127.0.0.1 at a free port (or the given one).
+class TestCollector {
+ public:
+  explicit TestCollector(int port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~TestCollector() {
+    service_.open_gate();  // Shutdown waits for handlers; release any held call
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
+  }
+  bool running() const { return server_ != nullptr && port_ != 0; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  RecordingTraceService& service() { return service_; }
+
+ private:
+  RecordingTraceService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// A TCP port with nothing listening on it: bound (so no one else takes it)
+// but never listen()ed, so connecting is refused.
+class ClosedPort {
+ public:
+  ClosedPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port_ = ntohs(addr.sin_port);
+  }
+  ~ClosedPort() { release(); }
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  // Frees the port so a server can take it.
+  void release() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+std::vector<std::shared_ptr<const Resource>> make_resources(size_t n) {
+  std::vector<std::shared_ptr<const Resource>> out;
+  for (size_t i = 0; i < n; ++i) {
+    auto r = std::make_shared<Resource>();
+    r->pid = static_cast<uint32_t>(100 + i);
+    r->attributes = {{"process.pid", int64_t{r->pid}}};
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Span make_span(size_t i, std::shared_ptr<const Resource> resource) {
+  Span s;
+  s.trace_id.fill(1);
+  s.span_id.fill(2);
+  s.name = "span-" + std::to_string(i);
+  s.kind = SpanKind::kServer;
+  s.resource = std::move(resource);
+  return s;
+}
+
+size_t span_count(const collector::ExportTraceServiceRequest& request) {
+  size_t n = 0;
+  for (const auto& rs : request.resource_spans())
+    for (const auto& ss : rs.scope_spans()) n += static_cast<size_t>(ss.spans_size());
+  return n;
+}
+
+std::vector<std::string> span_names(const collector::ExportTraceServiceRequest& request) {
+  std::vector<std::string> names;
+  for (const auto& rs : request.resource_spans())
+    for (const auto& ss : rs.scope_spans())
+      for (const auto& s : ss.spans()) names.push_back(s.name());
+  return names;
+}
+
+OtlpGrpcExporter::Options options_for(const std::string& endpoint) {
+  OtlpGrpcExporter::Options o;
+  o.endpoint = endpoint;
+  o.batch_timeout = 1h;  // batches go out by size or flush only, unless a test says otherwise
+  o.export_timeout = 5s;
+  return o;
+}
+
+class OtlpGrpcExporterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { spdlog::set_level(spdlog::level::warn); }
+  void TearDown() override { spdlog::set_level(spdlog::level::info); }
+  Metrics metrics;
+};
+
+TEST_F(OtlpGrpcExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  const auto resources = make_resources(2);
+  {
+    auto options = options_for(collector.endpoint());
+    options.max_batch_size = 512;
+    OtlpGrpcExporter exporter(options, metrics);
+    for (size_t i = 0; i < 1200; ++i) exporter.export_span(make_span(i, resources[i % 2]));
+    ASSERT_TRUE(collector.service().wait_for_calls(2));
+    exporter.flush(kPatience);
+  }
+
+  const auto requests = collector.service().requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(span_count(requests[0]), 512u);
+  EXPECT_EQ(span_count(requests[1]), 512u);
+  EXPECT_EQ(span_count(requests[2]), 176u);
+  std::set<std::string> names;
+  for (const auto& request : requests) {
+    ASSERT_EQ(request.resource_spans_size(), 2);  // one per resource, first seen first
+    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().int_value(), 100);
+    EXPECT_EQ(request.resource_spans(1).resource().attributes(0).value().int_value(), 101);
+    for (const auto& rs : request.resource_spans()) {
+      const int64_t pid = rs.resource().attributes(0).value().int_value();
+      for (const auto& s : rs.scope_spans(0).spans()) {
+        const size_t index = std::stoul(s.name().substr(5));
+        EXPECT_EQ(pid, static_cast<int64_t>(100 + index % 2)) << s.name();
+        names.insert(s.name());
+      }
+    }
+  }
+  EXPECT_EQ(names.size(), 1200u);
+  EXPECT_EQ(metrics.export_batches, 3u);
+  EXPECT_EQ(metrics.spans_exported, 1200u);
+  EXPECT_EQ(metrics.export_batches_failed, 0u);
+  EXPECT_EQ(metrics.spans_dropped_queue_full, 0u);
+}
+
+TEST_F(OtlpGrpcExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.batch_timeout = 20ms;
+  OtlpGrpcExporter exporter(options, metrics);
+  const auto resources = make_resources(1);
+  for (size_t i = 0; i < 3; ++i) exporter.export_span(make_span(i, resources[0]));
+  // No flush: only the timer can send these.
+  ASSERT_TRUE(collector.service().wait_for_calls(1));
+  EXPECT_EQ(span_count(collector.service().requests()[0]), 3u);
+}
+
+TEST_F(OtlpGrpcExporterTest, FullQueueDropsTheOldestSpans) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.max_batch_size = 10;
+  options.max_queue_size = 20;
+  OtlpGrpcExporter exporter(options, metrics);
+  const auto resources = make_resources(1);
+
+  // Hold the first batch at the collector so the sender cannot drain the queue.
+  collector.service().close_gate();
+  for (size_t i = 0; i < 10; ++i) exporter.export_span(make_span(i, resources[0]));
+  ASSERT_TRUE(collector.service().wait_for_calls(1));
+  // 30 more into a queue of 20: spans 10..19 make way for 30..39.
+  for (size_t i = 10; i < 40; ++i) exporter.export_span(make_span(i, resources[0]));
+  EXPECT_EQ(metrics.spans_dropped_queue_full, 10u);
+  collector.service().open_gate();
+  exporter.flush(kPatience);
+
+  const auto requests = collector.service().requests();
+  std::vector<std::string> received;
+  for (const auto& r : requests)
+    for (auto& name : span_names(r)) received.push_back(std::move(name));
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < 10; ++i) expected.push_back("span-" + std::to_string(i));
+  for (size_t i = 20; i < 40; ++i) expected.push_back("span-" + std::to_string(i));
+  EXPECT_EQ(received, expected);
+  EXPECT_EQ(requests.size(), 3u);
+  EXPECT_EQ(metrics.spans_exported, 30u);
+}
+
+TEST_F(OtlpGrpcExporterTest, UnreachableCollectorCountsFailedBatchesWithoutHanging) {
+  ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
+  options.max_batch_size = 10;
+  options.export_timeout = 500ms;
+  {
+    OtlpGrpcExporter exporter(options, metrics);
+    const auto resources = make_resources(1);
+    for (size_t i = 0; i < 25; ++i) exporter.export_span(make_span(i, resources[0]));
+    exporter.flush(kPatience);
+    EXPECT_EQ(metrics.export_batches_failed, 3u);
+    EXPECT_EQ(metrics.spans_dropped_export_failed, 25u);
+  }
+  EXPECT_EQ(metrics.export_batches, 0u);
+  EXPECT_EQ(metrics.spans_exported, 0u);
+}
+
+TEST_F(OtlpGrpcExporterTest, ReconnectsWhenTheCollectorComesUp) {
+  ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
+  options.export_timeout = 500ms;
+  OtlpGrpcExporter exporter(options, metrics);
+  const auto resources = make_resources(1);
+
+  exporter.export_span(make_span(0, resources[0]));
+  exporter.flush(kPatience);
+  ASSERT_EQ(metrics.export_batches_failed, 1u);
+
+  closed.release();
+  TestCollector collector(closed.port());
+  ASSERT_TRUE(collector.running());
+  // The channel waits out a reconnect backoff (at most 5 s), so a few
+  // batches may still fail before one gets through.
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  for (size_t i = 1; metrics.spans_exported == 0 && std::chrono::steady_clock::now() < give_up; ++i) {
+    exporter.export_span(make_span(i, resources[0]));
+    exporter.flush(kPatience);
+    if (metrics.spans_exported == 0) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(metrics.spans_exported, 1u);
+  EXPECT_EQ(metrics.export_batches, 1u);
+}
+
+TEST_F(OtlpGrpcExporterTest, CountsSpansTheCollectorRejects) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  collector.service().reject_next(2);
+  OtlpGrpcExporter exporter(options_for(collector.endpoint()), metrics);
+  const auto resources = make_resources(1);
+  for (size_t i = 0; i < 5; ++i) exporter.export_span(make_span(i, resources[0]));
+  exporter.flush(kPatience);
+  EXPECT_EQ(metrics.export_batches, 1u);
+  EXPECT_EQ(metrics.spans_exported, 3u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 2u);
+}
+
+TEST_F(OtlpGrpcExporterTest, SendsHeadersAsMetadata) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.headers = {{"Authorization", "Bearer s3cret"}, {"x-tenant", "blue"}};
+  OtlpGrpcExporter exporter(options, metrics);
+  exporter.export_span(make_span(0, make_resources(1)[0]));
+  exporter.flush(kPatience);
+  const auto metadata = collector.service().metadata();
+  ASSERT_EQ(metadata.count("authorization"), 1u);
+  EXPECT_EQ(metadata.find("authorization")->second, "Bearer s3cret");
+  ASSERT_EQ(metadata.count("x-tenant"), 1u);
+  EXPECT_EQ(metadata.find("x-tenant")->second, "blue");
+}
+
+TEST_F(OtlpGrpcExporterTest, DestructorSendsWhatIsQueued) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  {
+    OtlpGrpcExporter exporter(options_for(collector.endpoint()), metrics);
+    const auto resources = make_resources(1);
+    for (size_t i = 0; i < 5; ++i) exporter.export_span(make_span(i, resources[0]));
+  }
+  const auto requests = collector.service().requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(span_count(requests[0]), 5u);
+  EXPECT_EQ(metrics.spans_exported, 5u);
+}
+
+TEST_F(OtlpGrpcExporterTest, DestructorCancelsACallTheCollectorHoldsAndCountsTheRest) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  collector.service().close_gate();
+  {
+    auto options = options_for(collector.endpoint());
+    options.max_batch_size = 4;
+    options.export_timeout = 60s;  // only the shutdown cancel can end the held call in time
+    OtlpGrpcExporter exporter(options, metrics);
+    const auto resources = make_resources(1);
+    for (size_t i = 0; i < 6; ++i) exporter.export_span(make_span(i, resources[0]));
+    ASSERT_TRUE(collector.service().wait_for_calls(1));
+  }  // waits the 5 s shutdown flush, then cancels
+  EXPECT_EQ(metrics.export_batches_failed, 1u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 6u);  // 4 in the cancelled call, 2 never sent
+  EXPECT_EQ(metrics.spans_exported, 0u);
+}
+
+TEST(OtlpEndpoint, ParsesSchemesAndDefaultsThePort) {
+  EXPECT_EQ(parse_otlp_endpoint("http://collector:1234").target, "collector:1234");
+  EXPECT_FALSE(parse_otlp_endpoint("http://collector:1234").tls);
+  EXPECT_EQ(parse_otlp_endpoint("https://otlp.example.com").target, "otlp.example.com:4317");
+  EXPECT_TRUE(parse_otlp_endpoint("https://otlp.example.com").tls);
+  EXPECT_EQ(parse_otlp_endpoint("127.0.0.1").target, "127.0.0.1:4317");
+  EXPECT_FALSE(parse_otlp_endpoint("127.0.0.1:4317").tls);
+  EXPECT_EQ(parse_otlp_endpoint("http://collector:4317/").target, "collector:4317");
+  EXPECT_EQ(parse_otlp_endpoint("[::1]").target, "[::1]:4317");
+  EXPECT_EQ(parse_otlp_endpoint("http://[::1]:55680").target, "[::1]:55680");
+  EXPECT_EQ(parse_otlp_endpoint("::1").target, "[::1]:4317");
+}
+
+TEST(OtlpEndpoint, RejectsWhatGrpcCannotUse) {
+  for (const char* bad : {"", "http://", "ftp://collector", "collector:", "collector:http", "collector:70000",
+                          ":4317", "[::1", "[::1]x"})
+    EXPECT_THROW(parse_otlp_endpoint(bad), std::invalid_argument) << bad;
+}
+
+TEST(LogThrottle, LetsOneLineThroughPerIntervalAndCountsTheRest) {
+  LogThrottle throttle(30s);
+  const LogThrottle::Clock::time_point t0{};
+  EXPECT_EQ(throttle.admit(t0 + 1s), 0u);
+  EXPECT_EQ(throttle.admit(t0 + 2s), std::nullopt);
+  EXPECT_EQ(throttle.admit(t0 + 30s), std::nullopt);
+  EXPECT_EQ(throttle.admit(t0 + 31s), 2u);
+  EXPECT_EQ(throttle.admit(t0 + 32s), std::nullopt);
+}
+
+}  // namespace
+}  // namespace spanwire

@@ -1,0 +1,154 @@
+#include "span/span_builder.h"
+
+#include <gtest/gtest.h>
+
+#include "http1/parser.h"
+
+namespace spanwire {
+namespace {
+
+http1::Message request(std::string method, std::string target, std::vector<http1::Header> headers,
+                       uint64_t first_ts, uint64_t last_ts, uint64_t body = 0) {
+  http1::Message m;
+  m.kind = http1::Kind::kRequest;
+  m.method = std::move(method);
+  m.target = std::move(target);
+  m.headers = std::move(headers);
+  m.first_ts = first_ts;
+  m.last_ts = last_ts;
+  m.body_bytes = body;
+  return m;
+}
+
+http1::Message response(int status, uint64_t first_ts, uint64_t last_ts, uint64_t body) {
+  http1::Message m;
+  m.kind = http1::Kind::kResponse;
+  m.status_code = status;
+  m.first_ts = first_ts;
+  m.last_ts = last_ts;
+  m.body_bytes = body;
+  return m;
+}
+
+http1::Exchange exchange(http1::Message req, std::optional<http1::Message> resp) {
+  http1::Exchange ex;
+  ex.request = std::move(req);
+  ex.response = std::move(resp);
+  return ex;
+}
+
+ConnectionInfo connection(Role role) {
+  ConnectionInfo c;
+  c.role = role;
+  c.local.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+  c.remote.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  if (role == Role::kServer) {
+    c.local.port = 8080;
+    c.remote.port = 50000;
+  } else {
+    c.local.port = 50000;
+    c.remote.port = 8080;
+  }
+  return c;
+}
+
+class SpanBuilderTest : public ::testing::Test {
+ protected:
+  MonotonicToUnix clock;
+  IdGenerator ids;
+  SpanBuilder builder{clock, ids};
+  std::shared_ptr<const Resource> resource = std::make_shared<Resource>();
+};
+
+TEST_F(SpanBuilderTest, ServerSpanAttributesAndTiming) {
+  http1::Exchange ex = exchange(request("GET", "/users/42?x=1", {{"Host", "api.example:8080"}, {"User-Agent", "curl/7.88"}}, 1000, 1100),
+                     response(200, 5000, 6000, 12));
+  Span s = builder.build(connection(Role::kServer), ex, resource);
+  EXPECT_EQ(s.kind, SpanKind::kServer);
+  EXPECT_EQ(s.name, "GET /users/{id}");
+  EXPECT_EQ(s.string_attr("http.request.method"), "GET");
+  EXPECT_EQ(s.string_attr("url.path"), "/users/42");
+  EXPECT_EQ(s.string_attr("url.scheme"), "http");
+  EXPECT_EQ(s.string_attr("server.address"), "api.example");
+  EXPECT_EQ(s.int_attr("server.port"), 8080);
+  EXPECT_EQ(s.string_attr("client.address"), "10.1.2.3");
+  EXPECT_EQ(s.string_attr("network.peer.address"), "10.1.2.3");
+  EXPECT_EQ(s.int_attr("network.peer.port"), 50000);
+  EXPECT_EQ(s.string_attr("network.protocol.version"), "1.1");
+  EXPECT_EQ(s.string_attr("user_agent.original"), "curl/7.88");
+  EXPECT_EQ(s.int_attr("http.response.status_code"), 200);
+  EXPECT_EQ(s.int_attr("http.response.body.size"), 12);
+  EXPECT_EQ(s.find("url.full"), nullptr);  // client spans only
+  EXPECT_EQ(s.status, StatusCode::kUnset);
+  EXPECT_EQ(s.end_unix_ns - s.start_unix_ns, 5000u);
+  EXPECT_EQ(s.start_unix_ns, clock.to_unix_ns(1000));
+  EXPECT_FALSE(s.has_parent());
+}
+
+TEST_F(SpanBuilderTest, ClientSpanHasUrlFullAndErrorsOn4xx) {
+  http1::Exchange ex = exchange(request("POST", "/orders", {{"host", "shop"}}, 10, 20, 300), response(404, 30, 40, 9));
+  Span s = builder.build(connection(Role::kClient), ex, resource);
+  EXPECT_EQ(s.kind, SpanKind::kClient);
+  EXPECT_EQ(s.string_attr("url.full"), "http://shop/orders");
+  EXPECT_EQ(s.string_attr("server.address"), "shop");
+  EXPECT_EQ(s.int_attr("server.port"), 80);
+  EXPECT_EQ(s.int_attr("http.request.body.size"), 300);
+  EXPECT_EQ(s.status, StatusCode::kError);
+  EXPECT_EQ(s.string_attr("error.type"), "404");
+  EXPECT_EQ(s.find("client.address"), nullptr);
+}
+
+TEST_F(SpanBuilderTest, ServerErrorsOnlyOn5xx) {
+  http1::Exchange not_found = exchange(request("GET", "/x", {}, 1, 2), response(404, 3, 4, 0));
+  EXPECT_EQ(builder.build(connection(Role::kServer), not_found, resource).status, StatusCode::kUnset);
+  http1::Exchange failed = exchange(request("GET", "/x", {}, 1, 2), response(503, 3, 4, 0));
+  Span s = builder.build(connection(Role::kServer), failed, resource);
+  EXPECT_EQ(s.status, StatusCode::kError);
+  EXPECT_EQ(s.string_attr("error.type"), "503");
+}
+
+TEST_F(SpanBuilderTest, NoHostHeaderUsesTheSocketAddress) {
+  http1::Exchange ex = exchange(request("GET", "/", {}, 1, 2), response(200, 3, 4, 0));
+  Span s = builder.build(connection(Role::kClient), ex, resource);
+  EXPECT_EQ(s.string_attr("server.address"), "10.1.2.3");
+  EXPECT_EQ(s.int_attr("server.port"), 8080);
+  EXPECT_EQ(s.string_attr("url.full"), "http://10.1.2.3:8080/");
+}
+
+TEST_F(SpanBuilderTest, TraceparentDecidesTraceAndParentButNotSpanId) {
+  http1::Exchange ex = exchange(request("GET", "/", {{"Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                                          {"tracestate", "congo=t61rcWkgMzE"}}, 1, 2),
+                     response(200, 3, 4, 0));
+  Span s = builder.build(connection(Role::kServer), ex, resource);
+  EXPECT_EQ(to_hex(s.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(to_hex(s.parent_span_id), "00f067aa0ba902b7");
+  EXPECT_NE(to_hex(s.span_id), "00f067aa0ba902b7");
+  EXPECT_EQ(s.trace_state, "congo=t61rcWkgMzE");
+  EXPECT_EQ(s.flags, 1u);
+}
+
+TEST_F(SpanBuilderTest, InvalidTraceparentStartsANewTrace) {
+  http1::Exchange ex = exchange(request("GET", "/", {{"traceparent", "garbage"}}, 1, 2), response(200, 3, 4, 0));
+  Span s = builder.build(connection(Role::kServer), ex, resource);
+  EXPECT_FALSE(s.has_parent());
+  EXPECT_NE(to_hex(s.trace_id), std::string(32, '0'));
+}
+
+TEST_F(SpanBuilderTest, UnansweredRequestIsAnError) {
+  http1::Exchange ex = exchange(request("GET", "/", {}, 1, 2), std::nullopt);
+  Span s = builder.build(connection(Role::kClient), ex, resource);
+  EXPECT_EQ(s.status, StatusCode::kError);
+  EXPECT_EQ(s.string_attr("error.type"), "no_response");
+  EXPECT_EQ(s.find("http.response.status_code"), nullptr);
+}
+
+TEST_F(SpanBuilderTest, UnknownMethodIsOther) {
+  http1::Exchange ex = exchange(request("PROPFIND", "/dav", {}, 1, 2), response(207, 3, 4, 0));
+  Span s = builder.build(connection(Role::kServer), ex, resource);
+  EXPECT_EQ(s.string_attr("http.request.method"), "_OTHER");
+  EXPECT_EQ(s.string_attr("http.request.method_original"), "PROPFIND");
+  EXPECT_EQ(s.name, "HTTP /dav");
+}
+
+}  // namespace
+}  // namespace spanwire

@@ -1,0 +1,149 @@
+#include "cli/run_loop.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "conn/connection_tracker.h"
+#include "intake/event_decoder.h"
+#include "loader/preflight.h"
+#include "loader/sensor.h"
+#include "metrics/metrics.h"
+#include "process/process_resources.h"
+#include "span/clock.h"
+#include "span/span_assembler.h"
+
+namespace spanwire {
+
+namespace {
+constexpr uint64_t kMs = 1'000'000;
+
+// A file descriptor that closes itself.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { if (fd_ >= 0) close(fd_); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+void write_stats(const std::string& path, const Metrics& metrics, size_t connections) {
+  if (path.empty()) return;
+  nlohmann::json j = metrics.to_json();
+  j["connections_tracked"] = connections;
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump() << '\n';
+  }
+  std::rename(tmp.c_str(), path.c_str());  // readers never see a half-written file
+}
+}  // namespace
+
+int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics) {
+  // Signals arrive through a signalfd so the loop sees them between batches.
+  // A shell starts background jobs with SIGINT ignored, and ignored signals
+  // never reach a signalfd: restore the default action first (the mask below
+  // keeps it from ever running).
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  MonotonicToUnix clock;
+  IdGenerator ids;
+  SpanBuilder builder(clock, ids);
+  ProcessResources resources;
+  SpanAssembler assembler(builder, resources, exporter, metrics);
+  assembler.set_port_filter(config.ports);
+  ConnectionTracker tracker({}, metrics, assembler);
+  EventDecoder decoder(tracker, metrics);
+
+  SensorOptions options;
+  options.payload_cap = config.payload_cap;
+  options.ringbuf_bytes = config.ringbuf_bytes;
+  options.pids = config.pids;
+  options.comms = config.comms;
+
+  uint64_t now = monotonic_now_ns();
+  std::unique_ptr<Sensor> sensor;
+  try {
+    sensor = std::make_unique<Sensor>(options, [&](const void* data, size_t size) { decoder.handle(data, size, now); });
+  } catch (const StartupError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  tracker.on_unknown_connection = [&](uint32_t tgid, int32_t fd) { sensor->forget_connection(tgid, fd); };
+  // After attaching, so that no syscall falls between the scan and the probes.
+  size_t seeded = sensor->seed_inflight_syscalls();
+  spdlog::debug("{} threads were blocked in socket I/O at start and will be traced from that call", seeded);
+  spdlog::info("spanwire {} tracing: {} hooks attached ({}), payload cap {} bytes, ring buffer {} MiB",
+               SPANWIRE_VERSION, sensor->attached_hooks().size(), fmt::join(sensor->attached_hooks(), ", "),
+               config.payload_cap, config.ringbuf_bytes >> 20);
+
+  Fd ep(epoll_create1(EPOLL_CLOEXEC));
+  for (int fd : {sensor->ring_buffer_fd(), sigfd.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  uint64_t last_tick = 0, last_stats = 0, last_calibration = monotonic_now_ns();
+  bool stop = false;
+  while (!stop) {
+    epoll_event events[2];
+    int n = epoll_wait(ep.get(), events, 2, 100);
+    for (int i = 0; i < n; ++i)
+      if (events[i].data.fd == sigfd.get()) stop = true;
+    now = monotonic_now_ns();
+    sensor->consume();
+    if (now - last_tick >= 100 * kMs) {
+      tracker.tick(now);
+      last_tick = now;
+    }
+    if (now - last_stats >= 1000 * kMs) {
+      sensor->forget_processes(decoder.take_exited());
+      sensor->read_kernel_stats(metrics);
+      write_stats(config.stats_file, metrics, tracker.size());
+      last_stats = now;
+    }
+    if (now - last_calibration >= 60'000 * kMs) {
+      clock.recalibrate();
+      last_calibration = now;
+    }
+  }
+
+  // Output first, then detach: detaching waits for an RCU grace period per
+  // tracepoint, which can take seconds on a loaded host.
+  spdlog::info("stopping: flushing spans, then detaching probes");
+  now = monotonic_now_ns();
+  sensor->consume();
+  sensor->read_kernel_stats(metrics);
+  tracker.on_unknown_connection = nullptr;
+  tracker.close_all(now);
+  exporter.flush(std::chrono::seconds(5));
+  write_stats(config.stats_file, metrics, tracker.size());
+  spdlog::info("sensor counters: {}", metrics.summary());
+  sensor.reset();
+  spdlog::info("all probes detached");
+  return 0;
+}
+
+}  // namespace spanwire

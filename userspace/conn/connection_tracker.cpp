@@ -1,0 +1,208 @@
+#include "conn/connection_tracker.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "metrics/metrics.h"
+
+namespace spanwire {
+
+// One traced connection: its streams and the HTTP/1 matcher they feed.
+class ConnectionTracker::Connection {
+ public:
+  Connection(ConnectionInfo info, const Limits& limits, Metrics& metrics)
+      : info(std::move(info)),
+        matcher(limits.http1),
+        streams{StreamBuffer(limits.stream, metrics), StreamBuffer(limits.stream, metrics)},
+        request_side(matcher, true),
+        response_side(matcher, false) {}
+
+  // The stream that carries requests is the one the client writes.
+  StreamConsumer& consumer_for(uint8_t direction) {
+    bool egress = direction == SW_DIR_EGRESS;
+    bool carries_requests = (info.role == Role::kClient) == egress;
+    return carries_requests ? static_cast<StreamConsumer&>(request_side) : response_side;
+  }
+
+  ConnectionInfo info;
+  http1::ExchangeMatcher matcher;
+  StreamBuffer streams[2];
+  uint64_t last_activity = 0;
+  // Parser counters already added to the metrics, to publish only the growth.
+  http1::ParserStats published_req{}, published_resp{};
+  http1::MatcherStats published_matcher{};
+
+ private:
+  struct Side : StreamConsumer {
+    Side(http1::ExchangeMatcher& m, bool requests) : m(m), requests(requests) {}
+    void on_bytes(std::string_view b, uint64_t ts) override {
+      requests ? m.feed_request(b, ts) : m.feed_response(b, ts);
+    }
+    void on_gap(uint64_t n, uint64_t ts) override {
+      requests ? m.gap_request(n, ts) : m.gap_response(n, ts);
+    }
+    http1::ExchangeMatcher& m;
+    bool requests;
+  };
+  Side request_side;
+  Side response_side;
+};
+
+ConnectionTracker::ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer)
+    : limits_(limits), metrics_(metrics), observer_(observer) {}
+
+ConnectionTracker::~ConnectionTracker() = default;
+
+namespace {
+ConnKey key_of(const sw_event_header& h) { return {h.conn.tgid, h.conn.fd, h.conn.start_ns}; }
+}  // namespace
+
+void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
+  ConnectionInfo info;
+  info.key = key_of(ev.hdr);
+  std::memcpy(info.local.addr.data(), ev.local_addr, 16);
+  std::memcpy(info.remote.addr.data(), ev.remote_addr, 16);
+  info.local.port = ev.local_port;
+  info.remote.port = ev.remote_port;
+  info.role = static_cast<Role>(ev.role);
+  info.protocol = ev.protocol;
+  info.midstream = (ev.flags & SW_OPEN_MIDSTREAM) != 0;
+  info.comm.assign(ev.comm, strnlen(ev.comm, sizeof(ev.comm)));
+
+  if (conns_.count(info.key) != 0) return;  // announced twice (a retried open)
+  if (conns_.size() >= limits_.max_connections) evict_least_recent();
+
+  auto conn = std::make_unique<Connection>(info, limits_, metrics_);
+  conn->last_activity = now;
+  if (!info.midstream) {
+    conn->streams[0].start_at(0);
+    conn->streams[1].start_at(0);
+  } else {
+    conn->matcher.start_midstream();
+  }
+  by_process_[info.key.tgid].insert(info.key);
+  conns_.emplace(info.key, std::move(conn));
+  metrics_.connections_opened++;
+  observer_.on_connection_open(info);
+}
+
+void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payload, uint64_t now) {
+  ConnKey key = key_of(ev.hdr);
+  auto it = conns_.find(key);
+  if (it == conns_.end()) {
+    metrics_.events_orphaned++;
+    if (on_unknown_connection) on_unknown_connection(key.tgid, key.fd);
+    return;
+  }
+  Connection& c = *it->second;
+  c.last_activity = now;
+  if (c.info.protocol != SW_PROTO_HTTP1 || c.info.role == Role::kUnknown) {
+    metrics_.events_unsupported_protocol++;
+    return;
+  }
+  uint8_t dir = ev.direction & 1;
+  // Egress bytes start when the write starts; ingress bytes exist once the read returns.
+  uint64_t ts = dir == SW_DIR_EGRESS ? ev.ts_start_ns : ev.hdr.ts_ns;
+  uint64_t length = ev.len;
+  if (ev.flags & SW_DATA_NO_COPY) payload = {};
+  c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
+  if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);
+  publish(c);
+}
+
+void ConnectionTracker::publish(Connection& c) {
+  auto add_growth = [](std::atomic<uint64_t>& counter, uint64_t now_value, uint64_t& published) {
+    if (now_value > published) counter += now_value - published;
+    published = now_value;
+  };
+  const auto& rq = c.matcher.request_stats();
+  const auto& rs = c.matcher.response_stats();
+  add_growth(metrics_.http1_messages, rq.messages, c.published_req.messages);
+  add_growth(metrics_.http1_messages, rs.messages, c.published_resp.messages);
+  add_growth(metrics_.http1_resyncs, rq.resyncs, c.published_req.resyncs);
+  add_growth(metrics_.http1_resyncs, rs.resyncs, c.published_resp.resyncs);
+  add_growth(metrics_.http1_parse_errors, rq.errors, c.published_req.errors);
+  add_growth(metrics_.http1_parse_errors, rs.errors, c.published_resp.errors);
+  add_growth(metrics_.http1_unparsed_bytes, rq.skipped_bytes, c.published_req.skipped_bytes);
+  add_growth(metrics_.http1_unparsed_bytes, rs.skipped_bytes, c.published_resp.skipped_bytes);
+  const auto& ms = c.matcher.stats();
+  add_growth(metrics_.exchanges, ms.exchanges, c.published_matcher.exchanges);
+  add_growth(metrics_.exchanges_unanswered, ms.unanswered, c.published_matcher.unanswered);
+  add_growth(metrics_.responses_orphaned, ms.orphan_responses, c.published_matcher.orphan_responses);
+
+  for (auto& ex : c.matcher.take_exchanges()) observer_.on_exchange(c.info, std::move(ex));
+}
+
+void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts) {
+  auto it = conns_.find(key);
+  if (it == conns_.end()) return;
+  Connection& c = *it->second;
+  for (uint8_t dir = 0; dir < 2; ++dir) {
+    if (c.info.role != Role::kUnknown) c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
+  }
+  c.matcher.close(ts);
+  publish(c);
+  auto proc = by_process_.find(key.tgid);
+  if (proc != by_process_.end()) {
+    proc->second.erase(key);
+    if (proc->second.empty()) by_process_.erase(proc);
+  }
+  with_pending_.erase(key);
+  conns_.erase(it);
+  metrics_.connections_closed++;
+}
+
+void ConnectionTracker::on_close(const sw_close_event& ev) { close_connection(key_of(ev.hdr), ev.hdr.ts_ns); }
+
+void ConnectionTracker::on_process_exit(uint32_t tgid) {
+  auto proc = by_process_.find(tgid);
+  if (proc != by_process_.end()) {
+    std::vector<ConnKey> keys(proc->second.begin(), proc->second.end());
+    for (const auto& key : keys) close_connection(key, conns_.at(key)->last_activity);
+  }
+  observer_.on_process_exit(tgid);
+}
+
+void ConnectionTracker::tick(uint64_t now) {
+  for (auto it = with_pending_.begin(); it != with_pending_.end();) {
+    auto c = conns_.find(*it);
+    if (c == conns_.end()) {
+      it = with_pending_.erase(it);
+      continue;
+    }
+    Connection& conn = *c->second;
+    for (uint8_t dir = 0; dir < 2; ++dir) conn.streams[dir].flush_stale(now, conn.consumer_for(dir));
+    publish(conn);
+    bool pending = conn.streams[0].pending_bytes() + conn.streams[1].pending_bytes() > 0;
+    it = pending ? std::next(it) : with_pending_.erase(it);
+  }
+  // Idle reclaim walks the whole table: do it rarely.
+  if (now - last_idle_scan_ < 10'000'000'000ULL) return;
+  last_idle_scan_ = now;
+  std::vector<ConnKey> idle;
+  for (const auto& [key, conn] : conns_)
+    if (now - conn->last_activity > limits_.idle_timeout_ns) idle.push_back(key);
+  for (const auto& key : idle) {
+    close_connection(key, now);
+    metrics_.connections_reclaimed++;
+  }
+}
+
+void ConnectionTracker::close_all(uint64_t now) {
+  std::vector<ConnKey> keys;
+  keys.reserve(conns_.size());
+  for (const auto& [key, conn] : conns_) keys.push_back(key);
+  for (const auto& key : keys) close_connection(key, now);
+}
+
+void ConnectionTracker::evict_least_recent() {
+  auto oldest = std::min_element(conns_.begin(), conns_.end(), [](const auto& a, const auto& b) {
+    return a.second->last_activity < b.second->last_activity;
+  });
+  if (oldest == conns_.end()) return;
+  ConnKey key = oldest->first;
+  close_connection(key, oldest->second->last_activity);
+  metrics_.connections_evicted++;
+}
+
+}  // namespace spanwire

@@ -1,0 +1,78 @@
+// Follows every traced connection from its open event to its close: two
+// reassembled byte streams per connection feeding the HTTP/1 exchange matcher,
+// and completed exchanges handed to the observer. Memory is bounded: streams
+// hold limited out-of-order bytes, parsers bound their header buffers, the
+// table holds a limited number of connections and idle ones are reclaimed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <linux/types.h>
+
+#include "conn/connection_info.h"
+#include "conn/stream_buffer.h"
+#include "http1/exchange_matcher.h"
+#include "spanwire.h"
+
+namespace spanwire {
+
+class Metrics;
+
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  // The first event of a connection: the process is alive, a good moment to read /proc.
+  virtual void on_connection_open(const ConnectionInfo&) {}
+  virtual void on_exchange(const ConnectionInfo&, http1::Exchange&&) = 0;
+  virtual void on_process_exit(uint32_t /*tgid*/) {}
+};
+
+class ConnectionTracker {
+ public:
+  struct Limits {
+    size_t max_connections = 65536;
+    uint64_t idle_timeout_ns = 600'000'000'000ULL;  // 10 minutes without traffic
+    StreamBuffer::Limits stream;
+    http1::Limits http1;
+  };
+
+  ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer);
+  ~ConnectionTracker();
+
+  void on_open(const sw_open_event& ev, uint64_t now);
+  void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now);
+  void on_close(const sw_close_event& ev);
+  void on_process_exit(uint32_t tgid);
+  // Periodic work: give up on stale holes, reclaim idle connections.
+  void tick(uint64_t now);
+  // Completes everything in flight (shutdown).
+  void close_all(uint64_t now);
+
+  size_t size() const { return conns_.size(); }
+
+  // Called for data of a connection this table does not know (its open event
+  // was lost or it was reclaimed): the kernel can then forget and re-announce it.
+  std::function<void(uint32_t tgid, int32_t fd)> on_unknown_connection;
+
+ private:
+  class Connection;
+  void close_connection(const ConnKey& key, uint64_t ts);
+  void evict_least_recent();
+  void publish(Connection& c);
+
+  Limits limits_;
+  Metrics& metrics_;
+  ConnectionObserver& observer_;
+  std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
+  std::unordered_map<uint32_t, std::unordered_set<ConnKey, ConnKeyHash>> by_process_;
+  std::unordered_set<ConnKey, ConnKeyHash> with_pending_;
+  uint64_t last_idle_scan_ = 0;
+};
+
+}  // namespace spanwire

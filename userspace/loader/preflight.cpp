@@ -1,0 +1,90 @@
+#include "loader/preflight.h"
+
+#include <sys/mount.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+namespace spanwire {
+
+namespace {
+constexpr int kCapDacReadSearch = 2;
+constexpr int kCapSysPtrace = 19;
+constexpr int kCapSysAdmin = 21;
+constexpr int kCapPerfmon = 38;
+constexpr int kCapBpf = 39;
+
+bool has_cap(uint64_t mask, int cap) { return (mask >> cap) & 1; }
+
+uint64_t effective_capabilities() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return 0;
+}
+
+bool tracefs_has_syscalls() {
+  return std::filesystem::exists("/sys/kernel/tracing/events/syscalls") ||
+         std::filesystem::exists("/sys/kernel/debug/tracing/events/syscalls");
+}
+
+bool tracefs_mounted() {
+  return std::filesystem::exists("/sys/kernel/tracing/events") ||
+         std::filesystem::exists("/sys/kernel/debug/tracing/events");
+}
+}  // namespace
+
+KernelVersion parse_kernel_release(const std::string& release) {
+  KernelVersion v;
+  char dot = 0;
+  std::istringstream in(release);
+  in >> v.major >> dot >> v.minor;
+  return v;
+}
+
+bool capabilities_allow_bpf(uint64_t cap_eff) {
+  return has_cap(cap_eff, kCapSysAdmin) || (has_cap(cap_eff, kCapBpf) && has_cap(cap_eff, kCapPerfmon));
+}
+
+void run_preflight_checks() {
+  utsname uts{};
+  uname(&uts);
+  KernelVersion kv = parse_kernel_release(uts.release);
+  if (kv.major < 5 || (kv.major == 5 && kv.minor < 8))
+    throw StartupError(std::string("kernel ") + uts.release +
+                       " is too old: spanwire needs Linux 5.8 or newer (BPF ring buffer); upgrade the kernel");
+
+  uint64_t caps = effective_capabilities();
+  if (!capabilities_allow_bpf(caps))
+    throw StartupError(
+        "missing capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root (sudo), or grant them with "
+        "'setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep build/spanwire'");
+  if (!has_cap(caps, kCapSysPtrace) || !has_cap(caps, kCapDacReadSearch))
+    spdlog::warn("without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, service names and executable paths of other "
+                 "users' processes cannot be read from /proc; spans fall back to process names");
+
+  if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
+    throw StartupError("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): spanwire needs a kernel "
+                       "built with CONFIG_DEBUG_INFO_BTF=y (every mainstream distribution kernel since 2021 has it)");
+
+  if (!tracefs_mounted()) {
+    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0)
+      spdlog::info("mounted tracefs at /sys/kernel/tracing");
+    else
+      throw StartupError(std::string("tracefs is not mounted and mounting it failed (") + std::strerror(errno) +
+                         "): run 'mount -t tracefs nodev /sys/kernel/tracing', or in a container mount the host's "
+                         "/sys/kernel/tracing");
+  }
+  if (!tracefs_has_syscalls())
+    throw StartupError("the kernel has no syscall tracepoints (events/syscalls missing in tracefs): spanwire needs "
+                       "CONFIG_FTRACE_SYSCALLS=y");
+}
+
+}  // namespace spanwire

@@ -1,0 +1,234 @@
+#include "loader/sensor.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "loader/inflight.h"
+#include "loader/preflight.h"
+#include "metrics/metrics.h"
+#include "spanwire.h"
+#include "spanwire.skel.h"
+
+namespace spanwire {
+
+namespace {
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  // libbpf's messages (verifier logs included) are for debugging; failures are
+  // reported by us in one line.
+  if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return 0;
+  std::string msg(static_cast<size_t>(n) + 1, '\0');  // verifier logs can be long: keep all of it
+  vsnprintf(msg.data(), msg.size(), fmt, args);
+  msg.resize(static_cast<size_t>(n));
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  spdlog::debug("libbpf: {}", msg);
+  return 0;
+}
+
+std::string hook_name(const bpf_program* prog) {
+  // "tracepoint/syscalls/sys_enter_read" -> "syscalls:sys_enter_read"
+  std::string sec = bpf_program__section_name(prog);
+  auto first = sec.find('/');
+  if (first == std::string::npos) return sec;
+  std::string rest = sec.substr(first + 1);
+  auto slash = rest.find('/');
+  if (slash != std::string::npos) rest[slash] = ':';
+  return rest;
+}
+
+bool hook_is_optional(const std::string& name) {
+  // Hooks whose absence only narrows coverage; everything else is required.
+  return name.find("mmsg") != std::string::npos || name.find("sendfile") != std::string::npos;
+}
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+}  // namespace
+
+void Sensor::SkeletonDeleter::operator()(spanwire_bpf* s) const { spanwire_bpf__destroy(s); }
+void Sensor::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
+void Sensor::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+
+Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(std::move(handler)) {
+  libbpf_set_print(libbpf_log);
+  run_preflight_checks();
+
+  skel_.reset(spanwire_bpf__open());
+  if (!skel_) throw StartupError("cannot open the BPF object: " + errno_text(errno));
+
+  skel_->rodata->self_tgid = static_cast<uint32_t>(getpid());
+  skel_->rodata->payload_cap = std::min<uint32_t>(options.payload_cap, SW_MAX_PAYLOAD);
+  skel_->rodata->filter_by_pid = !options.pids.empty();
+  skel_->rodata->filter_by_comm = !options.comms.empty();
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes))
+    throw StartupError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
+
+  auto t0 = std::chrono::steady_clock::now();
+  if (int err = spanwire_bpf__load(skel_.get())) {
+    std::string hint = err == -EPERM || err == -EACCES
+                           ? "permission denied: run as root or with CAP_BPF and CAP_PERFMON"
+                           : "the kernel refused the BPF programs (" + errno_text(err) +
+                                 "); run with --log-level trace to see the verifier's log";
+    throw StartupError("loading the sensor failed: " + hint);
+  }
+
+  for (uint32_t pid : options.pids) {
+    uint8_t one = 1;
+    bpf_map__update_elem(skel_->maps.pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+  }
+  for (const auto& comm : options.comms) {
+    char key[SW_COMM_LEN] = {};
+    std::strncpy(key, comm.c_str(), sizeof(key) - 1);  // the kernel keeps 15 characters
+    uint8_t one = 1;
+    bpf_map__update_elem(skel_->maps.comm_filter, key, sizeof(key), &one, sizeof(one), BPF_ANY);
+  }
+
+  auto t1 = std::chrono::steady_clock::now();
+  // Every sys_enter_* program auto-attaches by its section name; the shared
+  // exit program is attached to the matching sys_exit_* tracepoint of each.
+  std::vector<std::pair<bpf_program*, std::string>> hooks;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (prog == skel_->progs.tp_sys_exit) continue;
+    std::string name = hook_name(prog);
+    hooks.emplace_back(prog, name);
+    const std::string enter = "syscalls:sys_enter_";
+    if (name.rfind(enter, 0) == 0 && name != enter + "close") hooks.emplace_back(skel_->progs.tp_sys_exit, "syscalls:sys_exit_" + name.substr(enter.size()));
+  }
+  for (const auto& [program, name] : hooks) {
+    bpf_link* link = nullptr;
+    if (program == skel_->progs.tp_sys_exit)
+      link = bpf_program__attach_tracepoint(program, "syscalls", name.substr(name.find(':') + 1).c_str());
+    else
+      link = bpf_program__attach(program);
+    if (link == nullptr) {
+      int err = errno;
+      if (hook_is_optional(name)) {
+        spdlog::warn("hook {} not attached ({}): that syscall is not traced", name, errno_text(err));
+        continue;
+      }
+      throw StartupError("attaching " + name + " failed: " + errno_text(err) +
+                         " (is tracefs mounted at /sys/kernel/tracing?)");
+    }
+    links_.emplace_back(link);
+    attached_.push_back(name);
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  using ms = std::chrono::milliseconds;
+  spdlog::debug("BPF programs loaded and verified in {} ms, attached in {} ms",
+                std::chrono::duration_cast<ms>(t1 - t0).count(), std::chrono::duration_cast<ms>(t2 - t1).count());
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Sensor::on_record, this, nullptr));
+  if (!ring_) throw StartupError("cannot open the ring buffer: " + errno_text(errno));
+}
+
+Sensor::~Sensor() {
+  auto t0 = std::chrono::steady_clock::now();
+  ring_.reset();
+  // Each detach waits for an RCU grace period (~75 ms here); destroyed from
+  // parallel threads the waits overlap, so Ctrl-C returns promptly.
+  {
+    std::vector<std::jthread> detachers;
+    detachers.reserve(links_.size());
+    for (auto& link : links_) detachers.emplace_back([&link] { link.reset(); });
+  }
+  links_.clear();
+  auto t1 = std::chrono::steady_clock::now();
+  skel_.reset();
+  auto t2 = std::chrono::steady_clock::now();
+  using ms = std::chrono::milliseconds;
+  spdlog::debug("detached in {} ms, object freed in {} ms", std::chrono::duration_cast<ms>(t1 - t0).count(),
+                std::chrono::duration_cast<ms>(t2 - t1).count());
+}
+
+int Sensor::on_record(void* ctx, void* data, size_t size) {
+  static_cast<Sensor*>(ctx)->handler_(data, size);
+  return 0;
+}
+
+int Sensor::ring_buffer_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+
+int Sensor::consume() { return ring_buffer__consume(ring_.get()); }
+
+void Sensor::read_kernel_stats(Metrics& m) const {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return;
+  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+  auto total = [&](uint32_t idx) -> uint64_t {
+    if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0)
+      return 0;
+    uint64_t sum = 0;
+    for (uint64_t v : values) sum += v;
+    return sum;
+  };
+  m.kernel_ringbuf_drops = total(SW_STAT_RINGBUF_DROPS);
+  m.kernel_bytes_uncopied = total(SW_STAT_BYTES_UNCOPIED);
+  m.kernel_conns_traced = total(SW_STAT_CONNS_TRACED);
+  m.kernel_conns_other = total(SW_STAT_CONNS_OTHER);
+  m.kernel_iov_truncated = total(SW_STAT_IOV_TRUNCATED);
+  m.kernel_stash_full = total(SW_STAT_STASH_FULL);
+  m.kernel_conn_map_full = total(SW_STAT_CONN_MAP_FULL);
+  m.kernel_data_events = total(SW_STAT_DATA_EVENTS);
+}
+
+size_t Sensor::seed_inflight_syscalls() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
+  size_t seeded = 0;
+  for (const auto& e : scan_inflight_socket_io("/proc", static_cast<uint32_t>(getpid()), now)) {
+    // NOEXIST: a thread that already re-entered a traced syscall keeps its own entry.
+    if (bpf_map__update_elem(skel_->maps.active_io, &e.pid_tgid, sizeof(e.pid_tgid), &e.args, sizeof(e.args),
+                             BPF_NOEXIST) == 0)
+      ++seeded;
+  }
+  return seeded;
+}
+
+void Sensor::forget_connection(uint32_t tgid, int32_t fd) {
+  sw_conn_key key{tgid, fd};
+  bpf_map__delete_elem(skel_->maps.conns, &key, sizeof(key), 0);
+}
+
+void Sensor::forget_processes(const std::unordered_set<uint32_t>& tgids) {
+  if (tgids.empty()) return;
+  // Batched reads: one syscall per few thousand entries, not one per key.
+  constexpr uint32_t kBatch = 4096;
+  const size_t value_size = bpf_map__value_size(skel_->maps.conns);
+  std::vector<sw_conn_key> keys(kBatch);
+  std::vector<uint8_t> values(kBatch * value_size);
+  std::vector<sw_conn_key> doomed;
+  uint64_t in_batch = 0, out_batch = 0;
+  bool first = true;
+  int fd = bpf_map__fd(skel_->maps.conns);
+  for (;;) {
+    uint32_t count = kBatch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(),
+                                   &count, nullptr);
+    for (uint32_t i = 0; i < count; ++i)
+      if (tgids.count(keys[i].tgid) != 0) doomed.push_back(keys[i]);
+    if (err != 0) break;  // ENOENT: the whole table was read
+    in_batch = out_batch;
+    first = false;
+  }
+  if (!doomed.empty()) {
+    uint32_t count = static_cast<uint32_t>(doomed.size());
+    bpf_map_delete_batch(fd, doomed.data(), &count, nullptr);
+  }
+}
+
+}  // namespace spanwire

@@ -1,0 +1,66 @@
+// The loaded kernel side: owns the BPF object, every attached link and the
+// ring buffer (RAII: destroying the Sensor detaches every probe). A thin
+// loader in the libbpf-tools style: open, set rodata, load, attach.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+struct bpf_link;
+struct ring_buffer;
+struct spanwire_bpf;
+
+namespace spanwire {
+
+class Metrics;
+
+struct SensorOptions {
+  uint32_t payload_cap = 16384;            // bytes copied per event at most
+  uint32_t ringbuf_bytes = 16u << 20;      // power of two, multiple of the page size
+  std::vector<uint32_t> pids;              // trace only these processes (empty: all)
+  std::vector<std::string> comms;          // trace only these process names (empty: all)
+};
+
+class Sensor {
+ public:
+  // Receives every ring-buffer record (the bytes are valid during the call only).
+  using RecordHandler = std::function<void(const void* data, size_t size)>;
+
+  // Loads and attaches; throws StartupError with a one-line explanation.
+  Sensor(const SensorOptions& options, RecordHandler handler);
+  ~Sensor();
+  Sensor(const Sensor&) = delete;
+  Sensor& operator=(const Sensor&) = delete;
+
+  int ring_buffer_fd() const;       // an epoll fd that is readable when records wait
+  int consume();                    // handles every waiting record; returns the count
+  const std::vector<std::string>& attached_hooks() const { return attached_; }
+
+  // Copies the kernel's counters into the metrics (kernel_* fields).
+  void read_kernel_stats(Metrics& metrics) const;
+  // Drops the kernel's state of one connection: its next syscall re-announces it.
+  void forget_connection(uint32_t tgid, int32_t fd);
+  // Recovers socket syscalls that were already blocked when the probes
+  // attached (see inflight.h); returns how many threads were seeded.
+  size_t seed_inflight_syscalls();
+  // Drops the kernel's connection state of exited processes.
+  void forget_processes(const std::unordered_set<uint32_t>& tgids);
+
+ private:
+  struct SkeletonDeleter { void operator()(spanwire_bpf* s) const; };
+  struct LinkDeleter { void operator()(bpf_link* l) const; };
+  struct RingBufferDeleter { void operator()(ring_buffer* rb) const; };
+  static int on_record(void* ctx, void* data, size_t size);
+
+  RecordHandler handler_;
+  std::unique_ptr<spanwire_bpf, SkeletonDeleter> skel_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
+  std::vector<std::string> attached_;
+};
+
+}  // namespace spanwire

@@ -1,0 +1,61 @@
+// The sensor's own counters. Every event, span or batch that is dropped
+// anywhere is counted here; nothing is lost silently. One instance, owned by
+// the daemon and passed by reference to each stage.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace spanwire {
+
+#define SPANWIRE_USERSPACE_COUNTERS(X)                                           \
+  X(events_received, "ring-buffer events read")                                  \
+  X(events_malformed, "events too short or of unknown type")                     \
+  X(events_orphaned, "data events for a connection whose open event was lost")   \
+  X(events_unsupported_protocol, "data events of protocols not parsed yet (HTTP/2)") \
+  X(connections_opened, "connections tracked in userspace")                      \
+  X(connections_closed, "connections closed")                                    \
+  X(connections_reclaimed, "idle connections reclaimed")                         \
+  X(connections_evicted, "connections evicted at the table limit")               \
+  X(stream_bytes, "payload bytes delivered in order to parsers")                 \
+  X(stream_gap_bytes, "bytes never seen (lost or not copied)")                   \
+  X(stream_duplicate_bytes, "bytes received twice and discarded")                \
+  X(stream_overflow_bytes, "bytes dropped because a stream's buffer was full")   \
+  X(http1_messages, "HTTP/1 messages parsed")                                    \
+  X(http1_resyncs, "HTTP/1 parser resynchronisations after gaps or garbage")     \
+  X(http1_parse_errors, "HTTP/1 parse errors")                                   \
+  X(http1_unparsed_bytes, "HTTP/1 bytes skipped while resynchronising")          \
+  X(exchanges, "request/response exchanges completed")                           \
+  X(exchanges_unanswered, "requests that never got a response")                 \
+  X(responses_orphaned, "responses without a request")                           \
+  X(spans_created, "spans built")                                                \
+  X(spans_filtered, "spans suppressed by view filters")                          \
+  X(spans_exported, "spans the OTLP collector accepted")            \
+  X(spans_dropped_queue_full, "spans dropped because the export queue was full") \
+  X(spans_dropped_export_failed, "spans in batches the collector did not take")  \
+  X(export_batches, "export batches sent")                                       \
+  X(export_batches_failed, "export batches that failed")                         \
+  X(kernel_ringbuf_drops, "events the kernel could not put in the ring buffer")  \
+  X(kernel_bytes_uncopied, "bytes beyond the per-event payload cap")             \
+  X(kernel_conns_traced, "connections the kernel recognised as HTTP")            \
+  X(kernel_conns_other, "TCP connections of other protocols (no payload)")       \
+  X(kernel_iov_truncated, "syscalls with more iovecs than the kernel walks")     \
+  X(kernel_stash_full, "syscalls the kernel could not follow (stash full)")      \
+  X(kernel_conn_map_full, "connections the kernel could not track (map full)")   \
+  X(kernel_data_events, "data events the kernel emitted")
+
+class Metrics {
+ public:
+#define SPANWIRE_DECLARE_COUNTER(name, help) std::atomic<uint64_t> name{0};
+  SPANWIRE_USERSPACE_COUNTERS(SPANWIRE_DECLARE_COUNTER)
+#undef SPANWIRE_DECLARE_COUNTER
+
+  nlohmann::json to_json() const;
+  // One line, only non-zero counters: for the log at shutdown.
+  std::string summary() const;
+};
+
+}  // namespace spanwire

@@ -1,0 +1,118 @@
+#include "process/process_resources.h"
+
+#include "util/proc_file.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace spanwire {
+
+namespace {
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string local_host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+}  // namespace
+
+std::string env_value(std::string_view block, std::string_view key) {
+  size_t i = 0;
+  while (i < block.size()) {
+    size_t end = block.find('\0', i);
+    if (end == std::string_view::npos) end = block.size();
+    std::string_view entry = block.substr(i, end - i);
+    if (entry.size() > key.size() && entry.substr(0, key.size()) == key && entry[key.size()] == '=')
+      return std::string(entry.substr(key.size() + 1));
+    i = end + 1;
+  }
+  return {};
+}
+
+std::string service_name_from_resource_attributes(std::string_view value) {
+  size_t i = 0;
+  while (i <= value.size()) {
+    size_t end = value.find(',', i);
+    if (end == std::string_view::npos) end = value.size();
+    std::string_view pair = value.substr(i, end - i);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == "service.name")
+      return percent_decode(trim(pair.substr(eq + 1)));
+    i = end + 1;
+  }
+  return {};
+}
+
+ProcessFacts read_process_facts(uint32_t pid, std::string_view comm, const std::string& proc_root) {
+  ProcessFacts f;
+  f.comm = comm;
+  std::string dir = proc_root + "/" + std::to_string(pid);
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink(dir + "/exe", ec);
+  if (!ec) f.executable_path = exe.string();
+  std::string environ_block = read_proc_file(dir + "/environ", 256 * 1024);
+  f.service_name = env_value(environ_block, "OTEL_SERVICE_NAME");
+  f.service_name_from_resource_attrs =
+      service_name_from_resource_attributes(env_value(environ_block, "OTEL_RESOURCE_ATTRIBUTES"));
+  if (f.comm.empty()) {
+    f.comm = read_proc_file(dir + "/comm");
+    while (!f.comm.empty() && f.comm.back() == '\n') f.comm.pop_back();
+  }
+  return f;
+}
+
+std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& f, const std::string& host_name) {
+  auto r = std::make_shared<Resource>();
+  std::string exe_name = f.executable_path.empty()
+                             ? f.comm
+                             : std::filesystem::path(f.executable_path).filename().string();
+  // The process's own choice wins; then its executable's name.
+  r->service_name = !f.service_name.empty()                      ? f.service_name
+                    : !f.service_name_from_resource_attrs.empty() ? f.service_name_from_resource_attrs
+                                                                   : exe_name;
+  r->pid = pid;
+  r->comm = f.comm;
+  r->attributes = {
+      {"service.name", r->service_name},
+      {"process.pid", static_cast<int64_t>(pid)},
+      {"process.executable.name", exe_name},
+  };
+  if (!f.executable_path.empty()) r->attributes.push_back({"process.executable.path", f.executable_path});
+  r->attributes.push_back({"host.name", host_name});
+  r->attributes.push_back({"telemetry.sdk.name", std::string("spanwire")});
+  r->attributes.push_back({"telemetry.sdk.version", std::string(SPANWIRE_VERSION)});
+  return r;
+}
+
+ProcessResources::ProcessResources(std::string proc_root)
+    : proc_root_(std::move(proc_root)), host_name_(local_host_name()) {}
+
+std::shared_ptr<const Resource> ProcessResources::get(uint32_t pid, std::string_view comm) {
+  auto it = cache_.find(pid);
+  if (it != cache_.end()) return it->second;
+  auto resource = make_resource(pid, read_process_facts(pid, comm, proc_root_), host_name_);
+  cache_.emplace(pid, resource);
+  return resource;
+}
+
+}  // namespace spanwire

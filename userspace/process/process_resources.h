@@ -1,0 +1,49 @@
+// The OpenTelemetry resource of each traced process, read from /proc once per
+// process and shared by all of its spans. Read when a process's first
+// connection is seen, while it is alive (short-lived clients like curl are
+// often gone by the time their spans are complete).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "span/span.h"
+
+namespace spanwire {
+
+struct ProcessFacts {
+  std::string comm;             // from the kernel event (always known)
+  std::string executable_path;  // /proc/PID/exe; empty if the process is gone
+  std::string service_name;     // OTEL_SERVICE_NAME from its environment
+  std::string service_name_from_resource_attrs;  // service.name in OTEL_RESOURCE_ATTRIBUTES
+};
+
+// Reads what /proc says about a process; fields stay empty where it cannot.
+ProcessFacts read_process_facts(uint32_t pid, std::string_view comm, const std::string& proc_root = "/proc");
+
+// The value of KEY in a NUL-separated environment block, if present.
+std::string env_value(std::string_view environ_block, std::string_view key);
+// service.name inside an OTEL_RESOURCE_ATTRIBUTES value ("k=v,k2=v2", percent-encoded).
+std::string service_name_from_resource_attributes(std::string_view value);
+
+std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& facts, const std::string& host_name);
+
+class ProcessResources {
+ public:
+  explicit ProcessResources(std::string proc_root = "/proc");
+  // The resource of pid, read from /proc the first time.
+  std::shared_ptr<const Resource> get(uint32_t pid, std::string_view comm);
+  // The process exited: the next process with this pid is another one.
+  void forget(uint32_t pid) { cache_.erase(pid); }
+  size_t size() const { return cache_.size(); }
+
+ private:
+  std::string proc_root_;
+  std::string host_name_;
+  std::unordered_map<uint32_t, std::shared_ptr<const Resource>> cache_;
+};
+
+}  // namespace spanwire

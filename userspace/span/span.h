@@ -1,0 +1,66 @@
+// The span model every exporter consumes: an OpenTelemetry span, independent
+// of any wire format. Built by SpanBuilder from an HTTP exchange.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace spanwire {
+
+using TraceId = std::array<uint8_t, 16>;
+using SpanId = std::array<uint8_t, 8>;
+
+using AttributeValue = std::variant<std::string, int64_t, bool, double>;
+
+struct Attribute {
+  std::string key;
+  AttributeValue value;
+};
+
+// Numbering matches opentelemetry.proto.trace.v1.Span.SpanKind.
+enum class SpanKind : int { kUnspecified = 0, kInternal = 1, kServer = 2, kClient = 3 };
+// Numbering matches opentelemetry.proto.trace.v1.Status.StatusCode.
+enum class StatusCode : int { kUnset = 0, kOk = 1, kError = 2 };
+
+// Attributes describing the traced process; shared by all of its spans so
+// exporters can group spans per resource by pointer identity.
+struct Resource {
+  std::vector<Attribute> attributes;
+  // Convenience copies of what the terminal and trace views print.
+  uint32_t pid = 0;
+  std::string service_name;
+  std::string comm;
+};
+
+struct Span {
+  TraceId trace_id{};
+  SpanId span_id{};
+  SpanId parent_span_id{};  // all zero: a root span
+  std::string trace_state;
+  uint32_t flags = 1;  // W3C trace flags; bit 0 = sampled
+  std::string name;
+  SpanKind kind = SpanKind::kUnspecified;
+  uint64_t start_unix_ns = 0;
+  uint64_t end_unix_ns = 0;
+  std::vector<Attribute> attributes;
+  StatusCode status = StatusCode::kUnset;
+  std::string status_message;
+  std::shared_ptr<const Resource> resource;
+
+  bool has_parent() const;
+  const AttributeValue* find(std::string_view key) const;
+  // Typed lookups for views; empty/zero when absent or of another type.
+  std::string string_attr(std::string_view key) const;
+  int64_t int_attr(std::string_view key) const;
+};
+
+std::string to_hex(const uint8_t* bytes, size_t n);
+template <size_t N>
+std::string to_hex(const std::array<uint8_t, N>& id) { return to_hex(id.data(), N); }
+
+}  // namespace spanwire

@@ -1,0 +1,32 @@
+// Turns one HTTP/1 exchange on a connection into an OpenTelemetry span:
+// kind from the connection's role, name "{METHOD} {route}", attributes per
+// the OpenTelemetry HTTP semantic conventions, status per the span kind, and
+// trace context from a W3C traceparent header when the request carries one.
+#pragma once
+
+#include <memory>
+
+#include "conn/connection_info.h"
+#include "http1/exchange_matcher.h"
+#include "span/clock.h"
+#include "span/span.h"
+#include "span/trace_context.h"
+
+namespace spanwire {
+
+class SpanBuilder {
+ public:
+  SpanBuilder(const MonotonicToUnix& clock, IdGenerator& ids) : clock_(clock), ids_(ids) {}
+
+  Span build(const ConnectionInfo& conn, const http1::Exchange& exchange,
+             std::shared_ptr<const Resource> resource);
+
+ private:
+  const MonotonicToUnix& clock_;
+  IdGenerator& ids_;
+};
+
+// "GET" and the other RFC 9110 / RFC 5789 methods as they are; anything else "_OTHER".
+std::string_view known_method(std::string_view method);
+
+}  // namespace spanwire
