@@ -16,4 +16,7 @@ else
 fi
 
 cd "${BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 "$@"
+# Unit and fuzz tests first, then the end-to-end suite verbosely so that every
+# case (and any skip, with its reason) shows in the log.
+ctest --output-on-failure --timeout 900 -E '^e2e$' "$@"
+ctest --output-on-failure --timeout 900 -V -R '^e2e$' "$@"

@@ -162,6 +162,15 @@ class Sensor:
                 time.sleep(0.1)
         raise TimeoutError("sensor wrote no stats file")
 
+    def wait_stats(self, predicate, timeout=5.0):
+        """The counters once predicate(counters) holds (they are rewritten every second)."""
+        deadline = time.monotonic() + timeout
+        stats = self.stats()
+        while not predicate(stats) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            stats = self.stats()
+        return stats
+
 
 def start_sensor(procs, build_dir, tmp_path, args, name="spanwire"):
     """Starts `spanwire run ARGS` and waits until its probes are attached.
@@ -199,9 +208,9 @@ def sensor_factory(procs, build_dir, tmp_path):
 @pytest.fixture
 def http_app(procs):
     """Starts tests/e2e/apps/http_app.py on a free port; returns the port."""
-    def start(name="http_app"):
+    def start(name="http_app", host="127.0.0.1"):
         port = free_port()
-        proc = procs.start([PYTHON, str(HERE / "apps" / "http_app.py"), str(port)], name)
+        proc = procs.start([PYTHON, str(HERE / "apps" / "http_app.py"), str(port), host], name)
         assert read_line(proc) == "ready"
         wait_for_port(port)
         return port, proc

@@ -2,6 +2,7 @@
 application, traced by the real sensor on real BPF, spans received by a real
 OTLP/gRPC receiver."""
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -221,5 +222,9 @@ def test_trace_command_filters_and_json(procs, build_dir, tmp_path, http_app):
     assert line["role"] == "client"
     assert line["method"] == "GET" and line["path"] == "/users/5" and line["status"] == 200
     assert line["response_bytes"] > 0 and line["latency_ms"] >= 0
-    # Ctrl-C detaches cleanly.
-    assert procs.stop(trace, signal.SIGINT) == 0
+    # Ctrl-C detaches cleanly: exit code 0 and none of our programs left in the kernel.
+    assert procs.stop(trace, signal.SIGINT, timeout=30) == 0
+    assert "all probes detached" in trace.log_path.read_text()
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    loaded = subprocess.run([bpftool, "prog", "show"], capture_output=True, text=True, check=True).stdout
+    assert "tp_sys_exit" not in loaded

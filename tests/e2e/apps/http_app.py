@@ -8,9 +8,11 @@ Routes:
   GET  /slow?ms=N        200 after N milliseconds
   GET  /error            500
   anything else          404
-Usage: http_app.py PORT  (binds 127.0.0.1, prints "ready" when listening)
+Usage: http_app.py PORT [HOST]  (binds HOST, default 127.0.0.1; "::" is dual-stack;
+prints "ready" when listening)
 """
 import http.server
+import socket
 import socketserver
 import sys
 import time
@@ -71,7 +73,17 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        # Dual-stack: IPv4 clients arrive as IPv4-mapped IPv6 addresses.
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 if __name__ == "__main__":
-    server = Server(("127.0.0.1", int(sys.argv[1])), Handler)
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    server = (Server6 if ":" in host else Server)((host, int(sys.argv[1])), Handler)
     print("ready", flush=True)
     server.serve_forever()

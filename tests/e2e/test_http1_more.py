@@ -1,0 +1,102 @@
+"""HTTP/1 end to end beyond Python: IPv6 and IPv4-mapped sockets, and nginx,
+whose responses go out with writev (headers) and sendfile (body)."""
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import attr, curl, read_line, wait_for_port, free_port, resource_name
+
+SERVER, CLIENT = 2, 3
+
+
+def spans_for(sink, path, count, timeout=15.0):
+    return sink.wait_for(lambda s: attr(s, "url.path") == path, count, timeout)
+
+
+def test_ipv6_and_ipv4_mapped(sink, sensor_factory, http_app):
+    sensor_factory(sink)
+    port, _ = http_app("dual_stack_app", host="::")
+    curl("-g", f"http://[::1]:{port}/users/6")
+    curl(f"http://127.0.0.1:{port}/users/4")
+
+    v6 = spans_for(sink, "/users/6", 2)
+    assert sorted(s["kind"] for s in v6) == [SERVER, CLIENT]
+    for s in v6:
+        assert attr(s, "network.peer.address") == "::1"
+        assert attr(s, "http.response.status_code") == 200
+    client6 = next(s for s in v6 if s["kind"] == CLIENT)
+    assert attr(client6, "server.address") == "::1"
+    assert attr(client6, "url.full") == f"http://[::1]:{port}/users/6"
+
+    mapped = spans_for(sink, "/users/4", 2)
+    server4 = next(s for s in mapped if s["kind"] == SERVER)
+    # The server's socket is IPv6; its IPv4 peer is reported as plain IPv4.
+    assert attr(server4, "network.peer.address") == "127.0.0.1"
+    assert attr(server4, "client.address") == "127.0.0.1"
+    assert attr(server4, "network.local.port") == port
+
+
+@pytest.fixture
+def nginx(procs, tmp_path):
+    """nginx (Debian package) serving tmp_path/www on a free loopback port."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "small.txt").write_bytes(b"small file\n")
+    (www / "big.bin").write_bytes(bytes(range(256)) * 256)  # 64 KiB
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+user root;  # the worker reads pytest's private temp dir
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_timeout 30;
+  client_body_temp_path {tmp_path}/body;
+  proxy_temp_path {tmp_path}/proxy;
+  fastcgi_temp_path {tmp_path}/fastcgi;
+  uwsgi_temp_path {tmp_path}/uwsgi;
+  scgi_temp_path {tmp_path}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {www};
+  }}
+}}
+""")
+    proc = procs.start([binary, "-c", str(conf), "-p", str(tmp_path), "-e", f"{tmp_path}/nginx-error.log"], "nginx")
+    wait_for_port(port)
+    return port, proc
+
+
+def test_nginx_static_files_with_sendfile(sink, sensor_factory, nginx):
+    sensor = sensor_factory(sink)
+    port, _ = nginx
+    # One keep-alive connection: small file, 64 KiB file (sendfile), a 404.
+    _, out = curl(f"http://127.0.0.1:{port}/small.txt", f"http://127.0.0.1:{port}/big.bin",
+                  f"http://127.0.0.1:{port}/missing")
+    assert len(out) > 65536
+
+    big = spans_for(sink, "/big.bin", 2)
+    servers = [s for s in big if s["kind"] == SERVER]
+    clients = [s for s in big if s["kind"] == CLIENT]
+    assert len(servers) == 1 and len(clients) == 1
+    assert resource_name(servers[0]) == "nginx"
+    for s in big:
+        assert attr(s, "http.response.status_code") == 200
+        assert attr(s, "http.response.body.size") == 65536
+
+    small = spans_for(sink, "/small.txt", 2)
+    assert sorted(attr(s, "http.response.body.size") for s in small) == [11, 11]
+    missing = spans_for(sink, "/missing", 2)
+    assert sorted(attr(s, "http.response.status_code") for s in missing) == [404, 404]
+    # nginx's body bytes were never copied (sendfile): a known gap, not a loss.
+    stats = sensor.wait_stats(lambda st: st["stream_gap_bytes"] >= 65536)
+    assert stats["stream_gap_bytes"] >= 65536
+    assert stats["http1_resyncs"] == 0
