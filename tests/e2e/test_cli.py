@@ -1,0 +1,52 @@
+"""The command line a user meets first: help, version, and one clear line for
+each start-up problem."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def run(build_dir, *args, user=None):
+    cmd = [str(build_dir / "spanwire"), *args]
+    if user is not None:
+        cmd = [shutil.which("setpriv"), f"--reuid={user}", f"--regid={user}", "--clear-groups",
+               "--inh-caps=-all"] + cmd
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def error_lines(stderr):
+    return [l for l in stderr.splitlines() if " error " in l]
+
+
+def test_help_and_version(build_dir):
+    res = run(build_dir, "--help")
+    assert res.returncode == 0
+    for word in ("run", "trace", "version"):
+        assert word in res.stdout
+    res = run(build_dir, "run", "--help")
+    assert res.returncode == 0 and "--otlp-endpoint" in res.stdout and "--payload-cap" in res.stdout
+    res = run(build_dir, "trace", "--help")
+    assert res.returncode == 0 and "--json" in res.stdout and "--port" in res.stdout
+    res = run(build_dir, "version")
+    assert res.returncode == 0 and res.stdout.startswith("spanwire ")
+
+
+def test_bad_values_give_one_line(build_dir):
+    res = run(build_dir, "run", "--otlp-endpoint", "ftp://collector:4317")
+    assert res.returncode == 2
+    assert len(error_lines(res.stderr)) == 1 and "http://" in res.stderr
+    res = run(build_dir, "run", "--ringbuf-size", "1000")
+    assert res.returncode == 2 and "power of two" in res.stderr
+    res = run(build_dir, "run", "--no-such-flag")
+    assert res.returncode != 0 and "--no-such-flag" in res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to another user")
+def test_without_privileges_explains_what_is_missing(build_dir):
+    res = run(build_dir, "run", user=65534)
+    assert res.returncode == 2
+    lines = error_lines(res.stderr)
+    assert len(lines) == 1, res.stderr
+    assert "CAP_BPF" in lines[0] and "root" in lines[0]
