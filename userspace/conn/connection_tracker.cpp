@@ -7,45 +7,37 @@
 
 namespace spanwire {
 
-// One traced connection: its streams and the HTTP/1 matcher they feed.
+// One traced connection: its two streams and the protocol session they feed.
 class ConnectionTracker::Connection {
  public:
   Connection(ConnectionInfo info, const Limits& limits, Metrics& metrics)
       : info(std::move(info)),
-        matcher(limits.http1),
+        session(make_protocol_session(this->info.protocol, limits.http1)),
         streams{StreamBuffer(limits.stream, metrics), StreamBuffer(limits.stream, metrics)},
-        request_side(matcher, true),
-        response_side(matcher, false) {}
+        from_client(*this, true),
+        from_server(*this, false) {}
 
-  // The stream that carries requests is the one the client writes.
+  // The client writes the client->server stream.
   StreamConsumer& consumer_for(uint8_t direction) {
     bool egress = direction == SW_DIR_EGRESS;
-    bool carries_requests = (info.role == Role::kClient) == egress;
-    return carries_requests ? static_cast<StreamConsumer&>(request_side) : response_side;
+    return (info.role == Role::kClient) == egress ? static_cast<StreamConsumer&>(from_client) : from_server;
   }
 
   ConnectionInfo info;
-  http1::ExchangeMatcher matcher;
+  std::unique_ptr<ProtocolSession> session;  // nullptr: a protocol spanwire does not parse
   StreamBuffer streams[2];
   uint64_t last_activity = 0;
-  // Parser counters already added to the metrics, to publish only the growth.
-  http1::ParserStats published_req{}, published_resp{};
-  http1::MatcherStats published_matcher{};
 
  private:
   struct Side : StreamConsumer {
-    Side(http1::ExchangeMatcher& m, bool requests) : m(m), requests(requests) {}
-    void on_bytes(std::string_view b, uint64_t ts) override {
-      requests ? m.feed_request(b, ts) : m.feed_response(b, ts);
-    }
-    void on_gap(uint64_t n, uint64_t ts) override {
-      requests ? m.gap_request(n, ts) : m.gap_response(n, ts);
-    }
-    http1::ExchangeMatcher& m;
-    bool requests;
+    Side(Connection& c, bool from_client) : c(c), from_client(from_client) {}
+    void on_bytes(std::string_view b, uint64_t ts) override { c.session->feed(from_client, b, ts); }
+    void on_gap(uint64_t n, uint64_t ts) override { c.session->gap(from_client, n, ts); }
+    Connection& c;
+    bool from_client;
   };
-  Side request_side;
-  Side response_side;
+  Side from_client;
+  Side from_server;
 };
 
 ConnectionTracker::ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer)
@@ -77,8 +69,8 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   if (!info.midstream) {
     conn->streams[0].start_at(0);
     conn->streams[1].start_at(0);
-  } else {
-    conn->matcher.start_midstream();
+  } else if (conn->session) {
+    conn->session->start_midstream();
   }
   by_process_[info.key.tgid].insert(info.key);
   conns_.emplace(info.key, std::move(conn));
@@ -96,7 +88,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   }
   Connection& c = *it->second;
   c.last_activity = now;
-  if (c.info.protocol != SW_PROTO_HTTP1 || c.info.role == Role::kUnknown) {
+  if (!c.session || c.info.role == Role::kUnknown) {
     metrics_.events_unsupported_protocol++;
     return;
   }
@@ -111,37 +103,18 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
 }
 
 void ConnectionTracker::publish(Connection& c) {
-  auto add_growth = [](std::atomic<uint64_t>& counter, uint64_t now_value, uint64_t& published) {
-    if (now_value > published) counter += now_value - published;
-    published = now_value;
-  };
-  const auto& rq = c.matcher.request_stats();
-  const auto& rs = c.matcher.response_stats();
-  add_growth(metrics_.http1_messages, rq.messages, c.published_req.messages);
-  add_growth(metrics_.http1_messages, rs.messages, c.published_resp.messages);
-  add_growth(metrics_.http1_resyncs, rq.resyncs, c.published_req.resyncs);
-  add_growth(metrics_.http1_resyncs, rs.resyncs, c.published_resp.resyncs);
-  add_growth(metrics_.http1_parse_errors, rq.errors, c.published_req.errors);
-  add_growth(metrics_.http1_parse_errors, rs.errors, c.published_resp.errors);
-  add_growth(metrics_.http1_unparsed_bytes, rq.skipped_bytes, c.published_req.skipped_bytes);
-  add_growth(metrics_.http1_unparsed_bytes, rs.skipped_bytes, c.published_resp.skipped_bytes);
-  const auto& ms = c.matcher.stats();
-  add_growth(metrics_.exchanges, ms.exchanges, c.published_matcher.exchanges);
-  add_growth(metrics_.exchanges_unanswered, ms.unanswered, c.published_matcher.unanswered);
-  add_growth(metrics_.responses_orphaned, ms.orphan_responses, c.published_matcher.orphan_responses);
-
-  for (auto& ex : c.matcher.take_exchanges()) observer_.on_exchange(c.info, std::move(ex));
+  if (c.session) c.session->publish(c.info, observer_, metrics_);
 }
 
 void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
   Connection& c = *it->second;
-  for (uint8_t dir = 0; dir < 2; ++dir) {
-    if (c.info.role != Role::kUnknown) c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
+  if (c.session && c.info.role != Role::kUnknown) {
+    for (uint8_t dir = 0; dir < 2; ++dir) c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
+    c.session->close(ts);
+    publish(c);
   }
-  c.matcher.close(ts);
-  publish(c);
   auto proc = by_process_.find(key.tgid);
   if (proc != by_process_.end()) {
     proc->second.erase(key);
@@ -171,6 +144,10 @@ void ConnectionTracker::tick(uint64_t now) {
       continue;
     }
     Connection& conn = *c->second;
+    if (!conn.session) {
+      it = with_pending_.erase(it);
+      continue;
+    }
     for (uint8_t dir = 0; dir < 2; ++dir) conn.streams[dir].flush_stale(now, conn.consumer_for(dir));
     publish(conn);
     bool pending = conn.streams[0].pending_bytes() + conn.streams[1].pending_bytes() > 0;

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 
 #include "conn/connection_info.h"
+#include "conn/protocol_session.h"
 #include "conn/stream_buffer.h"
 #include "http1/exchange_matcher.h"
 #include "spanwire.h"
