@@ -22,6 +22,11 @@ class SpanBuilder {
              std::shared_ptr<const Resource> resource);
 
  private:
+  // Kind, ids, trace context and times: what every span of an exchange needs.
+  Span start_span(const ConnectionInfo& conn, std::shared_ptr<const Resource> resource,
+                  const std::string* traceparent, const std::string* tracestate, uint64_t start_ts,
+                  uint64_t end_ts);
+
   const MonotonicToUnix& clock_;
   IdGenerator& ids_;
 };
