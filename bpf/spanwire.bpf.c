@@ -273,6 +273,62 @@ static __always_inline bool is_method(__u64 w)
 	       SW_PREFIX_IS(w, "OPTIONS ") || SW_PREFIX_IS(w, "CONNECT ") || SW_PREFIX_IS(w, "TRACE ");
 }
 
+/* HPACK first byte of a header block that starts with a pseudo-header from the
+ * static table (RFC 7541 Appendix A: 1 :authority .. 7 :scheme https are
+ * request fields, 8..14 are :status): 1 request, 2 response, 0 neither.
+ * Indexed fields are 1xxxxxxx; literals with an indexed name are 01xxxxxx
+ * (incremental indexing) or 000xxxxx (without / never indexed). */
+static __always_inline int hpack_first_field(__u8 b)
+{
+	__u8 index;
+	if (b & 0x80)
+		index = b & 0x7f;
+	else if ((b & 0xc0) == 0x40)
+		index = b & 0x3f;
+	else if ((b & 0xe0) == 0x00)
+		index = b & 0x0f;
+	else
+		return 0; /* a dynamic table size update or a literal name */
+	if (index >= 1 && index <= 7)
+		return 1;
+	if (index >= 8 && index <= 14)
+		return 2;
+	return 0;
+}
+
+/* An HTTP/2 HEADERS frame at the start of a chunk of a connection joined
+ * mid-way (no preface to see): a frame header consistent with the chunk and a
+ * header block that begins with a request or response pseudo-header.
+ * Returns 1 for a request, 2 for a response, 0 otherwise. */
+static __always_inline int http2_headers_frame(const __u8 *b, __u64 len)
+{
+	__u32 frame_len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
+	__u8 flags = b[4];
+	__u32 stream_id = (((__u32)b[5] << 24) | ((__u32)b[6] << 16) | ((__u32)b[7] << 8) | b[8]) & 0x7fffffff;
+	int offset = 9;
+
+	if (b[3] != 1 /* HEADERS */ || (stream_id & 1) == 0 || frame_len == 0 || frame_len + 9 > len)
+		return 0;
+	if (flags & 0x08) /* PADDED: pad length byte */
+		offset += 1;
+	if (flags & 0x20) /* PRIORITY: stream dependency and weight */
+		offset += 5;
+	if (offset >= 16 || (__u32)(offset - 9) >= frame_len)
+		return 0;
+	return hpack_first_field(b[offset & 15]);
+}
+
+/* The server's HTTP/2 connection preface (RFC 9113 section 3.4): a SETTINGS
+ * frame (type 4, no flags, stream 0, payload a multiple of 6 bytes) as the
+ * very first bytes of a connection. Servers may send it before reading the
+ * client's preface, and clients may read it before writing theirs. */
+static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
+{
+	__u32 frame_len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
+	return b[3] == 4 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0 && b[8] == 0 &&
+	       frame_len % 6 == 0 && frame_len <= 6 * 16 && frame_len + 9 <= len;
+}
+
 /* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a chunk and,
  * for midstream sockets, decides the role from which side sends requests. */
 static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len, __u8 dir)
@@ -298,6 +354,16 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 			request = true;
 		} else if (SW_PREFIX_IS(w[0], "HTTP/1.")) {
 			proto = SW_PROTO_HTTP1;
+		} else if (first && !(c->flags & SW_OPEN_MIDSTREAM) && n >= 9 &&
+			   http2_server_preface((const __u8 *)w, len)) {
+			proto = SW_PROTO_HTTP2;
+			request = false; /* sent by the server */
+		} else if ((c->flags & SW_OPEN_MIDSTREAM) && n == sizeof(w)) {
+			int h2 = http2_headers_frame((const __u8 *)w, len);
+			if (h2) {
+				proto = SW_PROTO_HTTP2;
+				request = h2 == 1;
+			}
 		}
 	}
 	if (proto == SW_PROTO_UNKNOWN) {

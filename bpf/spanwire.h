@@ -11,8 +11,9 @@
  * the ceiling is 32 KiB less the 64-byte event header. */
 #define SW_DATA_HEADER_SIZE 64
 #define SW_MAX_PAYLOAD (32768 - SW_DATA_HEADER_SIZE)
-/* Vectored I/O: iovecs walked per syscall and messages walked per *mmsg call. */
-#define SW_MAX_IOV 8
+/* Vectored I/O: iovecs walked per syscall and messages walked per *mmsg call.
+ * gRPC writes a request as ~25 iovecs (one per header name and value). */
+#define SW_MAX_IOV 32
 #define SW_MAX_MMSG 4
 #define SW_COMM_LEN 16
 

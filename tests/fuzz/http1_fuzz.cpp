@@ -18,34 +18,16 @@
 #include "http1/exchange_matcher.h"
 #include "http1/parser.h"
 
+#include "fuzz_support.h"
+
 namespace {
 
 using namespace spanwire::http1;
 
 constexpr uint8_t kMidstream = 1, kGaps = 2, kTightLimits = 4, kNoClose = 8;
 
-// Deterministic per input, so every crash reproduces.
-class Xorshift {
- public:
-  explicit Xorshift(uint32_t seed) : state_(seed | 1) {}
-  uint32_t next() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 17;
-    state_ ^= state_ << 5;
-    return state_;
-  }
-  uint32_t below(uint32_t n) { return next() % n; }
-
- private:
-  uint32_t state_;
-};
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    fprintf(stderr, "invariant violated: %s\n", what);
-    abort();
-  }
-}
+using spanwire::fuzz::check;
+using spanwire::fuzz::Xorshift;
 
 bool parse_digits(const std::string* value, uint64_t& out) {
   if (value == nullptr || value->empty() || value->size() > 18) return false;

@@ -19,6 +19,7 @@
 #include "conn/protocol_session.h"
 #include "conn/stream_buffer.h"
 #include "http1/exchange_matcher.h"
+#include "http2/stream.h"
 #include "spanwire.h"
 
 namespace spanwire {
@@ -31,6 +32,8 @@ class ConnectionObserver {
   // The first event of a connection: the process is alive, a good moment to read /proc.
   virtual void on_connection_open(const ConnectionInfo&) {}
   virtual void on_exchange(const ConnectionInfo&, http1::Exchange&&) = 0;
+  // One completed HTTP/2 stream (a request and its response, or a gRPC call).
+  virtual void on_http2_stream(const ConnectionInfo&, http2::Stream&&) {}
   virtual void on_process_exit(uint32_t /*tgid*/) {}
 };
 

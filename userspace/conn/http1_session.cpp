@@ -6,10 +6,6 @@
 namespace spanwire {
 
 namespace {
-void add_growth(std::atomic<uint64_t>& counter, uint64_t value, uint64_t& published) {
-  if (value > published) counter += value - published;
-  published = value;
-}
 
 void add_parser_growth(Metrics& m, const http1::ParserStats& now, http1::ParserStats& published) {
   add_growth(m.http1_messages, now.messages, published.messages);

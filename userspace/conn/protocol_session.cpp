@@ -3,6 +3,7 @@
 #include <linux/types.h>
 
 #include "conn/http1_session.h"
+#include "conn/http2_session.h"
 #include "spanwire.h"
 
 namespace spanwire {
@@ -11,6 +12,8 @@ std::unique_ptr<ProtocolSession> make_protocol_session(uint8_t protocol, const h
   switch (protocol) {
     case SW_PROTO_HTTP1:
       return std::make_unique<Http1Session>(http1_limits);
+    case SW_PROTO_HTTP2:
+      return std::make_unique<Http2Session>();
     default:
       return nullptr;
   }

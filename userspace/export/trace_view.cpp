@@ -51,6 +51,32 @@ std::string rfc3339_local(uint64_t unix_ns) {
                      std::labs(offset_min) % 60);
 }
 
+// What one exchange was, for HTTP and gRPC alike: a gRPC call shows as method
+// "gRPC", path "/package.Service/Method" and its gRPC status code.
+struct Exchange {
+  std::string method, path;
+  std::optional<int64_t> status, request_bytes, response_bytes;
+};
+
+Exchange summarize(const Span& span) {
+  Exchange e;
+  if (span.string_attr("rpc.system") == "grpc") {
+    e.method = "gRPC";
+    if (span.find("rpc.method") != nullptr)
+      e.path = "/" + span.string_attr("rpc.service") + "/" + span.string_attr("rpc.method");
+    e.status = int_field(span, "rpc.grpc.status_code");
+    e.request_bytes = int_field(span, "spanwire.rpc.request.message_bytes");
+    e.response_bytes = int_field(span, "spanwire.rpc.response.message_bytes");
+  } else {
+    e.method = span.string_attr("http.request.method");
+    e.path = span.string_attr("url.path");
+    e.status = int_field(span, "http.response.status_code");
+    e.request_bytes = int_field(span, "http.request.body.size");
+    e.response_bytes = int_field(span, "http.response.body.size");
+  }
+  return e;
+}
+
 std::string comm_of(const Span& span) { return span.resource != nullptr ? span.resource->comm : std::string(); }
 uint32_t pid_of(const Span& span) { return span.resource != nullptr ? span.resource->pid : 0; }
 
@@ -66,15 +92,12 @@ std::string TraceViewExporter::header() {
 }
 
 std::string TraceViewExporter::text_line(const Span& span) {
-  const std::string method = span.string_attr("http.request.method");
+  const Exchange e = summarize(span);
   const std::string peer = format_endpoint(span, "network.peer.address", "network.peer.port");
-  const std::string path = span.string_attr("url.path");
   return fmt::format(kRow, format_clock_time(span.start_unix_ns), pid_of(span), printable(comm_of(span)),
-                     role(span.kind), method.empty() ? "-" : printable(method),
-                     or_dash(int_field(span, "http.response.status_code")), fmt::format("{:.2f}", duration_ms(span)),
-                     or_dash(int_field(span, "http.request.body.size")),
-                     or_dash(int_field(span, "http.response.body.size")), peer.empty() ? "-" : printable(peer),
-                     path.empty() ? "-" : printable(path));
+                     role(span.kind), e.method.empty() ? "-" : printable(e.method), or_dash(e.status),
+                     fmt::format("{:.2f}", duration_ms(span)), or_dash(e.request_bytes), or_dash(e.response_bytes),
+                     peer.empty() ? "-" : printable(peer), e.path.empty() ? "-" : printable(e.path));
 }
 
 std::string TraceViewExporter::json_line(const Span& span) {
@@ -83,12 +106,13 @@ std::string TraceViewExporter::json_line(const Span& span) {
   j["pid"] = pid_of(span);
   j["comm"] = comm_of(span);
   j["role"] = role(span.kind);
-  j["method"] = span.string_attr("http.request.method");
-  j["path"] = span.string_attr("url.path");
-  j["status"] = or_null(int_field(span, "http.response.status_code"));
+  const Exchange e = summarize(span);
+  j["method"] = e.method;
+  j["path"] = e.path;
+  j["status"] = or_null(e.status);
   j["latency_ms"] = std::round(duration_ms(span) * 100) / 100;
-  j["request_bytes"] = or_null(int_field(span, "http.request.body.size"));
-  j["response_bytes"] = or_null(int_field(span, "http.response.body.size"));
+  j["request_bytes"] = or_null(e.request_bytes);
+  j["response_bytes"] = or_null(e.response_bytes);
   j["peer"] = format_endpoint(span, "network.peer.address", "network.peer.port");
   j["trace_id"] = to_hex(span.trace_id);
   j["span_id"] = to_hex(span.span_id);

@@ -15,7 +15,7 @@ namespace spanwire {
   X(events_received, "ring-buffer events read")                                  \
   X(events_malformed, "events too short or of unknown type")                     \
   X(events_orphaned, "data events for a connection whose open event was lost")   \
-  X(events_unsupported_protocol, "data events of protocols not parsed yet (HTTP/2)") \
+  X(events_unsupported_protocol, "data events of protocols spanwire does not parse") \
   X(connections_opened, "connections tracked in userspace")                      \
   X(connections_closed, "connections closed")                                    \
   X(connections_reclaimed, "idle connections reclaimed")                         \
@@ -31,6 +31,14 @@ namespace spanwire {
   X(exchanges, "request/response exchanges completed")                           \
   X(exchanges_unanswered, "requests that never got a response")                 \
   X(responses_orphaned, "responses without a request")                           \
+  X(http2_frames, "HTTP/2 frames parsed")                                        \
+  X(http2_streams, "HTTP/2 streams completed")                                   \
+  X(http2_resets, "HTTP/2 streams ended by RST_STREAM")                          \
+  X(http2_goaways, "HTTP/2 GOAWAY frames")                                       \
+  X(http2_parse_errors, "HTTP/2 framing errors (then resynchronised)")           \
+  X(http2_unparsed_bytes, "HTTP/2 bytes skipped while resynchronising")          \
+  X(http2_hpack_unknown_connections, "HTTP/2 connections joined with an unknown HPACK table") \
+  X(http2_hpack_uncertain_blocks, "HTTP/2 header blocks decoded only in part")   \
   X(spans_created, "spans built")                                                \
   X(spans_filtered, "spans suppressed by view filters")                          \
   X(spans_exported, "spans the OTLP collector accepted")            \
@@ -57,5 +65,12 @@ class Metrics {
   // One line, only non-zero counters: for the log at shutdown.
   std::string summary() const;
 };
+
+// Parsers keep running totals of their own; this adds to `counter` how much
+// `value` grew since the last call (`published`) and remembers it.
+inline void add_growth(std::atomic<uint64_t>& counter, uint64_t value, uint64_t& published) {
+  if (value > published) counter += value - published;
+  published = value;
+}
 
 }  // namespace spanwire

@@ -8,14 +8,22 @@ void SpanAssembler::on_connection_open(const ConnectionInfo& conn) {
   resources_.get(conn.key.tgid, conn.comm);
 }
 
-void SpanAssembler::on_exchange(const ConnectionInfo& conn, http1::Exchange&& exchange) {
-  if (!ports_.empty() && ports_.count(conn.local.port) == 0 && ports_.count(conn.remote.port) == 0) {
-    metrics_.spans_filtered++;
-    return;
-  }
-  Span span = builder_.build(conn, exchange, resources_.get(conn.key.tgid, conn.comm));
+bool SpanAssembler::filtered_out(const ConnectionInfo& conn) {
+  if (ports_.empty() || ports_.count(conn.local.port) != 0 || ports_.count(conn.remote.port) != 0) return false;
+  metrics_.spans_filtered++;
+  return true;
+}
+
+template <typename Message>
+void SpanAssembler::export_one(const ConnectionInfo& conn, const Message& message) {
+  if (filtered_out(conn)) return;
+  Span span = builder_.build(conn, message, resources_.get(conn.key.tgid, conn.comm));
   metrics_.spans_created++;
   exporter_.export_span(std::move(span));
 }
+
+void SpanAssembler::on_exchange(const ConnectionInfo& conn, http1::Exchange&& exchange) { export_one(conn, exchange); }
+
+void SpanAssembler::on_http2_stream(const ConnectionInfo& conn, http2::Stream&& stream) { export_one(conn, stream); }
 
 }  // namespace spanwire

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdlib>
 
+#include "grpc/grpc_wire.h"
+#include "http2/frame.h"
 #include "span/route.h"
 
 namespace spanwire {
@@ -120,8 +123,10 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
   span.name = std::string(method == "_OTHER" ? "HTTP" : method) + " " + route_of(path);
 
   auto& a = span.attributes;
-  add(a, "http.request.method", std::string(method));
-  if (method == "_OTHER") add(a, "http.request.method_original", std::string(f.method));
+  if (!f.method.empty()) {  // HTTP/2 joined mid-connection may not know it
+    add(a, "http.request.method", std::string(method));
+    if (method == "_OTHER") add(a, "http.request.method_original", std::string(f.method));
+  }
   add(a, "url.path", path);
   add(a, "url.scheme", std::string(f.scheme));
   int64_t default_port = f.scheme == "https" ? 443 : 80;
@@ -151,7 +156,109 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
     }
   }
 }
+
+// gRPC status codes that are the server's failure (OpenTelemetry RPC conventions);
+// for a client every code but OK is a failed call.
+bool grpc_server_error(int code) {
+  using grpc_wire::StatusCode;
+  switch (static_cast<StatusCode>(code)) {
+    case StatusCode::kUnknown:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kInternal:
+    case StatusCode::kUnavailable:
+    case StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void describe_grpc(Span& span, const ConnectionInfo& conn, const http2::Stream& st) {
+  bool client = conn.role == Role::kClient;
+  auto& a = span.attributes;
+  const std::string* path = st.request.header(":path");
+  auto mp = path ? grpc_wire::parse_path(*path) : std::nullopt;
+  span.name = mp ? std::string(mp->service) + "/" + std::string(mp->method) : "grpc";
+  add(a, "rpc.system", std::string("grpc"));
+  if (mp) {
+    add(a, "rpc.service", std::string(mp->service));
+    add(a, "rpc.method", std::string(mp->method));
+  }
+  add_server_attributes(a, conn, st.request.header(":authority"), 80);
+  add_network_attributes(a, conn, "2");
+  if (const std::string* ua = st.request.header("user-agent")) add(a, "user_agent.original", *ua);
+
+  // grpc-status comes in the trailers, or alone in the response headers (Trailers-Only).
+  const std::string* status = st.response.trailer("grpc-status");
+  const std::string* message = st.response.trailer("grpc-message");
+  if (!status) {
+    status = st.response.header("grpc-status");
+    message = st.response.header("grpc-message");
+  }
+  std::optional<int> code = status ? grpc_wire::parse_status(*status) : std::nullopt;
+  if (code) {
+    add(a, "rpc.grpc.status_code", static_cast<int64_t>(*code));
+    if (client ? *code != 0 : grpc_server_error(*code)) {
+      span.status = StatusCode::kError;
+      const char* name = grpc_wire::status_name(*code);
+      add(a, "error.type", std::string(name ? name : std::to_string(*code)));
+      if (message) span.status_message = grpc_wire::decode_message(*message);
+    }
+  }
+  add(a, "spanwire.rpc.request.messages", static_cast<int64_t>(st.request.messages));
+  add(a, "spanwire.rpc.request.message_bytes", static_cast<int64_t>(st.request.message_bytes));
+  add(a, "spanwire.rpc.response.messages", static_cast<int64_t>(st.response.messages));
+  add(a, "spanwire.rpc.response.message_bytes", static_cast<int64_t>(st.response.message_bytes));
+  if (st.request.messages_uncertain || st.response.messages_uncertain)
+    add(a, "spanwire.rpc.message_counts_incomplete", true);
+}
+
+std::string_view value_or(const std::string* v, std::string_view fallback) { return v ? std::string_view(*v) : fallback; }
 }  // namespace
+
+Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std::shared_ptr<const Resource> resource) {
+  const http2::StreamSide& rq = st.request;
+  const http2::StreamSide& rs = st.response;
+  uint64_t start = rq.first_ts != 0 ? rq.first_ts : rs.first_ts;
+  Span span = start_span(conn, std::move(resource), rq.header("traceparent"), rq.header("tracestate"), start,
+                         std::max(rq.last_ts, rs.last_ts));
+  const std::string* content_type = rq.header("content-type");
+  if (!content_type) content_type = rs.header("content-type");
+  if (content_type && grpc_wire::is_grpc(*content_type)) {
+    describe_grpc(span, conn, st);
+  } else {
+    HttpFacts f;
+    f.method = value_or(rq.header(":method"), "");
+    f.target = value_or(rq.header(":path"), "");
+    f.scheme = value_or(rq.header(":scheme"), "http");
+    f.authority = rq.header(":authority");
+    f.user_agent = rq.header("user-agent");
+    f.protocol_version = "2";
+    f.request_body = rq.data_bytes;
+    if (const std::string* status = rs.header(":status")) {
+      f.answered = true;
+      f.status = std::atoi(status->c_str());
+      f.response_body = rs.data_bytes;
+    }
+    describe_http(span, conn, f);
+  }
+  auto& a = span.attributes;
+  add(a, "spanwire.http2.stream_id", static_cast<int64_t>(st.id));
+  if (rq.headers_uncertain || rs.headers_uncertain) add(a, "spanwire.http2.headers_incomplete", true);
+  // A reset or refused stream failed whatever its status said.
+  if (st.rst_error || st.refused) {
+    uint32_t code = st.rst_error ? *st.rst_error : st.goaway_error.value_or(0);
+    span.status = StatusCode::kError;
+    span.status_message = st.refused ? "stream refused by GOAWAY" : "stream reset by RST_STREAM";
+    add(a, "error.type", std::string(http2::error_code_name(code)));
+  } else if (!rs.end_stream && span.status != StatusCode::kError) {
+    span.status = StatusCode::kError;
+    span.status_message = "connection closed before the response ended";
+    add(a, "error.type", std::string("no_response"));
+  }
+  return span;
+}
 
 Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
                         std::shared_ptr<const Resource> resource) {

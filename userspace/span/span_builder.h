@@ -8,6 +8,7 @@
 
 #include "conn/connection_info.h"
 #include "http1/exchange_matcher.h"
+#include "http2/stream.h"
 #include "span/clock.h"
 #include "span/span.h"
 #include "span/trace_context.h"
@@ -20,6 +21,8 @@ class SpanBuilder {
 
   Span build(const ConnectionInfo& conn, const http1::Exchange& exchange,
              std::shared_ptr<const Resource> resource);
+  // An HTTP/2 stream: a gRPC call (content-type application/grpc*) or an HTTP exchange.
+  Span build(const ConnectionInfo& conn, const http2::Stream& stream, std::shared_ptr<const Resource> resource);
 
  private:
   // Kind, ids, trace context and times: what every span of an exchange needs.

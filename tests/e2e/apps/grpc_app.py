@@ -1,0 +1,71 @@
+"""A gRPC server and client on Python's grpcio, for end-to-end tests.
+
+No generated code: the service is registered with generic handlers and
+messages are raw bytes, so the test needs nothing beyond python3-grpcio.
+
+  grpc_app.py serve PORT          serves demo.Echo on 127.0.0.1:PORT, prints "ready"
+  grpc_app.py call PORT SCENARIO  runs a client scenario, prints one result line per call
+
+Service demo.Echo:
+  Unary        echoes the request
+  NotFound     fails with NOT_FOUND, message "no such item: 42"
+  Stream       server streaming: N responses of 10 bytes, N = first byte of the request
+Scenarios: unary, notfound, stream, concurrent (50 unary calls at once on one channel).
+"""
+import sys
+from concurrent import futures
+
+import grpc
+
+
+def unary(request, context):
+    return request
+
+
+def not_found(request, context):
+    context.abort(grpc.StatusCode.NOT_FOUND, "no such item: 42")
+
+
+def stream(request, context):
+    for i in range(request[0]):
+        yield bytes([i]) * 10
+
+
+def serve(port):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "NotFound": grpc.unary_unary_rpc_method_handler(not_found),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("demo.Echo", handlers),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    print("ready", flush=True)
+    server.wait_for_termination()
+
+
+def call(port, scenario):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        unary_call = channel.unary_unary("/demo.Echo/Unary")
+        if scenario == "unary":
+            print("OK", len(unary_call(b"hello grpc", timeout=10)), flush=True)
+        elif scenario == "notfound":
+            try:
+                channel.unary_unary("/demo.Echo/NotFound")(b"x", timeout=10)
+            except grpc.RpcError as e:
+                print(e.code().name, e.details(), flush=True)
+        elif scenario == "stream":
+            replies = list(channel.unary_stream("/demo.Echo/Stream")(bytes([5]), timeout=10))
+            print("OK", len(replies), flush=True)
+        elif scenario == "concurrent":
+            calls = [unary_call.future(b"call-%02d" % i, timeout=20) for i in range(50)]
+            print("OK", sum(1 for c in calls if c.result() is not None), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(int(sys.argv[2]))
+    else:
+        call(int(sys.argv[2]), sys.argv[3])

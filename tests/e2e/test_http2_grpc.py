@@ -1,0 +1,128 @@
+"""HTTP/2 and gRPC end to end on real BPF: python3-grpcio servers and clients,
+and nghttp2's nghttpd/nghttp over h2c (prior knowledge)."""
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import HERE, PYTHON, attr, free_port, read_line, wait_for_port
+
+SERVER, CLIENT = 2, 3
+STATUS_UNSET, STATUS_ERROR = 0, 2
+
+
+@pytest.fixture
+def grpc_server(procs):
+    port = free_port()
+    proc = procs.start([PYTHON, str(HERE / "apps" / "grpc_app.py"), "serve", str(port)], "grpc_server")
+    assert read_line(proc) == "ready"
+    wait_for_port(port)
+    return port, proc
+
+
+def grpc_call(procs, port, scenario):
+    proc = procs.start([PYTHON, str(HERE / "apps" / "grpc_app.py"), "call", str(port), scenario],
+                       f"grpc_{scenario}")
+    line = read_line(proc, timeout=30)
+    proc.wait(timeout=30)
+    return line, proc.pid
+
+
+def rpc_spans(sink, method, count, timeout=20.0):
+    spans = sink.wait_for(lambda s: attr(s, "rpc.method") == method, count, timeout)
+    return [s for s in spans if s["kind"] == CLIENT], [s for s in spans if s["kind"] == SERVER]
+
+
+def test_grpc_unary_ok_and_not_found(sink, sensor_factory, grpc_server, procs):
+    sensor_factory(sink)
+    port, server_proc = grpc_server
+    line, client_pid = grpc_call(procs, port, "unary")
+    assert line == "OK 10"
+    clients, servers = rpc_spans(sink, "Unary", 2)
+    assert len(clients) == 1 and len(servers) == 1
+    for s in clients + servers:
+        assert s["name"] == "demo.Echo/Unary"
+        assert attr(s, "rpc.system") == "grpc"
+        assert attr(s, "rpc.service") == "demo.Echo"
+        assert attr(s, "rpc.grpc.status_code") == 0
+        assert attr(s, "network.protocol.version") == "2"
+        assert attr(s, "server.port") == port
+        assert attr(s, "spanwire.rpc.request.messages") == 1
+        assert attr(s, "spanwire.rpc.response.messages") == 1
+        assert s["status_code"] == STATUS_UNSET
+        assert s["end"] >= s["start"]
+    assert servers[0]["resource"]["process.pid"] == server_proc.pid
+    assert clients[0]["resource"]["process.pid"] == client_pid
+    assert clients[0]["start"] <= servers[0]["start"] <= servers[0]["end"] <= clients[0]["end"]
+
+    line, _ = grpc_call(procs, port, "notfound")
+    assert line == "NOT_FOUND no such item: 42"
+    clients, servers = rpc_spans(sink, "NotFound", 2)
+    assert len(clients) == 1 and len(servers) == 1
+    for s in clients + servers:
+        assert attr(s, "rpc.grpc.status_code") == 5
+    # NOT_FOUND is the caller's problem: an error for the client, not for the server.
+    assert clients[0]["status_code"] == STATUS_ERROR
+    assert clients[0]["status_message"] == "no such item: 42"
+    assert servers[0]["status_code"] == STATUS_UNSET
+
+
+def test_grpc_server_streaming(sink, sensor_factory, grpc_server, procs):
+    sensor_factory(sink)
+    port, _ = grpc_server
+    line, _ = grpc_call(procs, port, "stream")
+    assert line == "OK 5"
+    clients, servers = rpc_spans(sink, "Stream", 2)
+    assert len(clients) == 1 and len(servers) == 1
+    for s in clients + servers:
+        assert s["name"] == "demo.Echo/Stream"
+        assert attr(s, "spanwire.rpc.response.messages") == 5
+        assert attr(s, "spanwire.rpc.response.message_bytes") == 50
+        assert attr(s, "rpc.grpc.status_code") == 0
+
+
+def test_fifty_concurrent_calls_on_one_channel(sink, sensor_factory, grpc_server, procs):
+    sensor_factory(sink)
+    port, _ = grpc_server
+    line, _ = grpc_call(procs, port, "concurrent")
+    assert line == "OK 50"
+    clients, servers = rpc_spans(sink, "Unary", 100, timeout=30)
+    assert len(clients) == 50 and len(servers) == 50
+    for s in clients + servers:
+        assert s["name"] == "demo.Echo/Unary"
+        assert attr(s, "rpc.grpc.status_code") == 0
+        assert attr(s, "spanwire.rpc.request.messages") == 1
+    # One channel: one connection, so one client port for all 50 server spans.
+    assert len({attr(s, "network.peer.port") for s in servers}) == 1
+    assert len({s["span_id"] for s in clients + servers}) == 100
+    # Each server span pairs with one client span of the same HTTP/2 stream.
+    assert sorted(attr(s, "spanwire.http2.stream_id") for s in servers) == \
+        sorted(attr(s, "spanwire.http2.stream_id") for s in clients)
+
+
+def test_h2c_with_nghttp(sink, sensor_factory, procs, tmp_path):
+    nghttpd = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
+    nghttp = shutil.which("nghttp")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "page.html").write_bytes(b"<html>h2c</html>\n" * 100)
+    port = free_port()
+    procs.start([nghttpd, "--no-tls", "-a", "127.0.0.1", "-d", str(www), str(port)], "nghttpd")
+    wait_for_port(port)
+    sensor_factory(sink)
+    res = subprocess.run([nghttp, "-n", f"http://127.0.0.1:{port}/page.html", f"http://127.0.0.1:{port}/absent"],
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+
+    spans = sink.wait_for(lambda s: attr(s, "url.path") == "/page.html", 2)
+    assert sorted(s["kind"] for s in spans) == [SERVER, CLIENT]
+    for s in spans:
+        assert s["name"] == "GET /page.html"
+        assert attr(s, "network.protocol.version") == "2"
+        assert attr(s, "http.response.status_code") == 200
+        assert attr(s, "http.response.body.size") == 1700
+        assert attr(s, "rpc.system") is None
+    client = next(s for s in spans if s["kind"] == CLIENT)
+    assert attr(client, "url.full") == f"http://127.0.0.1:{port}/page.html"
+    missing = sink.wait_for(lambda s: attr(s, "url.path") == "/absent", 2)
+    assert sorted(attr(s, "http.response.status_code") for s in missing) == [404, 404]
