@@ -81,6 +81,27 @@ def test_grpc_server_streaming(sink, sensor_factory, grpc_server, procs):
         assert attr(s, "rpc.grpc.status_code") == 0
 
 
+def test_grpc_client_streaming_and_bidirectional(sink, sensor_factory, grpc_server, procs):
+    sensor_factory(sink)
+    port, _ = grpc_server
+    assert grpc_call(procs, port, "collect")[0] == "OK 40"
+    assert grpc_call(procs, port, "chat")[0] == "OK 3"
+    clients, servers = rpc_spans(sink, "Collect", 2)
+    assert len(clients) == 1 and len(servers) == 1
+    for s in clients + servers:
+        assert s["name"] == "demo.Echo/Collect"
+        assert attr(s, "spanwire.rpc.request.messages") == 4
+        assert attr(s, "spanwire.rpc.request.message_bytes") == 40
+        assert attr(s, "spanwire.rpc.response.messages") == 1
+    clients, servers = rpc_spans(sink, "Chat", 2)
+    assert len(clients) == 1 and len(servers) == 1
+    for s in clients + servers:
+        assert attr(s, "spanwire.rpc.request.messages") == 3
+        assert attr(s, "spanwire.rpc.response.messages") == 3
+        assert attr(s, "spanwire.rpc.response.message_bytes") == 12
+        assert attr(s, "rpc.grpc.status_code") == 0
+
+
 def test_fifty_concurrent_calls_on_one_channel(sink, sensor_factory, grpc_server, procs):
     sensor_factory(sink)
     port, _ = grpc_server

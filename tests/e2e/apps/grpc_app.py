@@ -10,7 +10,10 @@ Service demo.Echo:
   Unary        echoes the request
   NotFound     fails with NOT_FOUND, message "no such item: 42"
   Stream       server streaming: N responses of 10 bytes, N = first byte of the request
-Scenarios: unary, notfound, stream, concurrent (50 unary calls at once on one channel).
+  Collect      client streaming: one response, the total length of the requests
+  Chat         bidirectional: echoes every request
+Scenarios: unary, notfound, stream, collect (4 requests), chat (3 requests),
+concurrent (50 unary calls at once on one channel).
 """
 import sys
 from concurrent import futures
@@ -31,12 +34,23 @@ def stream(request, context):
         yield bytes([i]) * 10
 
 
+def collect(requests, context):
+    return str(sum(len(r) for r in requests)).encode()
+
+
+def chat(requests, context):
+    for r in requests:
+        yield r
+
+
 def serve(port):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "NotFound": grpc.unary_unary_rpc_method_handler(not_found),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
+        "Collect": grpc.stream_unary_rpc_method_handler(collect),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("demo.Echo", handlers),))
     server.add_insecure_port(f"127.0.0.1:{port}")
@@ -58,6 +72,12 @@ def call(port, scenario):
                 print(e.code().name, e.details(), flush=True)
         elif scenario == "stream":
             replies = list(channel.unary_stream("/demo.Echo/Stream")(bytes([5]), timeout=10))
+            print("OK", len(replies), flush=True)
+        elif scenario == "collect":
+            total = channel.stream_unary("/demo.Echo/Collect")(iter([b"a" * 10] * 4), timeout=10)
+            print("OK", total.decode(), flush=True)
+        elif scenario == "chat":
+            replies = list(channel.stream_stream("/demo.Echo/Chat")(iter([b"ping"] * 3), timeout=10))
             print("OK", len(replies), flush=True)
         elif scenario == "concurrent":
             calls = [unary_call.future(b"call-%02d" % i, timeout=20) for i in range(50)]
