@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <nghttp2/nghttp2.h>
 
+#include "../support/hpack_deflater.h"
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,31 +17,9 @@
 namespace {
 
 using namespace spanwire::http2;
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using spanwire::testing::Fields;
 
-class Deflater {
- public:
-  Deflater() { nghttp2_hd_deflate_new(&d_, 4096); }
-  ~Deflater() { nghttp2_hd_deflate_del(d_); }
-  Deflater(const Deflater&) = delete;
-  Deflater& operator=(const Deflater&) = delete;
-  std::string encode(const Fields& fields) {
-    std::vector<nghttp2_nv> nva;
-    for (const auto& [n, v] : fields) {
-      nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                     NGHTTP2_NV_FLAG_NONE});
-    }
-    std::string out(nghttp2_hd_deflate_bound(d_, nva.data(), nva.size()), '\0');
-    const ssize_t n = nghttp2_hd_deflate_hd(d_, reinterpret_cast<uint8_t*>(out.data()), out.size(),
-                                            nva.data(), nva.size());
-    out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  nghttp2_hd_deflater* d_ = nullptr;
-};
+using Deflater = spanwire::testing::HpackDeflater;
 
 std::string frame(FrameType type, uint8_t f, uint32_t stream, std::string_view payload) {
   std::string out;

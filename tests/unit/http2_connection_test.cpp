@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include "../support/hpack_deflater.h"
+
 #include <algorithm>
 #include <map>
 #include <ostream>
@@ -22,34 +24,9 @@ inline void PrintTo(const Header& h, std::ostream* os) { *os << h.name << ": " <
 
 namespace {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using spanwire::testing::Fields;
 
-class Deflater {
- public:
-  explicit Deflater(size_t table_size = 4096) { EXPECT_EQ(nghttp2_hd_deflate_new(&d_, table_size), 0); }
-  ~Deflater() { nghttp2_hd_deflate_del(d_); }
-  Deflater(const Deflater&) = delete;
-  Deflater& operator=(const Deflater&) = delete;
-  void change_table_size(size_t size) { EXPECT_EQ(nghttp2_hd_deflate_change_table_size(d_, size), 0); }
-  size_t entries() { return nghttp2_hd_deflate_get_num_table_entries(d_); }
-  std::string encode(const Fields& fields) {
-    std::vector<nghttp2_nv> nva;
-    for (const auto& [n, v] : fields) {
-      nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                     NGHTTP2_NV_FLAG_NONE});
-    }
-    std::string out(nghttp2_hd_deflate_bound(d_, nva.data(), nva.size()), '\0');
-    const ssize_t n = nghttp2_hd_deflate_hd(d_, reinterpret_cast<uint8_t*>(out.data()), out.size(),
-                                            nva.data(), nva.size());
-    EXPECT_GE(n, 0);
-    out.resize(static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  nghttp2_hd_deflater* d_ = nullptr;
-};
+using Deflater = spanwire::testing::HpackDeflater;
 
 std::vector<Header> H(const Fields& fields) {
   std::vector<Header> out;

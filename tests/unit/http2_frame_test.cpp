@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include "../support/hpack_deflater.h"
+
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -18,32 +20,10 @@ inline void PrintTo(const Header& h, std::ostream* os) { *os << h.name << ": " <
 
 namespace {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using spanwire::testing::Fields;
 
 // HPACK encoder for test input (nghttp2's deflater).
-class Deflater {
- public:
-  explicit Deflater(size_t table_size = 4096) { EXPECT_EQ(nghttp2_hd_deflate_new(&d_, table_size), 0); }
-  ~Deflater() { nghttp2_hd_deflate_del(d_); }
-  Deflater(const Deflater&) = delete;
-  Deflater& operator=(const Deflater&) = delete;
-  std::string encode(const Fields& fields, uint8_t nv_flags = NGHTTP2_NV_FLAG_NONE) {
-    std::vector<nghttp2_nv> nva;
-    for (const auto& [n, v] : fields) {
-      nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(), nv_flags});
-    }
-    std::string out(nghttp2_hd_deflate_bound(d_, nva.data(), nva.size()), '\0');
-    const ssize_t n = nghttp2_hd_deflate_hd(d_, reinterpret_cast<uint8_t*>(out.data()), out.size(),
-                                            nva.data(), nva.size());
-    EXPECT_GE(n, 0);
-    out.resize(static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  nghttp2_hd_deflater* d_ = nullptr;
-};
+using Deflater = spanwire::testing::HpackDeflater;
 
 std::vector<Header> to_headers(const Fields& fields) {
   std::vector<Header> out;
