@@ -297,10 +297,12 @@ static __always_inline int hpack_first_field(__u8 b)
 }
 
 /* An HTTP/2 HEADERS frame at the start of a chunk of a connection joined
- * mid-way (no preface to see): a frame header consistent with the chunk and a
- * header block that begins with a request or response pseudo-header.
- * Returns 1 for a request, 2 for a response, 0 otherwise. */
-static __always_inline int http2_headers_frame(const __u8 *b, __u64 len)
+ * mid-way (no preface to see): a frame header consistent with the syscall's
+ * size and a header block that begins with a request or response
+ * pseudo-header. `have` bytes of b are valid (the first iovec can be short:
+ * gRPC writes the frame header and each field as separate iovecs), `len` is
+ * what the whole syscall moved. Returns 1 for a request, 2 for a response. */
+static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 len)
 {
 	__u32 frame_len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
 	__u8 flags = b[4];
@@ -313,7 +315,7 @@ static __always_inline int http2_headers_frame(const __u8 *b, __u64 len)
 		offset += 1;
 	if (flags & 0x20) /* PRIORITY: stream dependency and weight */
 		offset += 5;
-	if (offset >= 16 || (__u32)(offset - 9) >= frame_len)
+	if (offset >= have || offset >= 16 || (__u32)(offset - 9) >= frame_len)
 		return 0;
 	return hpack_first_field(b[offset & 15]);
 }
@@ -331,7 +333,8 @@ static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
 
 /* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a chunk and,
  * for midstream sockets, decides the role from which side sends requests. */
-static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len, __u8 dir)
+static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len,
+					   __u64 total, __u8 dir)
 {
 	__u64 w[2] = {};
 	__u64 n = len < sizeof(w) ? len : sizeof(w);
@@ -355,11 +358,11 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 		} else if (SW_PREFIX_IS(w[0], "HTTP/1.")) {
 			proto = SW_PROTO_HTTP1;
 		} else if (first && !(c->flags & SW_OPEN_MIDSTREAM) && n >= 9 &&
-			   http2_server_preface((const __u8 *)w, len)) {
+			   http2_server_preface((const __u8 *)w, total)) {
 			proto = SW_PROTO_HTTP2;
 			request = false; /* sent by the server */
-		} else if ((c->flags & SW_OPEN_MIDSTREAM) && n == sizeof(w)) {
-			int h2 = http2_headers_frame((const __u8 *)w, len);
+		} else if ((c->flags & SW_OPEN_MIDSTREAM) && n >= 10) {
+			int h2 = http2_headers_frame((const __u8 *)w, n, total);
 			if (h2) {
 				proto = SW_PROTO_HTTP2;
 				request = h2 == 1;
@@ -501,7 +504,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	if (c->protocol == SW_PROTO_UNKNOWN) {
 		__u64 ptr, len;
 		first_segment(a, ret, &ptr, &len);
-		infer_protocol(tgid, a->fd, c, ptr, len, a->dir);
+		infer_protocol(tgid, a->fd, c, ptr, len, ret, a->dir);
 	}
 	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
 		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);

@@ -206,7 +206,15 @@ def test_terminal_output_without_collector(procs, build_dir, tmp_path, http_app)
     assert any("CLIENT" in l and "curl" in l for l in lines), lines
 
 
+def exit_program_ids():
+    """Ids of loaded BPF programs named like the sensor's shared exit hook."""
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    shown = subprocess.run([bpftool, "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {line.split(":")[0] for line in shown.splitlines() if "name tp_sys_exit" in line}
+
+
 def test_trace_command_filters_and_json(procs, build_dir, tmp_path, http_app):
+    before = exit_program_ids()  # another sensor may be running on this host
     port, server_proc = http_app()
     cmd = [str(build_dir / "spanwire"), "trace", "--json", "--port", str(port), "--comm", "curl"]
     trace = procs.start(cmd, "trace")
@@ -222,9 +230,8 @@ def test_trace_command_filters_and_json(procs, build_dir, tmp_path, http_app):
     assert line["role"] == "client"
     assert line["method"] == "GET" and line["path"] == "/users/5" and line["status"] == 200
     assert line["response_bytes"] > 0 and line["latency_ms"] >= 0
-    # Ctrl-C detaches cleanly: exit code 0 and none of our programs left in the kernel.
+    assert exit_program_ids() - before, "the trace command's programs are loaded while it runs"
+    # Ctrl-C detaches cleanly: exit code 0 and none of its programs left in the kernel.
     assert procs.stop(trace, signal.SIGINT, timeout=30) == 0
     assert "all probes detached" in trace.log_path.read_text()
-    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
-    loaded = subprocess.run([bpftool, "prog", "show"], capture_output=True, text=True, check=True).stdout
-    assert "tp_sys_exit" not in loaded
+    assert exit_program_ids() <= before

@@ -121,6 +121,39 @@ def test_fifty_concurrent_calls_on_one_channel(sink, sensor_factory, grpc_server
         sorted(attr(s, "spanwire.http2.stream_id") for s in clients)
 
 
+def test_grpc_connection_opened_before_the_sensor(sink, sensor_factory, grpc_server, procs):
+    """Joined mid-connection: the HPACK dynamic table is unknown. Calls are still
+    traced with what is certain, and no header value is ever guessed."""
+    port, server_proc = grpc_server
+    client = procs.start([PYTHON, str(HERE / "apps" / "grpc_app.py"), "call", str(port), "held"], "grpc_held",
+                         stdin=subprocess.PIPE)
+    assert read_line(client, timeout=30) == "first"
+    sensor = sensor_factory(sink)
+    client.stdin.write(b"go\n")
+    client.stdin.flush()
+    assert read_line(client, timeout=30) == "OK 2"
+
+    # Only this test's two processes: other HTTP/2 traffic on the host is traced too.
+    ours = {server_proc.pid, client.pid}
+    spans = sink.wait_for(lambda s: s["resource"]["process.pid"] in ours, 4, timeout=20)
+    servers = [s for s in spans if s["kind"] == SERVER]
+    clients = [s for s in spans if s["kind"] == CLIENT]
+    assert len(servers) == 2 and len(clients) == 2, [s["name"] for s in spans]
+    assert all(s["resource"]["process.pid"] == server_proc.pid for s in servers)
+    assert all(s["resource"]["process.pid"] == client.pid for s in clients)
+    for s in spans:
+        # Whatever was decoded is right: the method is POST and, if known, the path and port.
+        assert attr(s, "http.request.method") in (None, "POST")
+        assert attr(s, "rpc.method") in (None, "Unary")
+        assert attr(s, "url.path") in (None, "/demo.Echo/Unary")
+        assert attr(s, "network.protocol.version") == "2"
+        assert s["end"] >= s["start"]
+    # The first call happened before the sensor: it is not invented.
+    assert len([s for s in sink.spans() if s["resource"]["process.pid"] in ours]) == 4
+    stats = sensor.wait_stats(lambda st: st["http2_hpack_unknown_connections"] >= 1)
+    assert stats["http2_hpack_unknown_connections"] >= 1
+
+
 def test_h2c_with_nghttp(sink, sensor_factory, procs, tmp_path):
     nghttpd = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
     nghttp = shutil.which("nghttp")

@@ -137,6 +137,8 @@ TEST_F(Http2SpanTest, HeadersLostToAnUnknownHpackTableAreMarked) {
   Span s = builder.build(connection(Role::kServer), st, resource);
   EXPECT_EQ(s.find("spanwire.http2.headers_incomplete") != nullptr, true);
   EXPECT_EQ(s.string_attr("http.request.method"), "GET");
+  EXPECT_EQ(s.name, "GET");               // no route invented
+  EXPECT_EQ(s.find("url.path"), nullptr);  // nor a path
 }
 
 TEST_F(Http2SpanTest, TraceViewShowsGrpcCalls) {

@@ -119,19 +119,23 @@ void add_network_attributes(std::vector<Attribute>& a, const ConnectionInfo& con
 void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
   bool client = conn.role == Role::kClient;
   std::string_view method = known_method(f.method);
+  // HTTP/2 joined mid-connection may not know the path: then the name is
+  // "{METHOD}" alone and no path attribute is invented.
+  bool path_known = !f.target.empty();
   std::string path(target_path(f.target));
-  span.name = std::string(method == "_OTHER" ? "HTTP" : method) + " " + route_of(path);
+  span.name = std::string(method == "_OTHER" ? "HTTP" : method);
+  if (path_known) span.name += " " + route_of(path);
 
   auto& a = span.attributes;
   if (!f.method.empty()) {  // HTTP/2 joined mid-connection may not know it
     add(a, "http.request.method", std::string(method));
     if (method == "_OTHER") add(a, "http.request.method_original", std::string(f.method));
   }
-  add(a, "url.path", path);
+  if (path_known) add(a, "url.path", path);
   add(a, "url.scheme", std::string(f.scheme));
   int64_t default_port = f.scheme == "https" ? 443 : 80;
   add_server_attributes(a, conn, f.authority, default_port);
-  if (client) {
+  if (client && path_known) {
     std::string authority;
     if (f.authority && !f.authority->empty()) {
       authority = *f.authority;

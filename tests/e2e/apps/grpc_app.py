@@ -13,7 +13,8 @@ Service demo.Echo:
   Collect      client streaming: one response, the total length of the requests
   Chat         bidirectional: echoes every request
 Scenarios: unary, notfound, stream, collect (4 requests), chat (3 requests),
-concurrent (50 unary calls at once on one channel).
+concurrent (50 unary calls at once on one channel), held (one call, print
+"first", wait for a line on stdin, then two more calls on the same channel).
 """
 import sys
 from concurrent import futures
@@ -78,6 +79,12 @@ def call(port, scenario):
             print("OK", total.decode(), flush=True)
         elif scenario == "chat":
             replies = list(channel.stream_stream("/demo.Echo/Chat")(iter([b"ping"] * 3), timeout=10))
+            print("OK", len(replies), flush=True)
+        elif scenario == "held":
+            unary_call(b"before", timeout=10)
+            print("first", flush=True)
+            sys.stdin.readline()
+            replies = [unary_call(b"after-%d" % i, timeout=10) for i in range(2)]
             print("OK", len(replies), flush=True)
         elif scenario == "concurrent":
             calls = [unary_call.future(b"call-%02d" % i, timeout=20) for i in range(50)]
