@@ -5,6 +5,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "../support/hpack_deflater.h"
+#include "../support/http2_frames.h"
 
 #include <string>
 #include <string_view>
@@ -21,17 +22,7 @@ using spanwire::testing::Fields;
 
 using Deflater = spanwire::testing::HpackDeflater;
 
-std::string frame(FrameType type, uint8_t f, uint32_t stream, std::string_view payload) {
-  std::string out;
-  FrameHeader h;
-  h.length = static_cast<uint32_t>(payload.size());
-  h.type = static_cast<uint8_t>(type);
-  h.flags = f;
-  h.stream_id = stream;
-  append_frame_header(out, h);
-  out.append(payload);
-  return out;
-}
+using spanwire::testing::frame;
 
 struct Traffic {
   std::string client, server;

@@ -4,6 +4,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "../support/hpack_deflater.h"
+#include "../support/http2_frames.h"
 
 #include <algorithm>
 #include <map>
@@ -34,17 +35,7 @@ std::vector<Header> H(const Fields& fields) {
   return out;
 }
 
-std::string frame(FrameType type, uint8_t f, uint32_t stream, std::string_view payload) {
-  std::string out;
-  FrameHeader h;
-  h.length = static_cast<uint32_t>(payload.size());
-  h.type = static_cast<uint8_t>(type);
-  h.flags = f;
-  h.stream_id = stream;
-  append_frame_header(out, h);
-  out.append(payload);
-  return out;
-}
+using spanwire::testing::frame;
 
 std::string settings(const std::vector<std::pair<uint16_t, uint32_t>>& values) {
   std::string p;
