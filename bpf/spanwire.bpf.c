@@ -296,6 +296,12 @@ static __always_inline int hpack_first_field(__u8 b)
 	return 0;
 }
 
+/* The 24-bit big-endian payload length that opens every HTTP/2 frame header. */
+static __always_inline __u32 http2_frame_length(const __u8 *b)
+{
+	return ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
+}
+
 /* An HTTP/2 HEADERS frame at the start of a chunk of a connection joined
  * mid-way (no preface to see): a frame header consistent with the syscall's
  * size and a header block that begins with a request or response
@@ -304,7 +310,7 @@ static __always_inline int hpack_first_field(__u8 b)
  * what the whole syscall moved. Returns 1 for a request, 2 for a response. */
 static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 len)
 {
-	__u32 frame_len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
+	__u32 frame_len = http2_frame_length(b);
 	__u8 flags = b[4];
 	__u32 stream_id = (((__u32)b[5] << 24) | ((__u32)b[6] << 16) | ((__u32)b[7] << 8) | b[8]) & 0x7fffffff;
 	int offset = 9;
@@ -326,7 +332,7 @@ static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 
  * client's preface, and clients may read it before writing theirs. */
 static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
 {
-	__u32 frame_len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
+	__u32 frame_len = http2_frame_length(b);
 	return b[3] == 4 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0 && b[8] == 0 &&
 	       frame_len % 6 == 0 && frame_len <= 6 * 16 && frame_len + 9 <= len;
 }

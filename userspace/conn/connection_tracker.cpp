@@ -143,11 +143,7 @@ void ConnectionTracker::tick(uint64_t now) {
       it = with_pending_.erase(it);
       continue;
     }
-    Connection& conn = *c->second;
-    if (!conn.session) {
-      it = with_pending_.erase(it);
-      continue;
-    }
+    Connection& conn = *c->second;  // only connections with a session ever have pending bytes
     for (uint8_t dir = 0; dir < 2; ++dir) conn.streams[dir].flush_stale(now, conn.consumer_for(dir));
     publish(conn);
     bool pending = conn.streams[0].pending_bytes() + conn.streams[1].pending_bytes() > 0;

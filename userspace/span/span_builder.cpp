@@ -161,6 +161,14 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
   }
 }
 
+// The exchange ended without (the end of) a response: a failed call whatever
+// the kind.
+void mark_unanswered(Span& span, std::string message) {
+  span.status = StatusCode::kError;
+  span.status_message = std::move(message);
+  add(span.attributes, "error.type", std::string("no_response"));
+}
+
 // gRPC status codes that are the server's failure (OpenTelemetry RPC conventions);
 // for a client every code but OK is a failed call.
 bool grpc_server_error(int code) {
@@ -257,9 +265,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std
     span.status_message = st.refused ? "stream refused by GOAWAY" : "stream reset by RST_STREAM";
     add(a, "error.type", std::string(http2::error_code_name(code)));
   } else if (!rs.end_stream && span.status != StatusCode::kError) {
-    span.status = StatusCode::kError;
-    span.status_message = "connection closed before the response ended";
-    add(a, "error.type", std::string("no_response"));
+    mark_unanswered(span, "connection closed before the response ended");
   }
   return span;
 }
@@ -284,11 +290,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
     f.response_body = resp->body_bytes;
   }
   describe_http(span, conn, f);
-  if (!resp) {
-    span.status = StatusCode::kError;
-    span.status_message = "connection closed before a response";
-    add(span.attributes, "error.type", std::string("no_response"));
-  }
+  if (!resp) mark_unanswered(span, "connection closed before a response");
   return span;
 }
 
