@@ -68,6 +68,14 @@ class ExchangeMatcher {
 
   // Added: the connection switched protocols (101, CONNECT 2xx); both parsers stopped.
   bool upgraded() const { return upgraded_; }
+  // Keep the bytes each direction carries after the switch (see Parser) for an owner
+  // that parses the new protocol; it takes them after every input.
+  void keep_bytes_after_upgrade() {
+    requests_.keep_bytes_after_upgrade(true);
+    responses_.keep_bytes_after_upgrade(true);
+  }
+  std::vector<StreamPiece> take_upgraded_request_bytes() { return requests_.take_upgraded_bytes(); }
+  std::vector<StreamPiece> take_upgraded_response_bytes() { return responses_.take_upgraded_bytes(); }
 
  private:
   enum class Answer { kAwaiting, kAssigned, kUnanswered };

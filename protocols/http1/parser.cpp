@@ -159,7 +159,7 @@ void Parser::feed(std::string_view data, uint64_t ts) {
       case State::kChunkDataCr:
       case State::kChunkDataLf: used = on_chunk_framing(data, ts); break;
       case State::kHeldForUpgrade: used = on_held(data, ts); break;
-      case State::kUpgraded:
+      case State::kUpgraded: used = on_upgraded(data, ts); break;
       case State::kClosed: used = data.size(); break;
     }
     position_ += used;
@@ -171,6 +171,9 @@ void Parser::gap(uint64_t n, uint64_t ts) {
   while (n > 0) {
     switch (state_) {
       case State::kUpgraded:
+        if (keep_after_upgrade_) upgraded_bytes_.push_back({{}, n, ts});
+        position_ += n;
+        return;
       case State::kClosed:
         position_ += n;
         return;
@@ -225,16 +228,22 @@ void Parser::close(uint64_t /*ts: the close carries no byte, so no timestamp cha
 }
 
 void Parser::upgrade() {
+  if (state_ == State::kHeldForUpgrade && keep_after_upgrade_) {
+    // The held input is the new protocol's first bytes.
+    for (StreamPiece& piece : held_) upgraded_bytes_.push_back(std::move(piece));
+    held_.clear();
+    held_bytes_ = 0;
+  }
   if (state_ != State::kClosed) end_stream(State::kUpgraded);
 }
 
 void Parser::resume() {
   if (state_ != State::kHeldForUpgrade) return;
   state_ = State::kIdle;
-  std::vector<HeldSpan> spans = std::exchange(held_, {});
+  std::vector<StreamPiece> spans = std::exchange(held_, {});
   held_bytes_ = 0;
   if (!spans.empty()) position_ = held_from_;  // replaying advances it back to where it was
-  for (const HeldSpan& span : spans) {
+  for (const StreamPiece& span : spans) {
     if (span.bytes.empty()) gap(span.gap, span.ts);
     else feed(span.bytes, span.ts);
   }
@@ -429,6 +438,11 @@ size_t Parser::on_held(std::string_view data, uint64_t ts) {
   }
   // Past the bound the bytes are dropped; replaying them as a gap forces a resync.
   if (keep < data.size()) hold_gap(data.size() - keep, ts);
+  return data.size();
+}
+
+size_t Parser::on_upgraded(std::string_view data, uint64_t ts) {
+  if (keep_after_upgrade_) upgraded_bytes_.push_back({std::string(data), 0, ts});
   return data.size();
 }
 

@@ -14,12 +14,21 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http1/detect.h"
 #include "http1/message.h"
 
 namespace spanwire::http1 {
+
+// A piece of one direction's byte stream: bytes, or a gap of `gap` bytes when `bytes`
+// is empty. `ts` is the caller's timestamp of the chunk it came from.
+struct StreamPiece {
+  std::string bytes;
+  uint64_t gap = 0;
+  uint64_t ts = 0;
+};
 
 class Parser {
  public:
@@ -44,7 +53,8 @@ class Parser {
   // Completed messages since the last call, in stream order.
   std::vector<Message> take_messages();
   const ParserStats& stats() const { return stats_; }
-  // After 101 Switching Protocols, a CONNECT 2xx, or upgrade(): further bytes are ignored.
+  // After 101 Switching Protocols, a CONNECT 2xx, or upgrade(): further bytes are not
+  // HTTP/1 (ignored, or kept for the owner: keep_bytes_after_upgrade).
   bool upgraded() const { return state_ == State::kUpgraded; }
   // Start resynchronising: the stream was joined mid-way.
   void start_midstream();
@@ -70,6 +80,11 @@ class Parser {
   void resume();
   // Stream position of the next byte (every byte fed or declared missing so far).
   uint64_t position() const { return position_; }
+  // Keep the bytes that follow a protocol switch (held input included) instead of
+  // discarding them, for an owner that parses the new protocol (h2c upgrade). The
+  // owner must take them with take_upgraded_bytes() as they come: they are not bounded.
+  void keep_bytes_after_upgrade(bool enable) { keep_after_upgrade_ = enable; }
+  std::vector<StreamPiece> take_upgraded_bytes() { return std::exchange(upgraded_bytes_, {}); }
 
  private:
   enum class State {
@@ -101,12 +116,6 @@ class Parser {
     uint64_t request_ts = 0;
   };
 
-  // One piece of held input: bytes, or a gap when `bytes` is empty.
-  struct HeldSpan {
-    std::string bytes;
-    uint64_t gap = 0;
-    uint64_t ts = 0;
-  };
 
   // Per-state handlers: consume a prefix of `data`, return its length. A handler may
   // return 0 only after changing state, so feed() always makes progress.
@@ -117,6 +126,7 @@ class Parser {
   size_t on_body(std::string_view data, uint64_t ts);
   size_t on_chunk_framing(std::string_view data, uint64_t ts);
   size_t on_held(std::string_view data, uint64_t ts);
+  size_t on_upgraded(std::string_view data, uint64_t ts);
 
   void begin_candidate(uint64_t ts, bool resyncing);
   void reject_candidate(bool at_line_start);
@@ -160,9 +170,12 @@ class Parser {
 
   std::deque<ExpectedResponse> expected_methods_;
   bool hold_after_upgrade_ = false;
-  std::vector<HeldSpan> held_;
+  std::vector<StreamPiece> held_;
   size_t held_bytes_ = 0;
   uint64_t held_from_ = 0;  // stream offset of the first held byte
+
+  bool keep_after_upgrade_ = false;
+  std::vector<StreamPiece> upgraded_bytes_;  // bytes after the switch, for the owner
 
   std::vector<Message> done_;
 };

@@ -588,6 +588,15 @@ void ConnectionParser::on_goaway(Direction& d) {
 
 // --- streams ---
 
+void ConnectionParser::seed_upgrade_stream(StreamSide request) {
+  Entry* e = find_or_create(1, true);
+  if (e == nullptr) return;
+  request.end_stream = true;  // stream 1 is half-closed (local) for the client
+  e->stream.request = std::move(request);
+  e->started[0] = true;
+  e->got_headers[0] = true;
+}
+
 ConnectionParser::Entry* ConnectionParser::find_or_create(uint32_t id, bool may_create) {
   if (id == 0) return nullptr;
   auto it = open_.find(id);

@@ -59,6 +59,10 @@ class ConnectionParser {
   // Joined a connection already open: no preface expected, HPACK tables unknown,
   // frame alignment searched. Call before feeding.
   void start_midstream();
+  // The connection began as HTTP/1.1 and switched with `Upgrade: h2c` (RFC 7540 3.2):
+  // the upgrade request is stream 1's request side, already ended; the server answers
+  // it on stream 1. Call before feeding the bytes that follow the 101.
+  void seed_upgrade_stream(StreamSide request);
   // Connection closed: open streams are emitted (incomplete; with goaway_error if a
   // GOAWAY was seen). Later input is ignored.
   void close(uint64_t ts);

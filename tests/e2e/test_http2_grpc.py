@@ -1,5 +1,5 @@
 """HTTP/2 and gRPC end to end on real BPF: python3-grpcio servers and clients,
-and nghttp2's nghttpd/nghttp over h2c (prior knowledge)."""
+and nghttp2's nghttpd/nghttp over h2c (prior knowledge and HTTP/1.1 Upgrade)."""
 import shutil
 import subprocess
 
@@ -180,3 +180,50 @@ def test_h2c_with_nghttp(sink, sensor_factory, procs, tmp_path):
     assert attr(client, "url.full") == f"http://127.0.0.1:{port}/page.html"
     missing = sink.wait_for(lambda s: attr(s, "url.path") == "/absent", 2)
     assert sorted(attr(s, "http.response.status_code") for s in missing) == [404, 404]
+
+
+def test_h2c_upgrade(sink, sensor_factory, procs, tmp_path):
+    """HTTP/1.1 `Upgrade: h2c` (nghttpx in front of python http.server; nghttp -u and
+    curl --http2 as clients): the upgrade request is answered on HTTP/2 stream 1, so it
+    becomes one HTTP/2 span (not a 101 span), and later streams follow."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "first.html").write_bytes(b"<p>upgraded</p>\n" * 50)
+    (www / "second.txt").write_bytes(b"x" * 333)
+    backend, port = free_port(), free_port()
+    procs.start([PYTHON, "-m", "http.server", "-b", "127.0.0.1", "-d", str(www), str(backend)], "h2c_backend")
+    wait_for_port(backend)
+    # nghttpd does not implement the upgrade; nghttpx's cleartext frontend does.
+    procs.start(["/usr/sbin/nghttpx", f"--frontend=127.0.0.1,{port};no-tls", f"--backend=127.0.0.1,{backend}",
+                 "--single-process", "--workers=1", "--conf=/dev/null", "--accesslog-file=/dev/null",
+                 f"--errorlog-file={tmp_path / 'nghttpx.log'}"], "nghttpx")
+    wait_for_port(port)
+    sensor = sensor_factory(sink)
+    res = subprocess.run([shutil.which("nghttp"), "-u", "-n", f"http://127.0.0.1:{port}/first.html",
+                          f"http://127.0.0.1:{port}/second.txt"], capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(["curl", "-sS", "--http2", "-o", "/dev/null", f"http://127.0.0.1:{port}/second.txt"],
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+
+    def on_front(s):
+        return port in (attr(s, "network.local.port"), attr(s, "network.peer.port"))
+
+    first = sink.wait_for(lambda s: on_front(s) and attr(s, "url.path") == "/first.html", 2)
+    assert sorted(s["kind"] for s in first) == [SERVER, CLIENT], [s["name"] for s in first]
+    for s in first:
+        assert s["name"] == "GET /first.html"
+        assert attr(s, "network.protocol.version") == "2"
+        assert attr(s, "http.response.status_code") == 200
+        assert attr(s, "http.response.body.size") == 800
+        assert attr(s, "spanwire.http2.stream_id") == 1  # the upgrade request itself
+    second = sink.wait_for(lambda s: on_front(s) and attr(s, "url.path") == "/second.txt", 4)
+    assert sorted(s["kind"] for s in second) == [SERVER, SERVER, CLIENT, CLIENT]
+    assert all(attr(s, "http.response.body.size") == 333 for s in second)
+    assert all(attr(s, "network.protocol.version") == "2" for s in second)
+    curl = [s for s in second if s["resource"].get("process.executable.name") == "curl"]
+    assert len(curl) == 1 and attr(curl[0], "spanwire.http2.stream_id") == 1
+    # No separate HTTP/1 span for the 101 that switched the connections.
+    assert not [s for s in sink.spans() if on_front(s) and attr(s, "http.response.status_code") == 101]
+    stats = sensor.wait_stats(lambda st: st["http1_upgrades_h2c"] >= 4)
+    assert stats["http1_upgrades_h2c"] >= 4  # two connections, each seen from both ends

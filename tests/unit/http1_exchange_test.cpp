@@ -311,6 +311,35 @@ TEST(Http1Exchange, WebSocketUpgradeStopsBothParsers) {
   EXPECT_EQ(matcher.stats().informational, 0u);
 }
 
+// An owner that parses the new protocol gets every byte after the switch, in stream
+// order: the request bytes held until the 101, the rest of the 101's chunk, and gaps.
+TEST(Http1Exchange, KeptBytesAfterUpgradeComeOutInOrder) {
+  ExchangeMatcher matcher;
+  matcher.keep_bytes_after_upgrade();
+  matcher.feed_request(std::string(kWebSocketRequest) + "held", 100);
+  matcher.gap_request(3, 105);
+  matcher.feed_request("more", 106);
+  EXPECT_TRUE(matcher.take_upgraded_request_bytes().empty());  // not known to be upgraded yet
+  matcher.feed_response(std::string(kSwitchingProtocols) + "tail", 110);
+  matcher.feed_request("late", 120);
+  matcher.gap_response(7, 130);
+
+  std::vector<StreamPiece> req = matcher.take_upgraded_request_bytes();
+  ASSERT_EQ(req.size(), 4u);
+  EXPECT_EQ(req[0].bytes, "held");
+  EXPECT_EQ(req[1].gap, 3u);
+  EXPECT_TRUE(req[1].bytes.empty());
+  EXPECT_EQ(req[2].bytes, "more");
+  EXPECT_EQ(req[3].bytes, "late");
+  EXPECT_EQ(req[3].ts, 120u);
+  std::vector<StreamPiece> resp = matcher.take_upgraded_response_bytes();
+  ASSERT_EQ(resp.size(), 2u);
+  EXPECT_EQ(resp[0].bytes, "tail");
+  EXPECT_EQ(resp[1].gap, 7u);
+  EXPECT_TRUE(matcher.take_upgraded_request_bytes().empty());
+  EXPECT_EQ(matcher.request_stats().skipped_bytes, 0u);
+}
+
 TEST(Http1Exchange, DeclinedUpgradeResumesHttp) {
   ExchangeMatcher matcher;
   const std::string h2c_upgrade =

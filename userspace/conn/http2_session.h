@@ -2,6 +2,8 @@
 // connection parser of protocols/http2 and the publication of its counters.
 #pragma once
 
+#include <utility>
+
 #include "conn/protocol_session.h"
 #include "http2/connection_parser.h"
 
@@ -18,6 +20,8 @@ class Http2Session final : public ProtocolSession {
     from_client ? parser_.gap_client(length, ts) : parser_.gap_server(length, ts);
   }
   void start_midstream() override { parser_.start_midstream(); }
+  // The connection switched from HTTP/1.1 (`Upgrade: h2c`); see ConnectionParser.
+  void seed_upgrade_stream(http2::StreamSide request) { parser_.seed_upgrade_stream(std::move(request)); }
   void close(uint64_t ts) override { parser_.close(ts); }
   void publish(const ConnectionInfo& conn, ConnectionObserver& observer, Metrics& metrics) override;
 
