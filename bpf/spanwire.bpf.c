@@ -6,10 +6,16 @@
 // task's file table, so sockets opened before the sensor count too), and
 // sys_exit_* turns the bytes the syscall really moved into data events.
 // Userspace (userspace/intake) reassembles the events by position.
+//
+// TLS: uprobes on the TLS library's read/write functions copy the plaintext
+// (uretprobe, once the byte count is known). The socket syscall the library
+// makes inside the call names the connection; from then on the connection's
+// encrypted syscall payload is only counted, and its plaintext is parsed.
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "spanwire.h"
 
@@ -40,10 +46,13 @@ struct conn_state {
 	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */
 	__u64 start_ns; /* identity stamp, part of struct sw_conn_id */
 	__u64 pos[2];   /* bytes moved so far, per direction */
+	__u64 tls_pos[2]; /* TLS plaintext bytes so far, per direction */
 	__u8 role;
 	__u8 protocol;
 	__u8 flags;     /* SW_OPEN_* */
 	__u8 open_sent;
+	__u8 tls;       /* carries TLS: syscall payload is ciphertext, plaintext comes from uprobes */
+	__u8 pad[3];
 	__u32 infer_attempts;
 };
 
@@ -65,6 +74,20 @@ struct {
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct sw_io_args);
 } active_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct sw_tls_args);
+} active_tls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_tls_key);
+	__type(value, __s32);
+} tls_fds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -340,11 +363,10 @@ static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
 /* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a chunk and,
  * for midstream sockets, decides the role from which side sends requests. */
 static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len,
-					   __u64 total, __u8 dir)
+					   __u64 total, __u8 dir, bool first)
 {
 	__u64 w[2] = {};
 	__u64 n = len < sizeof(w) ? len : sizeof(w);
-	bool first = c->pos[0] == 0 && c->pos[1] == 0;
 	__u8 proto = SW_PROTO_UNKNOWN;
 	bool request = false;
 
@@ -392,16 +414,18 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 	emit_open(tgid, fd, c);
 }
 
-/* One chunk of payload: reserves its byte range and copies up to the cap. */
+/* One chunk of payload: reserves its byte range and copies up to the cap.
+ * SW_DATA_TLS in ev->flags selects the plaintext stream's positions. */
 static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
 {
 	__u32 dir = ev->direction & 1;
 	__u64 n = no_copy ? 0 : len;
 	__u64 cap = payload_cap;
+	__u8 tls = ev->flags & SW_DATA_TLS;
 
-	ev->pos = __sync_fetch_and_add(&c->pos[dir], len);
+	ev->pos = __sync_fetch_and_add(tls ? &c->tls_pos[dir] : &c->pos[dir], len);
 	ev->len = len;
-	ev->flags = no_copy ? SW_DATA_NO_COPY : 0;
+	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | tls;
 	if (cap > SW_MAX_PAYLOAD)
 		cap = SW_MAX_PAYLOAD;
 	if (n > cap)
@@ -485,6 +509,14 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 		.buf = buf, .count = count, .ts_start = bpf_ktime_get_ns(), .sk = sk, .fd = fd,
 		.nr = nr, .sys = sys, .dir = dir,
 	};
+	/* Inside a TLS library call: this socket is the call's connection. */
+	struct sw_tls_args *t = bpf_map_lookup_elem(&active_tls, &id);
+	if (t) {
+		struct sw_tls_key tk = {.ssl = t->ssl, .tgid = id >> 32};
+		t->fd = fd;
+		bpf_map_update_elem(&tls_fds, &tk, &fd, BPF_ANY);
+		a.in_tls = 1;
+	}
 	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;
@@ -501,16 +533,37 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 	return 0;
 }
 
+/* The connection carries TLS: what it already inferred from ciphertext is void. */
+static __always_inline void mark_tls(struct conn_state *c)
+{
+	if (c->tls)
+		return;
+	c->tls = 1;
+	c->flags |= SW_OPEN_TLS;
+	if (c->protocol == SW_PROTO_OTHER)
+		c->protocol = SW_PROTO_UNKNOWN;
+	c->infer_attempts = 0;
+	stat_add(SW_STAT_TLS_CONNS, 1);
+}
+
 static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, long ret)
 {
 	__u32 tgid = id >> 32;
 	struct conn_state *c = conn_for_data(tgid, a->fd, a->sk);
 	if (!c)
 		return 0;
+	if (a->in_tls)
+		mark_tls(c);
+	if (c->tls) {
+		/* Ciphertext can never be parsed: count it, copy nothing. */
+		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
+		stat_add(SW_STAT_TLS_ENCRYPTED_BYTES, ret);
+		return 0;
+	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
 		__u64 ptr, len;
 		first_segment(a, ret, &ptr, &len);
-		infer_protocol(tgid, a->fd, c, ptr, len, ret, a->dir);
+		infer_protocol(tgid, a->fd, c, ptr, len, ret, a->dir, c->pos[0] == 0 && c->pos[1] == 0);
 	}
 	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
 		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
@@ -638,6 +691,197 @@ int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	return finish_syscall(ctx->id, ctx->ret);
 }
 
+/* --- TLS libraries (uprobes), attached per library file by userspace --- */
+
+/* Plaintext chunks per TLS call: a large SSL_write is copied in up to this
+ * many events of payload_cap bytes; the rest is a known gap. */
+#define SW_TLS_MAX_CHUNKS 4
+
+static __always_inline int tls_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid)
+		return 0;
+	struct sw_tls_args *outer = bpf_map_lookup_elem(&active_tls, &id);
+	if (outer && outer->ssl == ssl) { /* a hooked function calling another (SSL_read -> SSL_read_ex) */
+		outer->depth++;
+		return 0;
+	}
+	struct sw_tls_key tk = {.ssl = ssl, .tgid = id >> 32};
+	__s32 *known = bpf_map_lookup_elem(&tls_fds, &tk);
+	struct sw_tls_args a = {
+		.ssl = ssl, .buf = buf, .len_ptr = len_ptr, .ts_start = bpf_ktime_get_ns(),
+		.fd = known ? *known : -1, .dir = dir,
+	};
+	if (bpf_map_update_elem(&active_tls, &id, &a, BPF_ANY))
+		stat_add(SW_STAT_STASH_FULL, 1);
+	return 0;
+}
+
+static __always_inline int tls_exit(long ret, bool ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct sw_tls_args *stashed = bpf_map_lookup_elem(&active_tls, &id);
+	if (!stashed)
+		return 0;
+	if (stashed->depth) {
+		stashed->depth--;
+		return 0;
+	}
+	struct sw_tls_args a = *stashed;
+	bpf_map_delete_elem(&active_tls, &id);
+
+	__u64 bytes = 0;
+	if (ex) { /* 1 on success, the count in *len_ptr */
+		if (ret != 1 || !a.len_ptr || bpf_probe_read_user(&bytes, sizeof(bytes), (const void *)a.len_ptr))
+			return 0;
+	} else if (ret > 0) {
+		bytes = ret;
+	}
+	if (bytes == 0)
+		return 0;
+	if (a.fd < 0) {
+		struct sw_tls_key tk = {.ssl = a.ssl, .tgid = tgid};
+		__s32 *known = bpf_map_lookup_elem(&tls_fds, &tk);
+		if (known)
+			a.fd = *known;
+	}
+	__u64 sk = a.fd >= 0 ? tcp_sock_of_fd(a.fd) : 0;
+	if (!sk) { /* no socket call seen for this session yet (e.g. a memory BIO) */
+		stat_add(SW_STAT_TLS_NO_CONN, 1);
+		return 0;
+	}
+	struct conn_state *c = conn_for_data(tgid, a.fd, sk);
+	if (!c)
+		return 0;
+	mark_tls(c);
+	if (c->protocol == SW_PROTO_UNKNOWN)
+		infer_protocol(tgid, a.fd, c, a.buf, bytes, bytes, a.dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0);
+	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
+		__sync_fetch_and_add(&c->tls_pos[a.dir & 1], bytes);
+		return 0;
+	}
+	if (!c->open_sent)
+		emit_open(tgid, a.fd, c);
+
+	__u32 zero = 0;
+	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!ev)
+		return 0;
+	ev->hdr.type = SW_EV_DATA;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = tgid;
+	ev->hdr.conn.fd = a.fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	ev->ts_start_ns = a.ts_start;
+	ev->direction = a.dir;
+	ev->syscall = a.dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ;
+
+	__u64 cap = payload_cap;
+	if (cap == 0 || cap > SW_MAX_PAYLOAD)
+		cap = SW_MAX_PAYLOAD;
+	__u64 off = 0;
+	for (int i = 0; i < SW_TLS_MAX_CHUNKS; i++) {
+		__u64 left = bytes - off;
+		/* The last chunk declares whatever is left: copied up to the cap, the rest a gap. */
+		__u64 n = (i == SW_TLS_MAX_CHUNKS - 1 || left < cap) ? left : cap;
+		ev->flags = SW_DATA_TLS;
+		emit_chunk(c, ev, a.buf + off, n, 0);
+		off += n;
+		if (off >= bytes)
+			break;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_write, void *ssl, const void *buf, int num)
+{
+	return tls_enter((__u64)ssl, (__u64)buf, 0, SW_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_ssl_write, int ret)
+{
+	return tls_exit(ret, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_read, void *ssl, void *buf, int num)
+{
+	return tls_enter((__u64)ssl, (__u64)buf, 0, SW_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_ssl_read, int ret)
+{
+	return tls_exit(ret, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return tls_enter((__u64)ssl, (__u64)buf, (__u64)written, SW_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_ssl_write_ex, int ret)
+{
+	return tls_exit(ret, true);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return tls_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, SW_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_ssl_read_ex, int ret)
+{
+	return tls_exit(ret, true);
+}
+
+/* SSL_set_fd names a session's socket before its first byte: the handshake's
+ * ciphertext is then never inspected. */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_ssl_set_fd, void *ssl, int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid)
+		return 0;
+	struct sw_tls_key tk = {.ssl = (__u64)ssl, .tgid = id >> 32};
+	__s32 v = fd;
+	bpf_map_update_elem(&tls_fds, &tk, &v, BPF_ANY);
+	__u64 sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	struct conn_state *c = conn_for_data(id >> 32, fd, sk);
+	if (c)
+		mark_tls(c);
+	return 0;
+}
+
+/* A new program image: userspace looks for TLS libraries it brings. */
+SEC("tracepoint/sched/sched_process_exec")
+int tp_sched_process_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (tgid == self_tgid || !process_selected(tgid))
+		return 0;
+	struct sw_exec_event ev = {};
+	ev.hdr.type = SW_EV_EXEC;
+	ev.hdr.tid = (__u32)id;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = tgid;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
@@ -667,6 +911,7 @@ int tp_sched_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&active_io, &id);
+	bpf_map_delete_elem(&active_tls, &id);
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;
 	struct sw_proc_exit_event ev = {};

@@ -22,6 +22,7 @@ enum sw_event_type {
 	SW_EV_DATA = 2,      /* bytes moved on a traced connection */
 	SW_EV_CLOSE = 3,     /* the fd of a traced connection was closed */
 	SW_EV_PROC_EXIT = 4, /* a process (thread group) exited */
+	SW_EV_EXEC = 5,      /* a process called execve: it may bring new TLS libraries */
 };
 
 enum sw_direction {
@@ -47,13 +48,16 @@ enum sw_syscall {
 	SW_SYS_READ = 1, SW_SYS_WRITE, SW_SYS_READV, SW_SYS_WRITEV,
 	SW_SYS_RECVFROM, SW_SYS_SENDTO, SW_SYS_RECVMSG, SW_SYS_SENDMSG,
 	SW_SYS_RECVMMSG, SW_SYS_SENDMMSG, SW_SYS_SENDFILE,
+	SW_SYS_SSL_READ, SW_SYS_SSL_WRITE, /* plaintext from a TLS library (uprobes) */
 };
 
 /* Flags of sw_open_event.flags */
 #define SW_OPEN_MIDSTREAM 0x1 /* the socket predates the sensor: bytes before it were never seen */
+#define SW_OPEN_TLS 0x2       /* the payload is TLS plaintext, taken from the TLS library */
 
 /* Flags of sw_data_event.flags */
 #define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
+#define SW_DATA_TLS 0x2     /* TLS plaintext: pos counts the plaintext stream */
 
 /* Kernel-side counters, one slot each in the per-CPU "stats" array. */
 enum sw_stat {
@@ -65,6 +69,9 @@ enum sw_stat {
 	SW_STAT_STASH_FULL,         /* syscall entries that could not be remembered */
 	SW_STAT_CONN_MAP_FULL,      /* connections that could not be tracked */
 	SW_STAT_DATA_EVENTS,        /* data events emitted */
+	SW_STAT_TLS_CONNS,          /* connections found to carry TLS (plaintext via uprobes) */
+	SW_STAT_TLS_ENCRYPTED_BYTES,/* encrypted socket bytes of TLS connections, never copied */
+	SW_STAT_TLS_NO_CONN,        /* TLS calls whose connection could not be found: plaintext lost */
 	SW_STAT__COUNT,
 };
 
@@ -129,6 +136,10 @@ struct sw_proc_exit_event {
 	struct sw_event_header hdr;
 };
 
+struct sw_exec_event {
+	struct sw_event_header hdr; /* conn.tgid: the process */
+};
+
 /* Arguments of a syscall in flight, remembered per thread (key: pid_tgid)
  * between its sys_enter and sys_exit. Userspace writes entries too, at start,
  * for threads already blocked in socket I/O when the probes attached (their
@@ -142,7 +153,29 @@ struct sw_io_args {
 	__u32 nr;       /* syscall number: the exit must match it */
 	__u8 sys;       /* enum sw_syscall, or a connect/accept marker */
 	__u8 dir;       /* enum sw_direction */
-	__u8 pad[6];
+	__u8 in_tls;    /* made inside a TLS library call: the socket carries TLS */
+	__u8 pad[5];
+};
+
+/* A TLS library read/write call in flight, per thread (key: pid_tgid), between
+ * its uprobe and uretprobe. The socket syscall the library makes during the
+ * call names the connection (fd), with no knowledge of the library's structs. */
+struct sw_tls_args {
+	__u64 ssl;      /* SSL * */
+	__u64 buf;      /* plaintext buffer */
+	__u64 len_ptr;  /* SSL_read_ex/SSL_write_ex: size_t * receiving the byte count */
+	__u64 ts_start;
+	__s32 fd;       /* -1 until known */
+	__u8 dir;       /* enum sw_direction */
+	__u8 depth;     /* nested hooked calls inside this one (SSL_read -> SSL_read_ex) */
+	__u8 pad[2];
+};
+
+/* Key of the SSL * -> fd table: the last socket each TLS session used. */
+struct sw_tls_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
 };
 
 /* Key of the kernel's connection table (exposed so userspace can sweep the

@@ -1,6 +1,7 @@
 // spanwire: eBPF zero-instrumentation tracing sensor.
 //   spanwire run      trace every HTTP exchange on this host and export spans
 //   spanwire trace    live on-host view, one line per exchange
+//   spanwire doctor   which TLS libraries are hooked, and why others are not
 //   spanwire version
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "export/otlp_grpc_exporter.h"
 #include "export/terminal_exporter.h"
 #include "export/trace_view.h"
+#include "tls/doctor.h"
 #include "metrics/metrics.h"
 
 namespace {
@@ -133,6 +135,9 @@ int main(int argc, char** argv) {
   bool json_view = false;
   trace->add_flag("--json", json_view, "One JSON object per line");
 
+  auto* doctor = app.add_subcommand(
+      "doctor", "List the TLS libraries spanwire hooks, the processes that use them, and why others are not covered");
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -140,6 +145,11 @@ int main(int argc, char** argv) {
 
   if (version->parsed()) {
     std::cout << "spanwire " << SPANWIRE_VERSION << " (BPF types from " << SPANWIRE_VMLINUX_SOURCE << ")\n";
+    return 0;
+  }
+  if (doctor->parsed()) {
+    spanwire::tls::Discovery discovery;
+    std::cout << spanwire::tls::doctor_report(discovery, static_cast<uint32_t>(getpid()));
     return 0;
   }
   return run_command(config, trace->parsed(), json_view);

@@ -8,6 +8,8 @@
  * user-ABI structs (iovec, msghdr) are stable and are read as plain memory. */
 #ifndef SPANWIRE_MINBTF_VMLINUX_H
 #define SPANWIRE_MINBTF_VMLINUX_H
+/* As bpftool's vmlinux.h does: bpf_tracing.h then uses the kernel's pt_regs names. */
+#define __VMLINUX_H__
 
 typedef unsigned char __u8;
 typedef signed char __s8;
@@ -110,6 +112,14 @@ struct socket {
 };
 
 #pragma clang attribute pop
+
+/* x86_64 register frame: the context of uprobes (bpf_tracing.h's
+ * PT_REGS_PARMn and PT_REGS_RC read it). A stable user ABI, read as plain memory. */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax;
+	unsigned long ip, cs, flags, sp, ss;
+};
 
 struct iovec {
 	void *iov_base;

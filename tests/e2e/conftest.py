@@ -227,6 +227,35 @@ def curl(*args, timeout=20):
     return proc.pid, out
 
 
+def start_nginx(procs, tmp_path, server_block, name="nginx"):
+    """The Debian nginx in the foreground, its state under tmp_path, serving one
+    server block (the caller's listen/root/ssl directives)."""
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text(f"""
+daemon off;
+user root;  # the worker reads pytest's private temp dir
+worker_processes 1;
+pid {tmp_path}/{name}.pid;
+error_log {tmp_path}/{name}-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_timeout 30;
+  client_body_temp_path {tmp_path}/body;
+  proxy_temp_path {tmp_path}/proxy;
+  fastcgi_temp_path {tmp_path}/fastcgi;
+  uwsgi_temp_path {tmp_path}/uwsgi;
+  scgi_temp_path {tmp_path}/scgi;
+  server {{
+{server_block}
+  }}
+}}
+""")
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    return procs.start([binary, "-c", str(conf), "-p", str(tmp_path), "-e", f"{tmp_path}/{name}-error.log"], name)
+
+
 def resource_name(span):
     return span["resource"].get("process.executable.name", "")
 

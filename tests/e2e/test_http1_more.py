@@ -1,12 +1,8 @@
 """HTTP/1 end to end beyond Python: IPv6 and IPv4-mapped sockets, and nginx,
 whose responses go out with writev (headers) and sendfile (body)."""
-import shutil
-import subprocess
-import time
-
 import pytest
 
-from conftest import attr, curl, read_line, wait_for_port, free_port, resource_name
+from conftest import attr, curl, wait_for_port, free_port, resource_name, start_nginx
 
 SERVER, CLIENT = 2, 3
 
@@ -41,36 +37,12 @@ def test_ipv6_and_ipv4_mapped(sink, sensor_factory, http_app):
 @pytest.fixture
 def nginx(procs, tmp_path):
     """nginx (Debian package) serving tmp_path/www on a free loopback port."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
     www = tmp_path / "www"
     www.mkdir()
     (www / "small.txt").write_bytes(b"small file\n")
     (www / "big.bin").write_bytes(bytes(range(256)) * 256)  # 64 KiB
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-user root;  # the worker reads pytest's private temp dir
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  sendfile on;
-  keepalive_timeout 30;
-  client_body_temp_path {tmp_path}/body;
-  proxy_temp_path {tmp_path}/proxy;
-  fastcgi_temp_path {tmp_path}/fastcgi;
-  uwsgi_temp_path {tmp_path}/uwsgi;
-  scgi_temp_path {tmp_path}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    root {www};
-  }}
-}}
-""")
-    proc = procs.start([binary, "-c", str(conf), "-p", str(tmp_path), "-e", f"{tmp_path}/nginx-error.log"], "nginx")
+    proc = start_nginx(procs, tmp_path, f"    listen 127.0.0.1:{port};\n    root {www};")
     wait_for_port(port)
     return port, proc
 

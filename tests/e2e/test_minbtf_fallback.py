@@ -23,6 +23,8 @@ def test_minimal_btf_object_loads(build_dir):
         assert res.returncode == 0, res.stderr[-3000:]
         progs = os.listdir(pin)
         assert "tp_sys_exit" in progs and "tp_enter_read" in progs, progs
-        assert len(progs) == 17, progs  # 14 enter hooks, close, process exit, the shared exit
+        assert "uprobe_ssl_write" in progs and "uretprobe_ssl_read_ex" in progs, progs
+        # 14 enter hooks, close, process exit and exec, the shared exit, 9 TLS probes
+        assert len(progs) == 27, progs
     finally:
         shutil.rmtree(pin, ignore_errors=True)

@@ -68,6 +68,7 @@ TEST_F(SpanBuilderTest, ServerSpanAttributesAndTiming) {
   EXPECT_EQ(s.name, "GET /users/{id}");
   EXPECT_EQ(s.string_attr("http.request.method"), "GET");
   EXPECT_EQ(s.string_attr("url.path"), "/users/42");
+  EXPECT_EQ(s.string_attr("url.query"), "x=1");
   EXPECT_EQ(s.string_attr("url.scheme"), "http");
   EXPECT_EQ(s.string_attr("server.address"), "api.example");
   EXPECT_EQ(s.int_attr("server.port"), 8080);
@@ -96,6 +97,22 @@ TEST_F(SpanBuilderTest, ClientSpanHasUrlFullAndErrorsOn4xx) {
   EXPECT_EQ(s.status, StatusCode::kError);
   EXPECT_EQ(s.string_attr("error.type"), "404");
   EXPECT_EQ(s.find("client.address"), nullptr);
+}
+
+TEST_F(SpanBuilderTest, TlsConnectionsAreHttps) {
+  http1::Exchange ex = exchange(request("GET", "/a?b=c", {{"host", "shop"}}, 10, 20), response(200, 30, 40, 9));
+  ConnectionInfo conn = connection(Role::kClient);
+  conn.tls = true;
+  Span c = builder.build(conn, ex, resource);
+  EXPECT_EQ(c.string_attr("url.scheme"), "https");
+  EXPECT_EQ(c.string_attr("url.full"), "https://shop/a?b=c");
+  EXPECT_EQ(c.int_attr("server.port"), 443);
+  EXPECT_EQ(c.find("url.query"), nullptr);  // inside url.full
+  conn = connection(Role::kServer);
+  conn.tls = true;
+  Span s = builder.build(conn, ex, resource);
+  EXPECT_EQ(s.string_attr("url.scheme"), "https");
+  EXPECT_EQ(s.string_attr("url.query"), "b=c");
 }
 
 TEST_F(SpanBuilderTest, ServerErrorsOnlyOn5xx) {

@@ -20,6 +20,8 @@
 #include "process/process_resources.h"
 #include "span/clock.h"
 #include "span/span_assembler.h"
+#include "tls/library_discovery.h"
+#include "tls/tls_hooks.h"
 
 namespace spanwire {
 
@@ -50,6 +52,15 @@ void write_stats(const std::string& path, const Metrics& metrics, size_t connect
   }
   std::rename(tmp.c_str(), path.c_str());  // readers never see a half-written file
 }
+
+// The uprobes on one TLS library file, as links of the sensor.
+class SensorProbes final : public tls::AttachedProbes {
+ public:
+  explicit SensorProbes(std::vector<Sensor::Link> links) : links_(std::move(links)) {}
+
+ private:
+  std::vector<Sensor::Link> links_;
+};
 }  // namespace
 
 int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics) {
@@ -93,9 +104,22 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // After attaching, so that no syscall falls between the scan and the probes.
   size_t seeded = sensor->seed_inflight_syscalls();
   spdlog::debug("{} threads were blocked in socket I/O at start and will be traced from that call", seeded);
-  spdlog::info("spanwire {} tracing: {} hooks attached ({}), payload cap {} bytes, ring buffer {} MiB",
+
+  tls::Discovery discovery;
+  auto tls_hooks = std::make_unique<tls::TlsHooks>(
+      discovery,
+      [&](const tls::Library& lib, std::string* error) -> std::unique_ptr<tls::AttachedProbes> {
+        auto links = sensor->attach_tls(lib.open_path, lib.symbols.names(), error);
+        if (links.empty()) return nullptr;
+        return std::make_unique<SensorProbes>(std::move(links));
+      },
+      metrics, static_cast<uint32_t>(getpid()));
+  tls_hooks->start(monotonic_now_ns());
+  // Logged once everything is attached: tests and users take it as "ready".
+  spdlog::info("spanwire {} tracing: {} hooks attached ({}), TLS uprobes on {} library files (`spanwire doctor` "
+               "lists them), payload cap {} bytes, ring buffer {} MiB",
                SPANWIRE_VERSION, sensor->attached_hooks().size(), fmt::join(sensor->attached_hooks(), ", "),
-               config.payload_cap, config.ringbuf_bytes >> 20);
+               tls_hooks->attached_files(), config.payload_cap, config.ringbuf_bytes >> 20);
 
   Fd ep(epoll_create1(EPOLL_CLOEXEC));
   for (int fd : {sensor->ring_buffer_fd(), sigfd.get()}) {
@@ -116,10 +140,14 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     sensor->consume();
     if (now - last_tick >= 100 * kMs) {
       tracker.tick(now);
+      for (uint32_t pid : decoder.take_execs()) tls_hooks->on_exec(pid, now);
+      tls_hooks->tick(now);
       last_tick = now;
     }
     if (now - last_stats >= 1000 * kMs) {
-      sensor->forget_processes(decoder.take_exited());
+      std::unordered_set<uint32_t> exited = decoder.take_exited();
+      for (uint32_t pid : exited) tls_hooks->on_exit(pid);
+      sensor->forget_processes(exited);
       sensor->read_kernel_stats(metrics);
       write_stats(config.stats_file, metrics, tracker.size());
       last_stats = now;
@@ -141,6 +169,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   exporter.flush(std::chrono::seconds(5));
   write_stats(config.stats_file, metrics, tracker.size());
   spdlog::info("sensor counters: {}", metrics.summary());
+  tls_hooks.reset();  // uprobe links first: they belong to the sensor's BPF object
   sensor.reset();
   spdlog::info("all probes detached");
   return 0;

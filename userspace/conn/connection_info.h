@@ -37,6 +37,7 @@ struct ConnectionInfo {
   Role role = Role::kUnknown;
   uint8_t protocol = 0;    // enum sw_protocol
   bool midstream = false;  // the socket predates the sensor
+  bool tls = false;        // the bytes are TLS plaintext from the TLS library
   std::string comm;        // process name
 };
 

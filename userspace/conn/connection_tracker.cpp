@@ -59,6 +59,7 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   info.role = static_cast<Role>(ev.role);
   info.protocol = ev.protocol;
   info.midstream = (ev.flags & SW_OPEN_MIDSTREAM) != 0;
+  info.tls = (ev.flags & SW_OPEN_TLS) != 0;
   info.comm.assign(ev.comm, strnlen(ev.comm, sizeof(ev.comm)));
 
   if (conns_.count(info.key) != 0) return;  // announced twice (a retried open)

@@ -41,6 +41,10 @@ void EventDecoder::handle(const void* data, size_t size, uint64_t now) {
       exited_.insert(hdr->conn.tgid);
       tracker_.on_process_exit(hdr->conn.tgid);
       return;
+    case SW_EV_EXEC:
+      if (size < sizeof(sw_exec_event)) break;
+      execs_.insert(hdr->conn.tgid);
+      return;
     default:
       break;
   }

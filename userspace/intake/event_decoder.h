@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_set>
+#include <utility>
 
 namespace spanwire {
 
@@ -21,11 +22,14 @@ class EventDecoder {
 
   // Processes that exited since the last call (their kernel state can be swept).
   std::unordered_set<uint32_t> take_exited();
+  // Processes that called execve since the last call (they may bring TLS libraries).
+  std::unordered_set<uint32_t> take_execs() { return std::exchange(execs_, {}); }
 
  private:
   ConnectionTracker& tracker_;
   Metrics& metrics_;
   std::unordered_set<uint32_t> exited_;
+  std::unordered_set<uint32_t> execs_;
 };
 
 }  // namespace spanwire

@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <thread>
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -53,7 +55,14 @@ std::string hook_name(const bpf_program* prog) {
 
 bool hook_is_optional(const std::string& name) {
   // Hooks whose absence only narrows coverage; everything else is required.
-  return name.find("mmsg") != std::string::npos || name.find("sendfile") != std::string::npos;
+  return name.find("mmsg") != std::string::npos || name.find("sendfile") != std::string::npos ||
+         name.find("sched_process_exec") != std::string::npos;
+}
+
+// TLS library hooks are attached per library file (attach_tls), not at start.
+bool is_uprobe(const bpf_program* prog) {
+  std::string_view sec = bpf_program__section_name(prog);
+  return sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0;
 }
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
@@ -103,7 +112,7 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   std::vector<std::pair<bpf_program*, std::string>> hooks;
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (prog == skel_->progs.tp_sys_exit) continue;
+    if (prog == skel_->progs.tp_sys_exit || is_uprobe(prog)) continue;
     std::string name = hook_name(prog);
     hooks.emplace_back(prog, name);
     const std::string enter = "syscalls:sys_enter_";
@@ -183,6 +192,9 @@ void Sensor::read_kernel_stats(Metrics& m) const {
   m.kernel_stash_full = total(SW_STAT_STASH_FULL);
   m.kernel_conn_map_full = total(SW_STAT_CONN_MAP_FULL);
   m.kernel_data_events = total(SW_STAT_DATA_EVENTS);
+  m.kernel_tls_conns = total(SW_STAT_TLS_CONNS);
+  m.kernel_tls_encrypted_bytes = total(SW_STAT_TLS_ENCRYPTED_BYTES);
+  m.kernel_tls_no_conn = total(SW_STAT_TLS_NO_CONN);
 }
 
 size_t Sensor::seed_inflight_syscalls() {
@@ -229,6 +241,43 @@ void Sensor::forget_processes(const std::unordered_set<uint32_t>& tgids) {
     uint32_t count = static_cast<uint32_t>(doomed.size());
     bpf_map_delete_batch(fd, doomed.data(), &count, nullptr);
   }
+}
+
+}  // namespace spanwire
+
+namespace spanwire {
+
+std::vector<Sensor::Link> Sensor::attach_tls(const std::string& path, const std::vector<std::string>& functions,
+                                             std::string* error) {
+  struct Probe {
+    const char* function;
+    bpf_program* entry;
+    bpf_program* exit;  // nullptr: entry only
+  };
+  const Probe probes[] = {
+      {"SSL_write", skel_->progs.uprobe_ssl_write, skel_->progs.uretprobe_ssl_write},
+      {"SSL_read", skel_->progs.uprobe_ssl_read, skel_->progs.uretprobe_ssl_read},
+      {"SSL_write_ex", skel_->progs.uprobe_ssl_write_ex, skel_->progs.uretprobe_ssl_write_ex},
+      {"SSL_read_ex", skel_->progs.uprobe_ssl_read_ex, skel_->progs.uretprobe_ssl_read_ex},
+      {"SSL_set_fd", skel_->progs.uprobe_ssl_set_fd, nullptr},
+  };
+  std::vector<Link> links;
+  for (const Probe& p : probes) {
+    if (std::find(functions.begin(), functions.end(), p.function) == functions.end()) continue;
+    for (bpf_program* prog : {p.entry, p.exit}) {
+      if (prog == nullptr) continue;
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = prog == p.exit, .func_name = p.function);
+      // pid -1: every process that maps this file, including ones started later.
+      bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts);
+      if (link == nullptr) {
+        if (error) *error = std::string(p.function) + ": " + errno_text(errno);
+        return {};  // the links made so far detach here: all or nothing
+      }
+      links.emplace_back(link);
+    }
+  }
+  if (links.empty() && error) *error = "none of SSL_read/SSL_write/SSL_read_ex/SSL_write_ex is defined";
+  return links;
 }
 
 }  // namespace spanwire

@@ -27,6 +27,9 @@ struct SensorOptions {
 
 class Sensor {
  public:
+  struct LinkDeleter { void operator()(bpf_link* l) const; };
+  using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
   // Receives every ring-buffer record (the bytes are valid during the call only).
   using RecordHandler = std::function<void(const void* data, size_t size)>;
 
@@ -49,16 +52,21 @@ class Sensor {
   size_t seed_inflight_syscalls();
   // Drops the kernel's connection state of exited processes.
   void forget_processes(const std::unordered_set<uint32_t>& tgids);
+  // Attaches the TLS uprobes to the functions of one library or executable file,
+  // for every process that maps it (now or later). `functions` are the ones the
+  // file defines, of SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_set_fd.
+  // Returns the links (destroying them detaches); empty with *error set on failure.
+  std::vector<Link> attach_tls(const std::string& path, const std::vector<std::string>& functions,
+                               std::string* error);
 
  private:
   struct SkeletonDeleter { void operator()(spanwire_bpf* s) const; };
-  struct LinkDeleter { void operator()(bpf_link* l) const; };
   struct RingBufferDeleter { void operator()(ring_buffer* rb) const; };
   static int on_record(void* ctx, void* data, size_t size);
 
   RecordHandler handler_;
   std::unique_ptr<spanwire_bpf, SkeletonDeleter> skel_;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::vector<Link> links_;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
   std::vector<std::string> attached_;
 };

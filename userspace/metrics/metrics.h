@@ -55,7 +55,12 @@ namespace spanwire {
   X(kernel_iov_truncated, "syscalls with more iovecs than the kernel walks")     \
   X(kernel_stash_full, "syscalls the kernel could not follow (stash full)")      \
   X(kernel_conn_map_full, "connections the kernel could not track (map full)")   \
-  X(kernel_data_events, "data events the kernel emitted")
+  X(kernel_data_events, "data events the kernel emitted")                       \
+  X(kernel_tls_conns, "connections found to carry TLS (plaintext from uprobes)") \
+  X(kernel_tls_encrypted_bytes, "encrypted bytes of TLS connections, counted, never copied") \
+  X(kernel_tls_no_conn, "TLS calls whose connection was unknown: plaintext lost") \
+  X(tls_files_hooked, "TLS library files (or executables) with uprobes attached") \
+  X(tls_attach_failures, "TLS library files whose uprobes could not be attached")
 
 class Metrics {
  public:

@@ -132,6 +132,14 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
     if (method == "_OTHER") add(a, "http.request.method_original", std::string(f.method));
   }
   if (path_known) add(a, "url.path", path);
+  if (!client) {  // a client span carries the query inside url.full
+    const size_t q = f.target.find('?');
+    if (q != std::string_view::npos) {
+      std::string_view query = f.target.substr(q + 1);
+      query = query.substr(0, query.find('#'));
+      add(a, "url.query", std::string(query));
+    }
+  }
   add(a, "url.scheme", std::string(f.scheme));
   int64_t default_port = f.scheme == "https" ? 443 : 80;
   add_server_attributes(a, conn, f.authority, default_port);
@@ -243,7 +251,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std
     HttpFacts f;
     f.method = value_or(rq.header(":method"), "");
     f.target = value_or(rq.header(":path"), "");
-    f.scheme = value_or(rq.header(":scheme"), "http");
+    f.scheme = value_or(rq.header(":scheme"), conn.tls ? "https" : "http");
     f.authority = rq.header(":authority");
     f.user_agent = rq.header("user-agent");
     f.protocol_version = "2";
@@ -280,6 +288,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
   HttpFacts f;
   f.method = req.method;
   f.target = req.target;
+  f.scheme = conn.tls ? "https" : "http";
   f.authority = req.header("host");
   f.user_agent = req.header("user-agent");
   f.protocol_version = "1." + std::to_string(req.version_minor);

@@ -8,8 +8,8 @@ Routes:
   GET  /slow?ms=N        200 after N milliseconds
   GET  /error            500
   anything else          404
-Usage: http_app.py PORT [HOST]  (binds HOST, default 127.0.0.1; "::" is dual-stack;
-prints "ready" when listening)
+Usage: http_app.py PORT [HOST] [--tls CERT KEY]  (binds HOST, default 127.0.0.1; "::" is
+dual-stack; --tls serves HTTPS through the ssl module (OpenSSL); prints "ready" when listening)
 """
 import http.server
 import socket
@@ -83,7 +83,18 @@ class Server6(Server):
 
 
 if __name__ == "__main__":
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    server = (Server6 if ":" in host else Server)((host, int(sys.argv[1])), Handler)
+    args = sys.argv[1:]
+    tls = None
+    if "--tls" in args:
+        at = args.index("--tls")
+        tls = args[at + 1:at + 3]
+        del args[at:at + 3]
+    host = args[1] if len(args) > 1 else "127.0.0.1"
+    server = (Server6 if ":" in host else Server)((host, int(args[0])), Handler)
+    if tls:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls[0], tls[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("ready", flush=True)
     server.serve_forever()
