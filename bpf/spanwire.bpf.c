@@ -421,11 +421,11 @@ static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev,
 	__u32 dir = ev->direction & 1;
 	__u64 n = no_copy ? 0 : len;
 	__u64 cap = payload_cap;
-	__u8 tls = ev->flags & SW_DATA_TLS;
+	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ);
 
-	ev->pos = __sync_fetch_and_add(tls ? &c->tls_pos[dir] : &c->pos[dir], len);
+	ev->pos = __sync_fetch_and_add((keep & SW_DATA_TLS) ? &c->tls_pos[dir] : &c->pos[dir], len);
 	ev->len = len;
-	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | tls;
+	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | keep;
 	if (cap > SW_MAX_PAYLOAD)
 		cap = SW_MAX_PAYLOAD;
 	if (n > cap)
@@ -585,6 +585,12 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	ev->ts_start_ns = a->ts_start;
 	ev->direction = a->dir;
 	ev->syscall = a->sys;
+	/* At exit the socket's sequence counter has moved past this call's bytes:
+	 * write_seq by what was queued, copied_seq by what was read. */
+	struct tcp_sock *tp = (struct tcp_sock *)a->sk;
+	__u32 seq_end = a->dir == SW_DIR_EGRESS ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq);
+	ev->seq_minus_pos = seq_end - (__u32)ret - (__u32)c->pos[a->dir & 1];
+	ev->flags = SW_DATA_SEQ;
 
 	switch (a->sys) {
 	case SW_SYS_READV:
@@ -778,6 +784,7 @@ static __always_inline int tls_exit(long ret, bool ex)
 	ev->ts_start_ns = a.ts_start;
 	ev->direction = a.dir;
 	ev->syscall = a.dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ;
+	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
 
 	__u64 cap = payload_cap;
 	if (cap == 0 || cap > SW_MAX_PAYLOAD)

@@ -58,6 +58,7 @@ enum sw_syscall {
 /* Flags of sw_data_event.flags */
 #define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
 #define SW_DATA_TLS 0x2     /* TLS plaintext: pos counts the plaintext stream */
+#define SW_DATA_SEQ 0x4     /* seq_minus_pos is valid */
 
 /* Kernel-side counters, one slot each in the per-CPU "stats" array. */
 enum sw_stat {
@@ -115,7 +116,12 @@ struct sw_data_event {
 	__u8 direction;    /* enum sw_direction */
 	__u8 syscall;      /* enum sw_syscall */
 	__u8 flags;        /* SW_DATA_* */
-	__u8 pad[5];
+	__u8 pad;
+	/* TCP sequence number minus pos, mod 2^32 (SW_DATA_SEQ): constant for a
+	 * connection's direction, so the sequence number of any stream offset is
+	 * seq_minus_pos + offset. Both ends of a connection see the same sequence
+	 * numbers, which pairs a client's request with the server's. */
+	__u32 seq_minus_pos;
 	__u8 data[SW_MAX_PAYLOAD];
 };
 #ifdef __cplusplus

@@ -51,6 +51,10 @@ void add_capture_flags(CLI::App* cmd, Config& c) {
   cmd->add_option("--payload-cap", c.payload_cap, "Bytes of payload copied per syscall")->capture_default_str();
   cmd->add_option("--ringbuf-size", c.ringbuf_bytes, "Kernel ring buffer size in bytes (power of two)")
       ->capture_default_str();
+  cmd->add_option("--link-window-ms", c.link_window_ms,
+                  "How long a finished span waits for its partners (client/server, caller/callee) before export")
+      ->check(CLI::Range(0u, 60000u))
+      ->capture_default_str();
   cmd->add_option("--stats-file", c.stats_file, "Write the sensor's counters as JSON to this file every second");
   cmd->add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

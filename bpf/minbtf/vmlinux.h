@@ -111,6 +111,12 @@ struct socket {
 	struct sock *sk;
 };
 
+/* The TCP socket's sequence counters: next byte to queue, next byte to copy to the reader. */
+struct tcp_sock {
+	__u32 write_seq;
+	__u32 copied_seq;
+};
+
 #pragma clang attribute pop
 
 /* x86_64 register frame: the context of uprobes (bpf_tracing.h's

@@ -139,6 +139,7 @@ std::optional<size_t> ConnectionParser::scan_resync(Direction& d, bool at_close)
 // --- input ---
 
 void ConnectionParser::feed(Direction& d, std::string_view data, uint64_t ts) {
+  d.stream_end += data.size();
   if (closed_ || d.state == State::kClosed) return;
   std::string replay;  // bytes given back by the resync search
   while (!data.empty()) {
@@ -158,7 +159,12 @@ void ConnectionParser::feed(Direction& d, std::string_view data, uint64_t ts) {
         break;
       }
       case State::kFrameHeader: {
-        if (d.header_have == 0) d.frame_ts = ts;
+        if (d.header_have == 0) {
+          d.frame_ts = ts;
+          // What is left of the input always ends at the stream's end (a resync
+          // replays the searched bytes, which end there too).
+          d.frame_offset = d.stream_end - data.size();
+        }
         const size_t n = std::min(kFrameHeaderSize - d.header_have, data.size());
         std::memcpy(d.header_buf + d.header_have, data.data(), n);
         d.header_have += n;
@@ -205,6 +211,7 @@ void ConnectionParser::feed(Direction& d, std::string_view data, uint64_t ts) {
 }
 
 void ConnectionParser::gap(Direction& d, uint64_t n, uint64_t ts) {
+  d.stream_end += n;
   if (closed_ || d.state == State::kClosed || n == 0) return;
   ++stats_.gaps;
   if (d.state == State::kData && n <= d.frame_left) {
@@ -310,7 +317,7 @@ void ConnectionParser::on_frame_header(Direction& d, uint64_t ts) {
     Entry* e = find_or_create(h.stream_id, streams_uncertain_);
     if (e != nullptr) {
       if (!e->got_headers[d.side] && !e->started[d.side]) e->framer[d.side].mark_lost();
-      touch(*e, d.side, d.frame_ts, ts);
+      touch(*e, d.side, d.frame_ts, ts, d.frame_offset);
     } else if (!streams_uncertain_ && open_.count(h.stream_id) == 0 && !recent_.count(h.stream_id) &&
                h.stream_id > max_id_[h.stream_id & 1]) {
       ++stats_.errors;  // DATA on an idle stream
@@ -381,7 +388,7 @@ void ConnectionParser::end_data_frame(Direction& d, uint64_t ts) {
   auto it = open_.find(d.frame.stream_id);
   if (it == open_.end()) return;
   Entry& e = it->second;
-  touch(e, d.side, d.frame_ts, ts);
+  touch(e, d.side, d.frame_ts, ts, d.frame_offset);
   if (d.frame.has(flags::kEndStream)) {
     (d.client ? e.stream.request : e.stream.response).end_stream = true;
     maybe_complete(e);
@@ -406,6 +413,7 @@ void ConnectionParser::on_frame_complete(Direction& d, uint64_t ts) {
       }
       if (push && view.promised_stream_id == 0) d.payload_truncated = true;
       d.block_ts = d.frame_ts;
+      d.block_offset = d.frame_offset;
       begin_block(d, h.stream_id, h.has(flags::kEndStream) && !push, push, view.promised_stream_id,
                   view.content, d.payload_truncated);
       if (h.has(flags::kEndHeaders)) finish_block(d, ts);
@@ -490,7 +498,7 @@ void ConnectionParser::finish_block(Direction& d, uint64_t ts) {
     side.headers_uncertain |= uncertain;
     side.headers_truncated |= truncated;
     side.end_stream = true;
-    touch(*e, 0, d.block_ts, ts);
+    touch(*e, 0, d.block_ts, ts, d.block_offset);
     maybe_complete(*e);
     return;
   }
@@ -507,7 +515,7 @@ void ConnectionParser::finish_block(Direction& d, uint64_t ts) {
   }
   side.headers_uncertain |= uncertain;
   side.headers_truncated |= truncated;
-  touch(*e, d.side, d.block_ts, ts);
+  touch(*e, d.side, d.block_ts, ts, d.block_offset);
   if (d.block_end_stream) side.end_stream = true;
   maybe_complete(*e);
 }
@@ -629,11 +637,12 @@ ConnectionParser::Entry* ConnectionParser::find_or_create(uint32_t id, bool may_
   return &e;
 }
 
-void ConnectionParser::touch(Entry& e, int side, uint64_t first_ts, uint64_t last_ts) {
+void ConnectionParser::touch(Entry& e, int side, uint64_t first_ts, uint64_t last_ts, uint64_t first_offset) {
   StreamSide& s = side == 0 ? e.stream.request : e.stream.response;
   if (!e.started[side]) {
     e.started[side] = true;
     s.first_ts = first_ts;
+    s.first_offset = first_offset;
   }
   s.last_ts = std::max(s.last_ts, last_ts);
 }

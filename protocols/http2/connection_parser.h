@@ -103,6 +103,8 @@ class ConnectionParser {
     size_t header_have = 0;
     FrameHeader frame;
     uint64_t frame_ts = 0;  // timestamp of the current frame's first byte
+    uint64_t frame_offset = 0;  // stream offset of the current frame's first byte
+    uint64_t stream_end = 0;    // stream offset just past the last byte fed or declared missing
     std::string payload;
     size_t payload_want = 0;  // payload bytes to keep
     uint64_t skip_left = 0;   // payload bytes to discard after the kept ones
@@ -122,6 +124,7 @@ class ConnectionParser {
     uint32_t promised_stream = 0;
     bool block_oversized = false;
     uint64_t block_ts = 0;
+    uint64_t block_offset = 0;
     std::string block;
 
     HpackDecoder hpack;
@@ -164,7 +167,7 @@ class ConnectionParser {
   std::optional<size_t> scan_resync(Direction& d, bool at_close);
 
   Entry* find_or_create(uint32_t id, bool may_create);
-  void touch(Entry& e, int side, uint64_t first_ts, uint64_t last_ts);
+  void touch(Entry& e, int side, uint64_t first_ts, uint64_t last_ts, uint64_t first_offset);
   void maybe_complete(Entry& e);
   void finish(Entry& e);  // moves the stream to done_ and forgets the entry
   void remember_closed(uint32_t id);

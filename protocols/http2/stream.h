@@ -22,6 +22,9 @@ struct StreamSide {
   std::vector<Header> trailers;  // a later header block (with END_STREAM)
   uint64_t data_bytes = 0;       // DATA payload bytes, padding excluded (bytes lost in gaps included)
   uint64_t first_ts = 0, last_ts = 0;  // caller's timestamps of the first / last frame byte of this side
+  // Added: offset of this side's first frame in its direction's byte stream (counting
+  // every byte fed or declared missing, the client preface included).
+  uint64_t first_offset = 0;
   bool end_stream = false;
   // Some header fields could not be decoded (unknown HPACK dynamic table): they are
   // omitted, never guessed.

@@ -49,9 +49,11 @@ def test_get_post_404_head_on_fresh_connections(sink, sensor_factory, http_app):
     assert resource_name(s).startswith("python3")
     assert s["resource"]["process.pid"] == server_proc.pid
     assert s["resource"]["service.name"].startswith("python3")
+    # One trace: the server's span is the child of curl's (same-host partner).
+    assert c["parent_span_id"] == ""
+    assert s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
     for span in (c, s):
         assert span["name"] == "GET /hello"
-        assert span["parent_span_id"] == ""
         assert attr(span, "http.response.status_code") == 200
         assert attr(span, "http.response.body.size") == 12
         assert attr(span, "http.request.body.size") == 0
@@ -65,7 +67,6 @@ def test_get_post_404_head_on_fresh_connections(sink, sensor_factory, http_app):
     assert attr(c, "network.peer.port") == port
     assert attr(s, "client.address") == "127.0.0.1"
     assert attr(s, "network.peer.port") == attr(c, "network.local.port")
-    assert c["trace_id"] != s["trace_id"]  # no traceparent: stitching is a later stage
     assert_contains_in_time(c, s)
 
     clients, servers = pair_for(sink, "/echo", "POST")
@@ -139,8 +140,13 @@ def test_traceparent_is_honoured(sink, sensor_factory, http_app):
     assert len(servers) == 1 and len(clients) == 1
     for span in clients + servers:
         assert span["trace_id"] == trace_id
-        assert span["parent_span_id"] == parent
         assert span["span_id"] != parent
+    # curl's span hangs under the header's parent; the server's under curl's
+    # (same-host partner: the most specific evidence wins).
+    assert clients[0]["parent_span_id"] == parent
+    assert attr(clients[0], "spanwire.link") == "traceparent"
+    assert servers[0]["parent_span_id"] == clients[0]["span_id"]
+    assert attr(servers[0], "spanwire.link") == "tuple"
     assert servers[0]["span_id"] != clients[0]["span_id"]
 
 

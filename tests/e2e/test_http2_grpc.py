@@ -116,9 +116,15 @@ def test_fifty_concurrent_calls_on_one_channel(sink, sensor_factory, grpc_server
     # One channel: one connection, so one client port for all 50 server spans.
     assert len({attr(s, "network.peer.port") for s in servers}) == 1
     assert len({s["span_id"] for s in clients + servers}) == 100
-    # Each server span pairs with one client span of the same HTTP/2 stream.
+    # Each server span pairs with one client span of the same HTTP/2 stream, and is
+    # its child in the same trace (linked by the TCP sequence number of the HEADERS frame).
     assert sorted(attr(s, "spanwire.http2.stream_id") for s in servers) == \
         sorted(attr(s, "spanwire.http2.stream_id") for s in clients)
+    client_of = {attr(s, "spanwire.http2.stream_id"): s for s in clients}
+    for s in servers:
+        partner = client_of[attr(s, "spanwire.http2.stream_id")]
+        assert s["parent_span_id"] == partner["span_id"] and s["trace_id"] == partner["trace_id"]
+        assert attr(s, "spanwire.link") == "tuple"
 
 
 def test_grpc_connection_opened_before_the_sensor(sink, sensor_factory, grpc_server, procs):

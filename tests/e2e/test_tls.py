@@ -80,6 +80,10 @@ def test_nginx_https_http1_and_http2_both_sides(sink, sensor_factory, nginx_http
     clients = [s for s in spans if s["kind"] == CLIENT]
     assert {s["resource"]["process.executable.name"] for s in clients} == {"curl"}
     assert attr(by[(CLIENT, "1.1")], "url.full") == f"https://127.0.0.1:{port}/page.html"
+    # Both ends followed from the start: nginx's span is the child of curl's (plaintext offsets).
+    for version in ("1.1", "2"):
+        assert by[(SERVER, version)]["parent_span_id"] == by[(CLIENT, version)]["span_id"]
+        assert by[(SERVER, version)]["trace_id"] == by[(CLIENT, version)]["trace_id"]
     assert attr(by[(CLIENT, "2")], "url.full") == f"https://127.0.0.1:{port}/page.html?v=2"
     assert attr(by[(SERVER, "2")], "url.query") == "v=2"
 

@@ -169,3 +169,47 @@ TEST_F(SpanBuilderTest, UnknownMethodIsOther) {
 
 }  // namespace
 }  // namespace spanwire
+
+namespace spanwire {
+namespace {
+
+TEST(ThreadTrail, ThreadOfAnOffset) {
+  ThreadTrail trail;
+  EXPECT_EQ(trail.at(0), 0u);
+  trail.note(0, 7);
+  trail.note(100, 7);  // same thread: no new mark
+  trail.note(200, 8);
+  trail.note(150, 9);  // overtook: kept in order
+  EXPECT_EQ(trail.at(0), 7u);
+  EXPECT_EQ(trail.at(149), 7u);
+  EXPECT_EQ(trail.at(150), 9u);
+  EXPECT_EQ(trail.at(5000), 8u);
+}
+
+TEST(ExchangeKey, BothEndsComputeTheSameKey) {
+  ConnectionInfo client = connection(Role::kClient);
+  ConnectionInfo server;
+  server.role = Role::kServer;
+  server.local = client.remote;
+  server.remote = client.local;
+  // Same TCP sequence numbers, different stream offsets (the server joined mid-way).
+  client.streams[0].has_seq = true;
+  client.streams[0].seq_minus_pos = 1000;
+  server.streams[0].has_seq = true;
+  server.streams[0].seq_minus_pos = 1000 + 400;
+  auto c = exchange_key(client, 500);
+  auto s = exchange_key(server, 100);
+  ASSERT_TRUE(c && s);
+  EXPECT_EQ(*c, *s);
+  EXPECT_NE(*exchange_key(client, 501), *s);
+  // TLS plaintext: offsets, only when the connection was followed from its start.
+  ConnectionInfo tls = connection(Role::kClient);
+  tls.tls = true;
+  EXPECT_TRUE(exchange_key(tls, 10));
+  EXPECT_FALSE(exchange_key(tls, 10)->by_seq);
+  tls.midstream = true;
+  EXPECT_FALSE(exchange_key(tls, 10));
+}
+
+}  // namespace
+}  // namespace spanwire

@@ -20,6 +20,7 @@
 #include "process/process_resources.h"
 #include "span/clock.h"
 #include "span/span_assembler.h"
+#include "span/trace_linker.h"
 #include "tls/library_discovery.h"
 #include "tls/tls_hooks.h"
 
@@ -81,7 +82,8 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   IdGenerator ids;
   SpanBuilder builder(clock, ids);
   ProcessResources resources;
-  SpanAssembler assembler(builder, resources, exporter, metrics);
+  TraceLinker linker(exporter, metrics, {.window_ns = uint64_t(config.link_window_ms) * kMs});
+  SpanAssembler assembler(builder, resources, linker, metrics);
   assembler.set_port_filter(config.ports);
   ConnectionTracker tracker({}, metrics, assembler);
   EventDecoder decoder(tracker, metrics);
@@ -140,6 +142,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     sensor->consume();
     if (now - last_tick >= 100 * kMs) {
       tracker.tick(now);
+      linker.tick(now);
       for (uint32_t pid : decoder.take_execs()) tls_hooks->on_exec(pid, now);
       tls_hooks->tick(now);
       last_tick = now;
@@ -166,7 +169,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   sensor->read_kernel_stats(metrics);
   tracker.on_unknown_connection = nullptr;
   tracker.close_all(now);
-  exporter.flush(std::chrono::seconds(5));
+  linker.flush(std::chrono::seconds(5));  // releases every held span, then flushes the exporter
   write_stats(config.stats_file, metrics, tracker.size());
   spdlog::info("sensor counters: {}", metrics.summary());
   tls_hooks.reset();  // uprobe links first: they belong to the sensor's BPF object

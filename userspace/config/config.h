@@ -18,6 +18,9 @@ struct Config {
   std::vector<std::string> comms;      // trace only these process names
   std::set<uint16_t> ports;            // report only connections on these ports
 
+  // Stitching: how long a finished span waits for the other spans of its trace
+  uint32_t link_window_ms = 1000;
+
   // Export
   std::string otlp_endpoint;  // OTLP/gRPC collector; empty: print to the terminal
   std::string json_out;       // also write JSON lines here ("-" = stdout)

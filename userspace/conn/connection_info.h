@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace spanwire {
 
@@ -30,6 +31,32 @@ struct ConnKeyHash {
   }
 };
 
+// Which thread moved which bytes of one stream: (offset, tid) where the thread
+// changes, the most recent kThreadTrailLength of them.
+class ThreadTrail {
+ public:
+  static constexpr size_t kThreadTrailLength = 32;
+  void note(uint64_t offset, uint32_t tid);
+  // The thread that moved the byte at `offset`; 0 when unknown.
+  uint32_t at(uint64_t offset) const;
+
+ private:
+  struct Mark {
+    uint64_t offset;
+    uint32_t tid;
+  };
+  std::vector<Mark> marks_;  // ascending offsets
+};
+
+// What the kernel told about one stream of a connection beyond its bytes.
+struct StreamFacts {
+  // TCP sequence number of stream offset X = seq_minus_pos + X (mod 2^32): the
+  // same number on both ends of the connection.
+  bool has_seq = false;
+  uint32_t seq_minus_pos = 0;
+  ThreadTrail threads;
+};
+
 struct ConnectionInfo {
   ConnKey key;
   Endpoint local;
@@ -39,6 +66,8 @@ struct ConnectionInfo {
   bool midstream = false;  // the socket predates the sensor
   bool tls = false;        // the bytes are TLS plaintext from the TLS library
   std::string comm;        // process name
+  // [0]: the client -> server stream (requests), [1]: server -> client.
+  StreamFacts streams[2];
 };
 
 }  // namespace spanwire

@@ -98,6 +98,13 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   uint64_t ts = dir == SW_DIR_EGRESS ? ev.ts_start_ns : ev.hdr.ts_ns;
   uint64_t length = ev.len;
   if (ev.flags & SW_DATA_NO_COPY) payload = {};
+  // Facts for linking spans: the TCP sequence numbers and threads of each stream.
+  StreamFacts& facts = c.info.streams[(c.info.role == Role::kClient) == (dir == SW_DIR_EGRESS) ? 0 : 1];
+  if (ev.flags & SW_DATA_SEQ) {
+    facts.has_seq = true;
+    facts.seq_minus_pos = ev.seq_minus_pos;
+  }
+  facts.threads.note(ev.pos, ev.hdr.tid);
   c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
   if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);
   publish(c);

@@ -59,6 +59,7 @@ http2::StreamSide as_stream_one(const http1::Message& request) {
   side.data_bytes = request.body_bytes;
   side.data_gap = request.body_had_gap;
   side.first_ts = request.first_ts;
+  side.first_offset = request.stream_offset;
   side.last_ts = request.last_ts;
   return side;
 }

@@ -42,6 +42,13 @@ namespace spanwire {
   X(http2_hpack_unknown_connections, "HTTP/2 connections joined with an unknown HPACK table") \
   X(http2_hpack_uncertain_blocks, "HTTP/2 header blocks decoded only in part")   \
   X(spans_created, "spans built")                                                \
+  X(spans_linked_tuple, "server spans linked under their same-host client span (tuple + TCP sequence)") \
+  X(spans_linked_thread, "client spans linked under the server span their thread was serving") \
+  X(spans_link_ambiguous, "thread links chosen among several in-flight requests of one thread") \
+  X(calls_unlinked, "client calls made while the process served requests, linked to none") \
+  X(links_too_late, "partners that arrived after the other side was exported (not linked)") \
+  X(link_conflicts, "links refused because both trees already had different trace ids") \
+  X(spans_released_early, "spans exported before their link window ended (too many held)") \
   X(spans_filtered, "spans suppressed by view filters")                          \
   X(spans_exported, "spans the OTLP collector accepted")            \
   X(spans_dropped_queue_full, "spans dropped because the export queue was full") \

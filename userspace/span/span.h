@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,6 +38,34 @@ struct Resource {
   std::string comm;
 };
 
+// Where a span's trace context came from when no other span links it.
+enum class ContextSource : uint8_t { kNone, kTraceparent, kB3 };
+
+// One request as both ends of its connection see it: the connection's tuple
+// and the request's position in the client -> server stream, as a TCP sequence
+// number (the same on both ends, across hosts and through NAT) or, for TLS
+// plaintext, as an offset (the same on both ends of a connection seen from its start).
+struct ExchangeKey {
+  std::array<uint8_t, 16> client_addr{}, server_addr{};
+  uint16_t client_port = 0, server_port = 0;
+  bool by_seq = true;
+  uint64_t position = 0;
+  bool operator==(const ExchangeKey&) const = default;
+};
+
+struct ExchangeKeyHash {
+  size_t operator()(const ExchangeKey& k) const;
+};
+
+// What the trace linker (span/trace_linker.h) knows of a span; never exported.
+struct SpanLinkage {
+  uint32_t tgid = 0;
+  uint32_t tid = 0;  // thread that read (server) or wrote (client) the request's first byte; 0: unknown
+  std::optional<ExchangeKey> key;
+  uint64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC
+  ContextSource context = ContextSource::kNone;  // trace id and parent came from this header
+};
+
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
@@ -51,6 +80,7 @@ struct Span {
   StatusCode status = StatusCode::kUnset;
   std::string status_message;
   std::shared_ptr<const Resource> resource;
+  SpanLinkage linkage;
 
   bool has_parent() const;
   const AttributeValue* find(std::string_view key) const;

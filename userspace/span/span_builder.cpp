@@ -53,20 +53,21 @@ void add(std::vector<Attribute>& attrs, std::string key, AttributeValue value) {
 }  // namespace
 
 Span SpanBuilder::start_span(const ConnectionInfo& conn, std::shared_ptr<const Resource> resource,
-                             const std::string* traceparent, const std::string* tracestate, uint64_t start_ts,
-                             uint64_t end_ts) {
+                             const std::optional<InboundContext>& context, uint64_t start_ts, uint64_t end_ts,
+                             uint64_t request_offset) {
   Span span;
   span.kind = conn.role == Role::kClient ? SpanKind::kClient : SpanKind::kServer;
   span.resource = std::move(resource);
   span.span_id = ids_.span_id();
-  // A valid traceparent puts this span in the caller's trace, under the
-  // caller's span. Never copy its span id as ours.
-  std::optional<TraceParent> tp = traceparent ? parse_traceparent(*traceparent) : std::nullopt;
-  if (tp) {
-    span.trace_id = tp->trace_id;
-    span.parent_span_id = tp->parent_id;
-    span.flags = tp->flags;
-    if (tracestate) span.trace_state = *tracestate;
+  // Trace context in the request puts this span in the caller's trace, under the
+  // caller's span, unless the trace linker finds more specific evidence. Never
+  // copy its span id as ours.
+  if (context) {
+    span.trace_id = context->parent.trace_id;
+    span.parent_span_id = context->parent.parent_id;
+    span.flags = context->parent.flags;
+    span.trace_state = context->trace_state;
+    span.linkage.context = context->source;
   } else {
     span.trace_id = ids_.trace_id();
   }
@@ -74,7 +75,35 @@ Span SpanBuilder::start_span(const ConnectionInfo& conn, std::shared_ptr<const R
   // server: first request byte read .. last response byte written.
   span.start_unix_ns = clock_.to_unix_ns(start_ts);
   span.end_unix_ns = clock_.to_unix_ns(std::max(start_ts, end_ts));
+  span.linkage.start_ns = start_ts;
+  span.linkage.end_ns = std::max(start_ts, end_ts);
+  span.linkage.tgid = conn.key.tgid;
+  span.linkage.tid = conn.streams[0].threads.at(request_offset);
+  span.linkage.key = exchange_key(conn, request_offset);
   return span;
+}
+
+std::optional<ExchangeKey> exchange_key(const ConnectionInfo& conn, uint64_t request_offset) {
+  ExchangeKey key;
+  const bool client = conn.role == Role::kClient;
+  const Endpoint& c = client ? conn.local : conn.remote;
+  const Endpoint& s = client ? conn.remote : conn.local;
+  key.client_addr = c.addr;
+  key.client_port = c.port;
+  key.server_addr = s.addr;
+  key.server_port = s.port;
+  const StreamFacts& requests = conn.streams[0];
+  if (requests.has_seq) {
+    key.position = static_cast<uint32_t>(requests.seq_minus_pos + static_cast<uint32_t>(request_offset));
+  } else if (conn.tls && !conn.midstream) {
+    // Plaintext offsets match only when both ends were followed from the start;
+    // a midstream end counts from where the sensor joined.
+    key.by_seq = false;
+    key.position = request_offset;
+  } else {
+    return std::nullopt;
+  }
+  return key;
 }
 
 namespace {
@@ -241,8 +270,9 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std
   const http2::StreamSide& rq = st.request;
   const http2::StreamSide& rs = st.response;
   uint64_t start = rq.first_ts != 0 ? rq.first_ts : rs.first_ts;
-  Span span = start_span(conn, std::move(resource), rq.header("traceparent"), rq.header("tracestate"), start,
-                         std::max(rq.last_ts, rs.last_ts));
+  auto context = read_inbound_context([&rq](std::string_view name) { return rq.header(name); });
+  Span span = start_span(conn, std::move(resource), context, start, std::max(rq.last_ts, rs.last_ts),
+                         rq.first_offset);
   const std::string* content_type = rq.header("content-type");
   if (!content_type) content_type = rs.header("content-type");
   if (content_type && grpc_wire::is_grpc(*content_type)) {
@@ -283,8 +313,8 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
   const http1::Message& req = ex.request;
   const http1::Message* resp = ex.response ? &*ex.response : nullptr;
   uint64_t end = resp ? std::max(resp->last_ts, req.last_ts) : req.last_ts;
-  Span span = start_span(conn, std::move(resource), req.header("traceparent"), req.header("tracestate"),
-                         req.first_ts, end);
+  auto context = read_inbound_context([&req](std::string_view name) { return req.header(name); });
+  Span span = start_span(conn, std::move(resource), context, req.first_ts, end, req.stream_offset);
   HttpFacts f;
   f.method = req.method;
   f.target = req.target;

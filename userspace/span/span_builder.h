@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "conn/connection_info.h"
 #include "http1/exchange_matcher.h"
@@ -25,14 +26,20 @@ class SpanBuilder {
   Span build(const ConnectionInfo& conn, const http2::Stream& stream, std::shared_ptr<const Resource> resource);
 
  private:
-  // Kind, ids, trace context and times: what every span of an exchange needs.
+  // Kind, ids, trace context, times and what the trace linker needs: what every
+  // span of an exchange has. request_offset: the request's first byte in the
+  // client -> server stream.
   Span start_span(const ConnectionInfo& conn, std::shared_ptr<const Resource> resource,
-                  const std::string* traceparent, const std::string* tracestate, uint64_t start_ts,
-                  uint64_t end_ts);
+                  const std::optional<InboundContext>& context, uint64_t start_ts, uint64_t end_ts,
+                  uint64_t request_offset);
 
   const MonotonicToUnix& clock_;
   IdGenerator& ids_;
 };
+
+// The request at request_offset of conn as both ends see it; nullopt when its
+// position cannot be known on both ends (no TCP sequence, midstream TLS).
+std::optional<ExchangeKey> exchange_key(const ConnectionInfo& conn, uint64_t request_offset);
 
 // "GET" and the other RFC 9110 / RFC 5789 methods as they are; anything else "_OTHER".
 std::string_view known_method(std::string_view method);

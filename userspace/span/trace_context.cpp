@@ -42,6 +42,29 @@ bool parse_id(std::string_view s, std::array<uint8_t, N>& out) {
     if (!parse_byte(s.substr(2 * i, 2), out[i])) return false;
   return std::any_of(out.begin(), out.end(), [](uint8_t b) { return b != 0; });
 }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// B3 trace ids are 16 or 32 hex digits; 64-bit ones are left-padded.
+bool parse_b3_trace_id(std::string_view s, TraceId& out) {
+  out = {};
+  if (s.size() == 32) return parse_id(s, out);
+  if (s.size() != 16) return false;
+  std::array<uint8_t, 8> low{};
+  if (!parse_id(s, low)) return false;
+  std::copy(low.begin(), low.end(), out.begin() + 8);
+  return true;
+}
+
+// "1"/"d" (debug implies sampled) or "true" (old multi-header form) sample; "0" does not.
+uint8_t b3_flags(std::string_view sampled, uint8_t absent) {
+  if (sampled.empty()) return absent;
+  return sampled == "1" || sampled == "d" || sampled == "true" ? 1 : 0;
+}
 }  // namespace
 
 TraceId IdGenerator::trace_id() {
@@ -57,11 +80,6 @@ SpanId IdGenerator::span_id() {
 }
 
 std::optional<TraceParent> parse_traceparent(std::string_view v) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
   v = trim(v);
   // version "-" trace-id "-" parent-id "-" flags  =  2+1+32+1+16+1+2 = 55
   if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
@@ -74,6 +92,52 @@ std::optional<TraceParent> parse_traceparent(std::string_view v) {
       !parse_byte(v.substr(53, 2), tp.flags))
     return std::nullopt;
   return tp;
+}
+
+std::optional<TraceParent> parse_b3_single(std::string_view v) {
+  v = trim(v);
+  const size_t dash = v.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;  // sampling decision only
+  TraceParent tp;
+  if (!parse_b3_trace_id(v.substr(0, dash), tp.trace_id)) return std::nullopt;
+  std::string_view rest = v.substr(dash + 1);
+  const size_t dash2 = rest.find('-');
+  if (!parse_id(rest.substr(0, dash2), tp.parent_id)) return std::nullopt;
+  std::string_view sampled = dash2 == std::string_view::npos ? std::string_view{} : rest.substr(dash2 + 1);
+  sampled = sampled.substr(0, sampled.find('-'));  // the caller's parent id may follow
+  tp.flags = b3_flags(sampled, 1);
+  return tp;
+}
+
+std::optional<TraceParent> parse_b3_multi(const std::string* trace_id, const std::string* span_id,
+                                          const std::string* sampled, const std::string* flags) {
+  if (!trace_id || !span_id) return std::nullopt;
+  TraceParent tp;
+  if (!parse_b3_trace_id(trim(*trace_id), tp.trace_id) || !parse_id(trim(*span_id), tp.parent_id))
+    return std::nullopt;
+  tp.flags = flags && trim(*flags) == "1" ? 1 : b3_flags(sampled ? trim(*sampled) : "", 1);
+  return tp;
+}
+
+std::optional<InboundContext> read_inbound_context(
+    const std::function<const std::string*(std::string_view)>& header) {
+  InboundContext ctx;
+  if (const std::string* v = header("traceparent")) {
+    if (auto tp = parse_traceparent(*v)) {
+      ctx.parent = *tp;
+      if (const std::string* state = header("tracestate")) ctx.trace_state = *state;
+      ctx.source = ContextSource::kTraceparent;
+      return ctx;
+    }
+  }
+  std::optional<TraceParent> b3;
+  if (const std::string* v = header("b3")) b3 = parse_b3_single(*v);
+  if (!b3) b3 = parse_b3_multi(header("x-b3-traceid"), header("x-b3-spanid"), header("x-b3-sampled"),
+                               header("x-b3-flags"));
+  if (!b3) return std::nullopt;
+  ctx.parent = *b3;
+  ctx.source = ContextSource::kB3;
+  return ctx;
 }
 
 }  // namespace spanwire

@@ -2,6 +2,7 @@
 // request headers.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -32,5 +33,23 @@ struct TraceParent {
 // versions by their first four fields). nullopt for anything invalid,
 // including all-zero ids.
 std::optional<TraceParent> parse_traceparent(std::string_view value);
+
+// B3 single header (`b3: {trace}-{span}[-{sampled}[-{parent}]]`). The trace id may be
+// 64-bit (left-padded with zeros); the span id is the caller's, our parent.
+// A sampling-only value ("0", "1", "d") carries no ids: nullopt.
+std::optional<TraceParent> parse_b3_single(std::string_view value);
+// B3 multi headers: X-B3-TraceId, X-B3-SpanId and optional X-B3-Sampled / X-B3-Flags.
+std::optional<TraceParent> parse_b3_multi(const std::string* trace_id, const std::string* span_id,
+                                          const std::string* sampled, const std::string* flags);
+
+// The trace context a request carries: W3C traceparent (+ tracestate) first,
+// then B3 single, then B3 multi. `header` finds a field by lowercase name.
+struct InboundContext {
+  TraceParent parent;
+  std::string trace_state;
+  ContextSource source = ContextSource::kNone;
+};
+std::optional<InboundContext> read_inbound_context(
+    const std::function<const std::string*(std::string_view lowercase_name)>& header);
 
 }  // namespace spanwire

@@ -1,0 +1,248 @@
+// TraceLinker over synthetic spans: the two-tier call in every arrival order,
+// concurrent interleaved requests, missing partners, header context, bounds.
+#include "span/trace_linker.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metrics/metrics.h"
+
+namespace spanwire {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kWindow = 1000 * kMs;
+
+struct Collect final : SpanExporter {
+  void export_span(Span span) override { spans.push_back(std::move(span)); }
+  void flush(std::chrono::milliseconds) override {}
+  std::vector<Span> spans;
+};
+
+SpanId id_of(uint8_t n) { return SpanId{n, 0, 0, 0, 0, 0, 0, 1}; }
+TraceId trace_of(uint8_t n) { return TraceId{n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}; }
+
+// A connection between two local ports; the request's position in its stream.
+ExchangeKey key(uint16_t client_port, uint16_t server_port, uint64_t position) {
+  ExchangeKey k;
+  k.client_addr[15] = k.server_addr[15] = 1;
+  k.client_port = client_port;
+  k.server_port = server_port;
+  k.position = position;
+  return k;
+}
+
+Span make(uint8_t n, SpanKind kind, uint32_t tgid, uint32_t tid, std::optional<ExchangeKey> k, uint64_t start,
+          uint64_t end) {
+  Span s;
+  s.name = std::to_string(n);
+  s.kind = kind;
+  s.span_id = id_of(n);
+  s.trace_id = trace_of(n);  // random per span, as the builder makes it
+  s.linkage.tgid = tgid;
+  s.linkage.tid = tid;
+  s.linkage.key = k;
+  s.linkage.start_ns = start;
+  s.linkage.end_ns = end;
+  return s;
+}
+
+std::string attr(const Span& s, const char* key) { return s.string_attr(key); }
+
+class TraceLinkerTest : public ::testing::Test {
+ protected:
+  const Span& by_name(const std::string& name) {
+    auto it = std::find_if(out.spans.begin(), out.spans.end(), [&](const Span& s) { return s.name == name; });
+    EXPECT_NE(it, out.spans.end()) << name;
+    return *it;
+  }
+  Collect out;
+  Metrics metrics;
+};
+
+// curl (pid 10) -> frontend (pid 20, thread 21) -> backend (pid 30): the four spans
+// of a two-tier call.
+std::vector<Span> two_tier(uint16_t curl_port, uint16_t front_port, uint64_t t0, uint32_t front_tid = 21) {
+  return {
+      make(1, SpanKind::kClient, 10, 10, key(curl_port, 8080, 1000), t0, t0 + 10 * kMs),           // curl
+      make(2, SpanKind::kServer, 20, front_tid, key(curl_port, 8080, 1000), t0 + 1 * kMs, t0 + 9 * kMs),  // front
+      make(3, SpanKind::kClient, 20, front_tid, key(front_port, 9090, 5000), t0 + 2 * kMs, t0 + 8 * kMs),  // call
+      make(4, SpanKind::kServer, 30, 31, key(front_port, 9090, 5000), t0 + 3 * kMs, t0 + 7 * kMs),  // backend
+  };
+}
+
+void expect_two_tier(const std::vector<Span>& spans, uint8_t base = 0) {
+  std::map<std::string, const Span*> by;
+  for (const Span& s : spans) by[s.name] = &s;
+  auto name = [base](int n) { return std::to_string(base + n); };
+  ASSERT_EQ(by.count(name(1)) + by.count(name(2)) + by.count(name(3)) + by.count(name(4)), 4u);
+  const Span& curl = *by[name(1)];
+  EXPECT_FALSE(curl.has_parent());
+  EXPECT_EQ(by[name(2)]->parent_span_id, curl.span_id);
+  EXPECT_EQ(by[name(3)]->parent_span_id, by[name(2)]->span_id);
+  EXPECT_EQ(by[name(4)]->parent_span_id, by[name(3)]->span_id);
+  for (int n = 2; n <= 4; ++n) EXPECT_EQ(by[name(n)]->trace_id, curl.trace_id) << n;
+  EXPECT_EQ(attr(*by[name(2)], "spanwire.link"), "tuple");
+  EXPECT_EQ(attr(*by[name(3)], "spanwire.link"), "thread");
+  EXPECT_EQ(attr(*by[name(4)], "spanwire.link"), "tuple");
+}
+
+TEST_F(TraceLinkerTest, TwoTierCallInEveryArrivalOrder) {
+  std::vector<int> order{0, 1, 2, 3};
+  int permutations = 0;
+  do {
+    Collect sink;
+    Metrics m;
+    TraceLinker linker(sink, m, {.window_ns = kWindow});
+    std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);
+    for (int i : order) linker.export_span(spans[i]);
+    EXPECT_TRUE(sink.spans.empty()) << "held for the window";
+    linker.tick(100 * kMs + 10 * kMs + kWindow);
+    ASSERT_EQ(sink.spans.size(), 4u);
+    expect_two_tier(sink.spans);
+    EXPECT_EQ(m.spans_linked_tuple.load(), 2u);
+    EXPECT_EQ(m.spans_linked_thread.load(), 1u);
+    ++permutations;
+  } while (std::next_permutation(order.begin(), order.end()));
+  EXPECT_EQ(permutations, 24);
+}
+
+TEST_F(TraceLinkerTest, ConcurrentInterleavedRequestsStayApart) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  // Three chains on three frontend threads, overlapping in time, arriving mixed.
+  std::vector<Span> all;
+  for (uint8_t c = 0; c < 3; ++c) {
+    std::vector<Span> spans = two_tier(41000 + c, 42000 + c, 100 * kMs + c * kMs, 21 + c);
+    for (Span& s : spans) {
+      s.name = std::to_string(10 * (c + 1) + std::stoi(s.name));
+      s.span_id[0] = static_cast<uint8_t>(10 * (c + 1) + s.span_id[0]);
+      s.trace_id[1] = c;
+    }
+    all.insert(all.end(), spans.begin(), spans.end());
+  }
+  std::vector<size_t> order{3, 7, 11, 2, 6, 10, 1, 5, 9, 0, 4, 8};
+  for (size_t i : order) linker.export_span(all[i]);
+  linker.flush(std::chrono::milliseconds(0));
+  ASSERT_EQ(out.spans.size(), 12u);
+  for (uint8_t c = 0; c < 3; ++c) expect_two_tier(out.spans, static_cast<uint8_t>(10 * (c + 1)));
+  std::set<TraceId> traces;
+  for (const Span& s : out.spans) traces.insert(s.trace_id);
+  EXPECT_EQ(traces.size(), 3u);
+}
+
+TEST_F(TraceLinkerTest, MissingPartnerLeavesARootInItsOwnTrace) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);
+  linker.export_span(spans[1]);  // frontend server: its client (curl) was not traced
+  linker.export_span(spans[2]);
+  linker.export_span(spans[3]);
+  linker.tick(10'000 * kMs);
+  ASSERT_EQ(out.spans.size(), 3u);
+  const Span& front = by_name("2");
+  EXPECT_FALSE(front.has_parent());
+  EXPECT_EQ(front.trace_id, trace_of(2));
+  EXPECT_EQ(by_name("3").trace_id, front.trace_id);
+  EXPECT_EQ(by_name("4").trace_id, front.trace_id);
+}
+
+TEST_F(TraceLinkerTest, TraceparentDecidesTheTraceWhileTheTupleDecidesTheParent) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);
+  // curl sent a traceparent: the builder gave curl's and the frontend's span the
+  // header's trace and parent.
+  const TraceId header_trace = trace_of(0xAB);
+  const SpanId header_parent = id_of(0xCD);
+  for (int i : {0, 1}) {
+    spans[i].trace_id = header_trace;
+    spans[i].parent_span_id = header_parent;
+    spans[i].linkage.context = ContextSource::kTraceparent;
+  }
+  for (int i : {3, 2, 1, 0}) linker.export_span(spans[i]);
+  linker.flush(std::chrono::milliseconds(0));
+  for (const Span& s : out.spans) EXPECT_EQ(s.trace_id, header_trace) << s.name;
+  EXPECT_EQ(by_name("1").parent_span_id, header_parent);
+  EXPECT_EQ(attr(by_name("1"), "spanwire.link"), "traceparent");
+  EXPECT_EQ(by_name("2").parent_span_id, by_name("1").span_id);  // not the header's parent
+  EXPECT_EQ(attr(by_name("2"), "spanwire.link"), "tuple");
+}
+
+TEST_F(TraceLinkerTest, HeaderParentWhenTheCallerIsNotOnThisHost) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  Span server = make(2, SpanKind::kServer, 20, 21, key(40000, 8080, 1), 0, 5 * kMs);
+  server.trace_id = trace_of(0x77);
+  server.parent_span_id = id_of(0x66);
+  server.linkage.context = ContextSource::kB3;
+  linker.export_span(server);
+  linker.flush(std::chrono::milliseconds(0));
+  ASSERT_EQ(out.spans.size(), 1u);
+  EXPECT_EQ(out.spans[0].trace_id, trace_of(0x77));
+  EXPECT_EQ(out.spans[0].parent_span_id, id_of(0x66));
+  EXPECT_EQ(attr(out.spans[0], "spanwire.link"), "b3");
+}
+
+TEST_F(TraceLinkerTest, NeverLinksACallToARequestNotInFlight) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  // The thread served a request that ended before the call started.
+  linker.export_span(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 5 * kMs));
+  linker.export_span(make(3, SpanKind::kClient, 20, 21, std::nullopt, 6 * kMs, 8 * kMs));
+  // Another thread of the process was serving at the time: an unlinked call.
+  linker.export_span(make(5, SpanKind::kServer, 20, 22, std::nullopt, 5 * kMs, 9 * kMs));
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_FALSE(by_name("3").has_parent());
+  EXPECT_EQ(metrics.calls_unlinked.load(), 1u);
+}
+
+TEST_F(TraceLinkerTest, EventLoopAmbiguityPicksTheLatestRequestAndSaysSo) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  linker.export_span(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 10 * kMs));
+  linker.export_span(make(5, SpanKind::kServer, 20, 21, std::nullopt, 2 * kMs, 10 * kMs));
+  linker.export_span(make(3, SpanKind::kClient, 20, 21, std::nullopt, 3 * kMs, 4 * kMs));
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_EQ(by_name("3").parent_span_id, id_of(5));
+  EXPECT_EQ(by_name("3").find("spanwire.link.ambiguous") != nullptr, true);
+  EXPECT_EQ(metrics.spans_link_ambiguous.load(), 1u);
+}
+
+TEST_F(TraceLinkerTest, LateChildJoinsTheReleasedParentsTrace) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 0);
+  linker.export_span(spans[0]);
+  linker.tick(2 * kWindow);  // curl's span is out
+  ASSERT_EQ(out.spans.size(), 1u);
+  linker.export_span(spans[1]);  // the frontend's arrives late: still under curl's
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_EQ(by_name("2").parent_span_id, by_name("1").span_id);
+  EXPECT_EQ(by_name("2").trace_id, by_name("1").trace_id);
+}
+
+TEST_F(TraceLinkerTest, LateParentIsCountedNotLinked) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 0);
+  linker.export_span(spans[1]);
+  linker.tick(2 * kWindow);
+  linker.export_span(spans[0]);
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_FALSE(by_name("2").has_parent());
+  EXPECT_EQ(metrics.links_too_late.load(), 1u);
+}
+
+TEST_F(TraceLinkerTest, MemoryIsBounded) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow, .max_held = 10});
+  for (uint8_t i = 1; i <= 50; ++i) linker.export_span(make(i, SpanKind::kClient, 10, i, std::nullopt, i, i + 1));
+  EXPECT_EQ(linker.held(), 10u);
+  EXPECT_EQ(out.spans.size(), 40u);
+  EXPECT_EQ(metrics.spans_released_early.load(), 40u);
+  linker.tick(3 * kWindow);  // released spans are forgotten one window later
+  linker.tick(5 * kWindow);
+  EXPECT_EQ(linker.held(), 0u);
+  EXPECT_EQ(linker.remembered(), 0u);  // nothing kept forever
+  EXPECT_EQ(out.spans.size(), 50u);
+}
+
+}  // namespace
+}  // namespace spanwire

@@ -1,0 +1,280 @@
+#include "span/trace_linker.h"
+
+#include <algorithm>
+
+#include "metrics/metrics.h"
+
+namespace spanwire {
+
+namespace {
+// Parent chains are short (one per tier); a longer walk means a bug, not a trace.
+constexpr int kMaxDepth = 256;
+
+const char* link_name(bool tuple) { return tuple ? "tuple" : "thread"; }
+}  // namespace
+
+TraceLinker::TraceLinker(SpanExporter& next, Metrics& metrics, Options options)
+    : next_(next), metrics_(metrics), options_(options) {}
+
+TraceLinker::Node* TraceLinker::find(uint64_t id) {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+void TraceLinker::export_span(Span span) {
+  const uint64_t id = next_id_++;
+  Node n;
+  n.kind = span.kind;
+  n.linkage = span.linkage;
+  n.span_id = span.span_id;
+  n.own_trace = span.trace_id;
+  n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
+  n.span = std::move(span);
+  expiry_.emplace(n.expiry, id);
+  nodes_.emplace(id, std::move(n));
+  ++held_;
+  add(id);
+  if (held_ > options_.max_held) {
+    // Too many waiting: the oldest leaves now, with what is known of it.
+    for (auto it = expiry_.begin(); it != expiry_.end(); ++it) {
+      Node* oldest = find(it->second);
+      if (oldest && !oldest->released && oldest->expiry == it->first) {
+        metrics_.spans_released_early++;
+        release(it->second);
+        break;
+      }
+    }
+  }
+}
+
+void TraceLinker::tick(uint64_t now) {
+  now_ = std::max(now_, now);
+  expire_until(now_, false);
+}
+
+void TraceLinker::flush(std::chrono::milliseconds timeout) {
+  expire_until(0, true);
+  next_.flush(timeout);
+}
+
+void TraceLinker::expire_until(uint64_t now, bool all_held) {
+  if (all_held) {
+    std::vector<uint64_t> held;
+    for (const auto& [expiry, id] : expiry_) {
+      const Node* n = find(id);
+      if (n && !n->released && n->expiry == expiry) held.push_back(id);
+    }
+    for (uint64_t id : held) release(id);
+    return;
+  }
+  while (!expiry_.empty() && expiry_.begin()->first <= now) {
+    const auto [expiry, id] = *expiry_.begin();
+    expiry_.erase(expiry_.begin());
+    Node* n = find(id);
+    if (n == nullptr || n->expiry != expiry) continue;  // superseded entry
+    if (!n->released) release(id);
+    else forget(id);
+  }
+}
+
+void TraceLinker::add(uint64_t id) {
+  const SpanKind kind = find(id)->kind;
+  if (kind == SpanKind::kServer) on_server(id);
+  else if (kind == SpanKind::kClient) on_client(id);
+}
+
+void TraceLinker::on_server(uint64_t id) {
+  const SpanLinkage linkage = find(id)->linkage;
+  if (linkage.key) {
+    // Rule 1: the client side of this exchange, if it came first.
+    if (auto it = clients_by_key_.find(*linkage.key); it != clients_by_key_.end()) link(id, it->second, Link::kTuple);
+    servers_by_key_[*linkage.key] = id;
+  }
+  if (linkage.tid == 0) return;
+  const ThreadKey thread{linkage.tgid, linkage.tid};
+  std::vector<uint64_t>& servers = servers_by_thread_[thread];
+  servers.push_back(id);
+  // Rule 2, calls that finished first: the ones this thread made while serving this request.
+  auto waiting = orphan_calls_.find(thread);
+  if (waiting == orphan_calls_.end()) return;
+  std::vector<uint64_t>& calls = waiting->second;
+  for (auto it = calls.begin(); it != calls.end();) {
+    Node* call = find(*it);
+    if (call == nullptr || call->released || call->parent != 0) {
+      it = calls.erase(it);
+      continue;
+    }
+    const Node& server = *find(id);
+    if (!contains(server, call->linkage.start_ns)) {
+      ++it;
+      continue;
+    }
+    int candidates = 0;
+    for (uint64_t s : servers) {
+      const Node* other = find(s);
+      if (other && contains(*other, call->linkage.start_ns)) ++candidates;
+    }
+    call->ambiguous = candidates > 1;
+    link(*it, id, Link::kThread);
+    it = calls.erase(it);
+  }
+  if (calls.empty()) orphan_calls_.erase(waiting);
+}
+
+void TraceLinker::on_client(uint64_t id) {
+  const SpanLinkage linkage = find(id)->linkage;
+  if (linkage.key) {
+    // Rule 1, server side first (it often finishes before the client reads the answer).
+    if (auto it = servers_by_key_.find(*linkage.key); it != servers_by_key_.end()) {
+      Node* server = find(it->second);
+      if (server && server->parent == 0) {
+        if (server->released) metrics_.links_too_late++;
+        else link(it->second, id, Link::kTuple);
+      }
+    }
+    clients_by_key_[*linkage.key] = id;
+  }
+  if (linkage.tid == 0) return;
+  const ThreadKey thread{linkage.tgid, linkage.tid};
+  // Rule 2: the request this thread was serving when it made the call. Should
+  // several be in flight on the thread (an event loop), the latest started wins
+  // and the link is flagged ambiguous.
+  uint64_t best = 0;
+  uint64_t best_start = 0;
+  int candidates = 0;
+  if (auto it = servers_by_thread_.find(thread); it != servers_by_thread_.end()) {
+    for (uint64_t s : it->second) {
+      const Node* server = find(s);
+      if (server == nullptr || !contains(*server, linkage.start_ns)) continue;
+      ++candidates;
+      if (best == 0 || server->linkage.start_ns >= best_start) {
+        best = s;
+        best_start = server->linkage.start_ns;
+      }
+    }
+  }
+  if (best != 0 && link(id, best, Link::kThread)) {
+    find(id)->ambiguous = candidates > 1;
+    return;
+  }
+  orphan_calls_[thread].push_back(id);  // its server span may finish later
+}
+
+std::pair<uint64_t, std::optional<TraceId>> TraceLinker::tree_of(uint64_t id) {
+  uint64_t cur = id;
+  for (int depth = 0; depth < kMaxDepth; ++depth) {
+    Node* n = find(cur);
+    if (n->trace) return {cur, n->trace};
+    if (n->parent == 0 || find(n->parent) == nullptr) return {cur, std::nullopt};
+    cur = n->parent;
+  }
+  return {cur, std::nullopt};
+}
+
+bool TraceLinker::link(uint64_t child, uint64_t parent, Link how) {
+  Node* c = find(child);
+  Node* p = find(parent);
+  if (c == nullptr || p == nullptr || child == parent || c->released || c->parent != 0) return false;
+  uint64_t cur = parent;  // no cycles: the child must not be an ancestor of the parent
+  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
+    if (cur == child) return false;
+    const Node* n = find(cur);
+    cur = n ? n->parent : 0;
+  }
+  // One trace id per tree: a released part fixed it.
+  const auto [child_top, child_trace] = tree_of(child);
+  const auto [parent_top, parent_trace] = tree_of(parent);
+  if (child_trace && parent_trace && *child_trace != *parent_trace) {
+    metrics_.link_conflicts++;
+    return false;
+  }
+  if (child_trace && !parent_trace) find(parent_top)->trace = child_trace;
+  c->parent = parent;
+  c->link = how;
+  ++p->held_children;
+  return true;
+}
+
+TraceId TraceLinker::choose_trace(uint64_t id) {
+  // The top-most trace context from a header on the way to the root, else the root's id.
+  std::optional<TraceId> from_header;
+  uint64_t cur = id;
+  TraceId root_trace{};
+  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
+    const Node* n = find(cur);
+    if (n == nullptr) break;
+    if (n->linkage.context != ContextSource::kNone) from_header = n->own_trace;
+    root_trace = n->own_trace;
+    cur = n->parent;
+  }
+  return from_header.value_or(root_trace);
+}
+
+void TraceLinker::release(uint64_t id) {
+  Node& n = *find(id);
+  const auto [top, decided] = tree_of(id);
+  const TraceId trace = decided ? *decided : choose_trace(id);
+  if (!decided) find(top)->trace = trace;
+  n.trace = trace;
+  Span span = std::move(n.span);
+  span.trace_id = trace;
+  if (n.parent != 0) {
+    Node& parent = *find(n.parent);
+    span.parent_span_id = parent.span_id;
+    const bool tuple = n.link == Link::kTuple;
+    span.attributes.push_back({"spanwire.link", std::string(link_name(tuple))});
+    if (n.ambiguous) {
+      span.attributes.push_back({"spanwire.link.ambiguous", true});
+      metrics_.spans_link_ambiguous++;
+    }
+    (tuple ? metrics_.spans_linked_tuple : metrics_.spans_linked_thread)++;
+    --parent.held_children;
+  } else if (n.linkage.context != ContextSource::kNone) {
+    // The header's parent, set by the builder, stays.
+    span.attributes.push_back(
+        {"spanwire.link", std::string(n.linkage.context == ContextSource::kB3 ? "b3" : "traceparent")});
+  } else if (n.kind == SpanKind::kClient && process_was_serving(n.linkage.tgid, n.linkage.start_ns)) {
+    // A call made while the process served requests, on a thread that served none of them.
+    metrics_.calls_unlinked++;
+  }
+  n.released = true;
+  --held_;
+  n.expiry = now_ + options_.window_ns;  // remembered for late children
+  expiry_.emplace(n.expiry, id);
+  next_.export_span(std::move(span));
+}
+
+void TraceLinker::forget(uint64_t id) {
+  Node& n = *find(id);
+  if (n.held_children > 0) {  // a held span still needs its id and trace
+    n.expiry = now_ + options_.window_ns;
+    expiry_.emplace(n.expiry, id);
+    return;
+  }
+  if (n.linkage.key) {
+    auto& index = n.kind == SpanKind::kServer ? servers_by_key_ : clients_by_key_;
+    if (auto it = index.find(*n.linkage.key); it != index.end() && it->second == id) index.erase(it);
+  }
+  if (n.linkage.tid != 0) {
+    auto& index = n.kind == SpanKind::kServer ? servers_by_thread_ : orphan_calls_;
+    auto it = index.find({n.linkage.tgid, n.linkage.tid});
+    if (it != index.end()) {
+      std::erase(it->second, id);
+      if (it->second.empty()) index.erase(it);
+    }
+  }
+  nodes_.erase(id);
+}
+
+bool TraceLinker::process_was_serving(uint32_t tgid, uint64_t at_ns) const {
+  for (auto it = servers_by_thread_.lower_bound({tgid, 0}); it != servers_by_thread_.end() && it->first.first == tgid;
+       ++it) {
+    for (uint64_t s : it->second) {
+      auto n = nodes_.find(s);
+      if (n != nodes_.end() && contains(n->second, at_ns)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace spanwire

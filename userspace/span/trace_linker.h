@@ -1,0 +1,98 @@
+// Stitches the spans of one host into traces, between the span builder and the
+// exporter. A finished span is held for a window (default 1 s: the partner of
+// an exchange is seen by another process and may arrive later), linked, then
+// released with its final trace id and parent:
+//  1. tuple:  a server span is the child of the client span of the same
+//     exchange (same connection tuple and request position: ExchangeKey);
+//  2. thread: a client span is the child of the server span of the same
+//     process whose request was read by the thread that made the call, and
+//     that was in flight when the call started;
+//  3. header: otherwise the request's traceparent/B3 parent (SpanBuilder set it);
+//  4. otherwise a root.
+// The trace id of a tree is the top-most header's (closest to the root), else
+// the root's own random id; once one span of a tree is released, the tree's
+// trace id is fixed and later links adopt it (or are refused, counted).
+// Memory is bounded: at most Options::max_held spans wait (the oldest leave
+// early, counted), and released spans are remembered for one window only, for
+// late children.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "export/exporter.h"
+#include "span/span.h"
+
+namespace spanwire {
+
+class Metrics;
+
+class TraceLinker final : public SpanExporter {
+ public:
+  struct Options {
+    uint64_t window_ns = 1'000'000'000;
+    size_t max_held = 100'000;
+  };
+
+  TraceLinker(SpanExporter& next, Metrics& metrics, Options options);
+
+  void export_span(Span span) override;  // holds it until its window passes
+  void flush(std::chrono::milliseconds timeout) override;  // releases everything held
+  void tick(uint64_t now);  // releases the spans whose window passed (CLOCK_MONOTONIC)
+  size_t held() const { return held_; }
+  size_t remembered() const { return nodes_.size(); }  // held + released still known
+
+ private:
+  enum class Link : uint8_t { kNone, kTuple, kThread };
+  using ThreadKey = std::pair<uint32_t, uint32_t>;  // tgid, tid
+
+  struct Node {
+    Span span;              // moved to the exporter at release
+    SpanKind kind{};
+    SpanLinkage linkage;    // copies kept after release, for late partners
+    SpanId span_id{};
+    TraceId own_trace{};    // the builder's: from the request's header, or random
+    uint64_t parent = 0;    // node id; 0: none
+    Link link = Link::kNone;
+    bool ambiguous = false;       // another in-flight server span of the thread also contained the call
+    bool released = false;
+    std::optional<TraceId> trace;  // decided: on a released node, or on a root whose tree has one
+    size_t held_children = 0;      // held nodes linked under this one (keeps a released node known)
+    uint64_t expiry = 0;           // release time (held) or forget time (released)
+  };
+
+  void add(uint64_t id);
+  void on_server(uint64_t id);
+  void on_client(uint64_t id);
+  bool link(uint64_t child, uint64_t parent, Link how);
+  // The decided trace id of id's tree, if any; and the node where it is (or the root).
+  std::pair<uint64_t, std::optional<TraceId>> tree_of(uint64_t id);
+  TraceId choose_trace(uint64_t id);
+  void release(uint64_t id);
+  void forget(uint64_t id);
+  void expire_until(uint64_t now, bool all);
+  bool contains(const Node& server, uint64_t start_ns) const {
+    return server.linkage.start_ns <= start_ns && start_ns <= server.linkage.end_ns;
+  }
+  bool process_was_serving(uint32_t tgid, uint64_t at_ns) const;
+  Node* find(uint64_t id);
+
+  SpanExporter& next_;
+  Metrics& metrics_;
+  Options options_;
+  uint64_t now_ = 0;
+  uint64_t next_id_ = 1;
+  size_t held_ = 0;
+  std::unordered_map<uint64_t, Node> nodes_;
+  std::multimap<uint64_t, uint64_t> expiry_;  // expiry time -> node id (held and released)
+  std::unordered_map<ExchangeKey, uint64_t, ExchangeKeyHash> clients_by_key_, servers_by_key_;
+  std::map<ThreadKey, std::vector<uint64_t>> servers_by_thread_;
+  std::map<ThreadKey, std::vector<uint64_t>> orphan_calls_;  // held client spans without a parent yet
+};
+
+}  // namespace spanwire
