@@ -8,12 +8,12 @@ BUILD_PKGS=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libcurl4-openssl-dev libnghttp2-dev libbpfcc-dev
+  libcurl4-openssl-dev libnghttp2-dev libbpfcc-dev libhttp-parser-dev
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-grpcio curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux
-  libclang-rt-14-dev
+  libclang-rt-14-dev wrk
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -19,7 +19,9 @@ using SpanId = std::array<uint8_t, 8>;
 using AttributeValue = std::variant<std::string, int64_t, bool, double>;
 
 struct Attribute {
-  std::string key;
+  // Always a string literal (semantic-convention names): no allocation per
+  // attribute, which matters with ~15 attributes per span at 100k spans/s.
+  std::string_view key;
   AttributeValue value;
 };
 

@@ -47,8 +47,8 @@ HostPort parse_host_header(std::string_view v) {
   return hp;
 }
 
-void add(std::vector<Attribute>& attrs, std::string key, AttributeValue value) {
-  attrs.push_back({std::move(key), std::move(value)});
+void add(std::vector<Attribute>& attrs, std::string_view key, AttributeValue value) {
+  attrs.push_back({key, std::move(value)});
 }
 }  // namespace
 

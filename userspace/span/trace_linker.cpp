@@ -1,6 +1,7 @@
 #include "span/trace_linker.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "metrics/metrics.h"
 
@@ -30,20 +31,14 @@ void TraceLinker::export_span(Span span) {
   n.own_trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
-  expiry_.emplace(n.expiry, id);
+  held_expiry_.emplace(n.expiry, id);
   nodes_.emplace(id, std::move(n));
   ++held_;
   add(id);
   if (held_ > options_.max_held) {
     // Too many waiting: the oldest leaves now, with what is known of it.
-    for (auto it = expiry_.begin(); it != expiry_.end(); ++it) {
-      Node* oldest = find(it->second);
-      if (oldest && !oldest->released && oldest->expiry == it->first) {
-        metrics_.spans_released_early++;
-        release(it->second);
-        break;
-      }
-    }
+    metrics_.spans_released_early++;
+    release(held_expiry_.begin()->second);
   }
 }
 
@@ -58,22 +53,14 @@ void TraceLinker::flush(std::chrono::milliseconds timeout) {
 }
 
 void TraceLinker::expire_until(uint64_t now, bool all_held) {
-  if (all_held) {
-    std::vector<uint64_t> held;
-    for (const auto& [expiry, id] : expiry_) {
-      const Node* n = find(id);
-      if (n && !n->released && n->expiry == expiry) held.push_back(id);
-    }
-    for (uint64_t id : held) release(id);
-    return;
+  while (!held_expiry_.empty() && (all_held || held_expiry_.begin()->first <= now)) {
+    release(held_expiry_.begin()->second);
   }
-  while (!expiry_.empty() && expiry_.begin()->first <= now) {
-    const auto [expiry, id] = *expiry_.begin();
-    expiry_.erase(expiry_.begin());
-    Node* n = find(id);
-    if (n == nullptr || n->expiry != expiry) continue;  // superseded entry
-    if (!n->released) release(id);
-    else forget(id);
+  if (all_held) return;
+  while (!released_expiry_.empty() && released_expiry_.begin()->first <= now) {
+    const uint64_t id = released_expiry_.begin()->second;
+    released_expiry_.erase(released_expiry_.begin());
+    forget(id);
   }
 }
 
@@ -92,31 +79,29 @@ void TraceLinker::on_server(uint64_t id) {
   }
   if (linkage.tid == 0) return;
   const ThreadKey thread{linkage.tgid, linkage.tid};
-  std::vector<uint64_t>& servers = servers_by_thread_[thread];
-  servers.push_back(id);
-  // Rule 2, calls that finished first: the ones this thread made while serving this request.
+  ByStart& servers = servers_by_thread_[thread];
+  servers.emplace(linkage.start_ns, id);
+  // Rule 2, calls that finished first: the ones this thread started while serving this request.
   auto waiting = orphan_calls_.find(thread);
   if (waiting == orphan_calls_.end()) return;
-  std::vector<uint64_t>& calls = waiting->second;
-  for (auto it = calls.begin(); it != calls.end();) {
-    Node* call = find(*it);
+  ByStart& calls = waiting->second;
+  auto first = calls.lower_bound(linkage.start_ns);
+  auto last = calls.upper_bound(linkage.end_ns);
+  for (auto it = first; it != last;) {
+    Node* call = find(it->second);
     if (call == nullptr || call->released || call->parent != 0) {
-      it = calls.erase(it);
-      continue;
-    }
-    const Node& server = *find(id);
-    if (!contains(server, call->linkage.start_ns)) {
       ++it;
       continue;
     }
-    int candidates = 0;
-    for (uint64_t s : servers) {
-      const Node* other = find(s);
+    int candidates = 0, examined = 0;
+    for (auto s = std::make_reverse_iterator(servers.upper_bound(call->linkage.start_ns));
+         s != servers.rend() && candidates <= 1 && examined < kMaxCandidates; ++s, ++examined) {
+      const Node* other = find(s->second);
       if (other && contains(*other, call->linkage.start_ns)) ++candidates;
     }
     call->ambiguous = candidates > 1;
-    link(*it, id, Link::kThread);
-    it = calls.erase(it);
+    if (link(it->second, id, Link::kThread)) it = calls.erase(it);
+    else ++it;
   }
   if (calls.empty()) orphan_calls_.erase(waiting);
 }
@@ -140,24 +125,23 @@ void TraceLinker::on_client(uint64_t id) {
   // several be in flight on the thread (an event loop), the latest started wins
   // and the link is flagged ambiguous.
   uint64_t best = 0;
-  uint64_t best_start = 0;
   int candidates = 0;
   if (auto it = servers_by_thread_.find(thread); it != servers_by_thread_.end()) {
-    for (uint64_t s : it->second) {
-      const Node* server = find(s);
+    // Latest start first: the first that contains the call is the latest-started in flight.
+    const ByStart& servers = it->second;
+    int examined = 0;
+    for (auto s = std::make_reverse_iterator(servers.upper_bound(linkage.start_ns));
+         s != servers.rend() && examined < kMaxCandidates; ++s, ++examined) {
+      const Node* server = find(s->second);
       if (server == nullptr || !contains(*server, linkage.start_ns)) continue;
-      ++candidates;
-      if (best == 0 || server->linkage.start_ns >= best_start) {
-        best = s;
-        best_start = server->linkage.start_ns;
-      }
+      if (++candidates == 1) best = s->second;
     }
   }
   if (best != 0 && link(id, best, Link::kThread)) {
     find(id)->ambiguous = candidates > 1;
     return;
   }
-  orphan_calls_[thread].push_back(id);  // its server span may finish later
+  orphan_calls_[thread].emplace(linkage.start_ns, id);  // its server span may finish later
 }
 
 std::pair<uint64_t, std::optional<TraceId>> TraceLinker::tree_of(uint64_t id) {
@@ -237,10 +221,18 @@ void TraceLinker::release(uint64_t id) {
     // A call made while the process served requests, on a thread that served none of them.
     metrics_.calls_unlinked++;
   }
+  // Each held node has exactly one entry in held_expiry_, at its expiry.
+  auto [first, last] = held_expiry_.equal_range(n.expiry);
+  for (auto e = first; e != last; ++e) {
+    if (e->second == id) {
+      held_expiry_.erase(e);
+      break;
+    }
+  }
   n.released = true;
   --held_;
   n.expiry = now_ + options_.window_ns;  // remembered for late children
-  expiry_.emplace(n.expiry, id);
+  released_expiry_.emplace(n.expiry, id);
   next_.export_span(std::move(span));
 }
 
@@ -248,7 +240,7 @@ void TraceLinker::forget(uint64_t id) {
   Node& n = *find(id);
   if (n.held_children > 0) {  // a held span still needs its id and trace
     n.expiry = now_ + options_.window_ns;
-    expiry_.emplace(n.expiry, id);
+    released_expiry_.emplace(n.expiry, id);
     return;
   }
   if (n.linkage.key) {
@@ -256,12 +248,8 @@ void TraceLinker::forget(uint64_t id) {
     if (auto it = index.find(*n.linkage.key); it != index.end() && it->second == id) index.erase(it);
   }
   if (n.linkage.tid != 0) {
-    auto& index = n.kind == SpanKind::kServer ? servers_by_thread_ : orphan_calls_;
-    auto it = index.find({n.linkage.tgid, n.linkage.tid});
-    if (it != index.end()) {
-      std::erase(it->second, id);
-      if (it->second.empty()) index.erase(it);
-    }
+    const ThreadKey thread{n.linkage.tgid, n.linkage.tid};
+    erase_entry(n.kind == SpanKind::kServer ? servers_by_thread_ : orphan_calls_, thread, n.linkage.start_ns, id);
   }
   nodes_.erase(id);
 }
@@ -269,12 +257,28 @@ void TraceLinker::forget(uint64_t id) {
 bool TraceLinker::process_was_serving(uint32_t tgid, uint64_t at_ns) const {
   for (auto it = servers_by_thread_.lower_bound({tgid, 0}); it != servers_by_thread_.end() && it->first.first == tgid;
        ++it) {
-    for (uint64_t s : it->second) {
-      auto n = nodes_.find(s);
+    int examined = 0;
+    for (auto s = std::make_reverse_iterator(it->second.upper_bound(at_ns));
+         s != it->second.rend() && examined < kMaxCandidates; ++s, ++examined) {
+      auto n = nodes_.find(s->second);
       if (n != nodes_.end() && contains(n->second, at_ns)) return true;
     }
   }
   return false;
+}
+
+void TraceLinker::erase_entry(std::map<ThreadKey, ByStart>& index, const ThreadKey& thread, uint64_t start,
+                              uint64_t id) {
+  auto it = index.find(thread);
+  if (it == index.end()) return;
+  auto [first, last] = it->second.equal_range(start);
+  for (auto e = first; e != last; ++e) {
+    if (e->second == id) {
+      it->second.erase(e);
+      break;
+    }
+  }
+  if (it->second.empty()) index.erase(it);
 }
 
 }  // namespace spanwire

@@ -50,6 +50,7 @@ class TraceLinker final : public SpanExporter {
  private:
   enum class Link : uint8_t { kNone, kTuple, kThread };
   using ThreadKey = std::pair<uint32_t, uint32_t>;  // tgid, tid
+  using ByStart = std::multimap<uint64_t, uint64_t>;  // start_ns -> node id
 
   struct Node {
     Span span;              // moved to the exporter at release
@@ -80,6 +81,7 @@ class TraceLinker final : public SpanExporter {
     return server.linkage.start_ns <= start_ns && start_ns <= server.linkage.end_ns;
   }
   bool process_was_serving(uint32_t tgid, uint64_t at_ns) const;
+  static void erase_entry(std::map<ThreadKey, ByStart>& index, const ThreadKey& thread, uint64_t start, uint64_t id);
   Node* find(uint64_t id);
 
   SpanExporter& next_;
@@ -89,10 +91,15 @@ class TraceLinker final : public SpanExporter {
   uint64_t next_id_ = 1;
   size_t held_ = 0;
   std::unordered_map<uint64_t, Node> nodes_;
-  std::multimap<uint64_t, uint64_t> expiry_;  // expiry time -> node id (held and released)
+  // Expiry time -> node id: held spans (release) and released ones (forget).
+  std::multimap<uint64_t, uint64_t> held_expiry_, released_expiry_;
   std::unordered_map<ExchangeKey, uint64_t, ExchangeKeyHash> clients_by_key_, servers_by_key_;
-  std::map<ThreadKey, std::vector<uint64_t>> servers_by_thread_;
-  std::map<ThreadKey, std::vector<uint64_t>> orphan_calls_;  // held client spans without a parent yet
+  // Per thread, by start time: server spans, and held client spans without a parent yet.
+  std::map<ThreadKey, ByStart> servers_by_thread_;
+  std::map<ThreadKey, ByStart> orphan_calls_;
+  // Server spans of one thread examined for a call, latest start first: requests
+  // are short, so the one in flight is among the latest (bounds the work on busy threads).
+  static constexpr int kMaxCandidates = 64;
 };
 
 }  // namespace spanwire

@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""What spanwire costs the traced host, measured side by side (scripts/bench.sh).
+
+Every comparison interleaves runs without (A) and with (B) the sensor, round by
+round (A B, B A, A B, ...), and reports medians and the ratio B/A: these
+machines are noisy. Every load is bounded in time and count and runs on
+loopback only. Prints a table and writes it as JSON under bench-results/.
+
+Usage: run_bench.py --build-dir build-release [--rounds 3] [--seconds 5] [--quick]
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from loopback import free_port, wait_for_port  # noqa: E402
+PYTHON = "/usr/bin/python3"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class Processes:
+    """Every process started here, stopped by PID at the end whatever happens."""
+
+    def __init__(self, tmp):
+        self.tmp, self.procs = tmp, []
+
+    def start(self, args, name, **kw):
+        log = open(self.tmp / f"{name}.log", "wb")
+        proc = subprocess.Popen(args, stdout=kw.pop("stdout", log), stderr=log, start_new_session=True, **kw)
+        proc.log_path = self.tmp / f"{name}.log"
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=60):
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            self.stop(proc, timeout=20)
+
+
+# --- the workloads ---------------------------------------------------------
+
+def start_nginx(procs, tmp, port, tls_port, cert, key):
+    www = tmp / "www"
+    www.mkdir(exist_ok=True)
+    (www / "small.html").write_bytes(b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>"
+                                     + b"<p>spanwire benchmark page</p>" * 18 + b"</body></html>\n")
+    (www / "big.bin").write_bytes(bytes(range(256)) * 256)  # 64 KiB
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+user root;
+worker_processes 1;
+worker_rlimit_nofile 40000;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 30000; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_timeout 600;
+  keepalive_requests 100000000;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{tls_port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    root {www};
+  }}
+}}
+""")
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = procs.start([binary, "-c", str(conf), "-p", str(tmp), "-e", f"{tmp}/nginx-error.log"], "nginx")
+    wait_for_port(port)
+    wait_for_port(tls_port)
+    return proc
+
+
+def wrk(url, seconds, connections=32, threads=2):
+    """Requests/s and completed requests of a closed-loop keep-alive load."""
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", url],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
+    return rps, requests
+
+
+def syscall_loop(build, n):
+    return float(subprocess.run([str(build / "syscall_loop"), str(n)], capture_output=True, text=True,
+                                timeout=120, check=True).stdout)
+
+
+def latency(build, port, rate, count):
+    out = subprocess.run([str(build / "latency_probe"), str(port), "/small.html", str(rate), str(count)],
+                         capture_output=True, text=True, timeout=count / rate + 60, check=True).stdout
+    return json.loads(out)
+
+
+# --- the sensor ------------------------------------------------------------
+
+class Sensor:
+    def __init__(self, procs, build, tmp, sink_port, name):
+        self.procs, self.stats_path = procs, tmp / f"{name}-stats.json"
+        existing = {p["id"] for p in bpf_programs()}
+        self.proc = procs.start([str(build / "spanwire"), "run", "--otlp-endpoint", f"http://127.0.0.1:{sink_port}",
+                                 "--stats-file", str(self.stats_path), "--log-level", "warn"], name)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # ready once it writes its counters
+            if self.stats_path.exists() and self.stats().get("kernel_data_events") is not None:
+                # This bpftool cannot name a program's owner: ours are the ones that appeared.
+                self.prog_ids = {p["id"] for p in bpf_programs()} - existing
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sensor exited: {self.proc.log_path.read_text()}")
+            time.sleep(0.2)
+        raise RuntimeError("sensor did not start within 60 s")
+
+    def stats(self):
+        for _ in range(50):
+            try:
+                return json.loads(self.stats_path.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.1)
+        raise RuntimeError("no sensor stats")
+
+    def settled_stats(self):
+        time.sleep(2.5)  # counters are rewritten every second; the linker holds spans 1 s
+        return self.stats()
+
+    def cpu_seconds(self):
+        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+    def memory_kib(self):
+        status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
+        get = lambda key: int(re.search(rf"{key}:\s+(\d+) kB", status).group(1))  # noqa: E731
+        return get("VmRSS"), get("VmHWM")
+
+    def programs(self):
+        """run_time_ns and run_cnt of every BPF program this sensor loaded."""
+        progs = {}
+        for p in bpf_programs():
+            if p["id"] in self.prog_ids:
+                t, c = progs.get(p["name"], (0, 0))  # tp_sys_exit is one program; names may repeat
+                progs[p["name"]] = (t + p.get("run_time_ns", 0), c + p.get("run_cnt", 0))
+        return progs
+
+    def stop(self):
+        self.procs.stop(self.proc, signal.SIGINT, timeout=120)
+
+
+def bpf_programs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def per_hook(before, after):
+    costs = {}
+    for name, (t1, c1) in after.items():
+        t0, c0 = before.get(name, (0, 0))
+        if c1 > c0:
+            costs[name] = round((t1 - t0) / (c1 - c0), 1)
+    return costs
+
+
+# --- one measurement round ---------------------------------------------------
+
+def run_loads(args, build, ports, sensor=None):
+    """Every side-by-side load once; with the sensor, also its own figures."""
+    r = {}
+    small = f"http://127.0.0.1:{ports['http']}/small.html"
+    before = sensor.programs() if sensor else None
+    stats0 = sensor.stats() if sensor else None
+    cpu0 = sensor.cpu_seconds() if sensor else None
+    r["small_rps"], r["small_requests"] = wrk(small, args.seconds)
+    if sensor:
+        cpu1 = sensor.cpu_seconds()
+        r["hook_ns"] = per_hook(before, sensor.programs())
+        stats1 = sensor.settled_stats()
+        traced = 2 * r["small_requests"]  # wrk's client side and nginx's server side
+        r["spans"] = stats1["spans_created"] - stats0["spans_created"]
+        r["expected_spans"] = traced
+        r["ringbuf_drops"] = stats1["kernel_ringbuf_drops"] - stats0["kernel_ringbuf_drops"]
+        r["cpu_s_per_100k"] = (cpu1 - cpu0) / r["small_requests"] * 100_000
+    r["big_rps"], _ = wrk(f"http://127.0.0.1:{ports['http']}/big.bin", args.seconds)
+    r["https_rps"], _ = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
+    r["read_ns"] = syscall_loop(build, args.syscalls)
+    lat = latency(build, ports["http"], args.rate, args.rate * args.seconds)
+    r["p50_us"], r["p99_us"] = lat["p50_us"], lat["p99_us"]
+    if sensor:
+        r["rss_kib"], r["hwm_kib"] = sensor.memory_kib()
+    return r
+
+
+def idle_connection_memory(args, procs, build, tmp, ports):
+    sensor = Sensor(procs, build, tmp, ports["sink"], "spanwire-idle")
+    holder = procs.start([PYTHON, str(ROOT / "tests/bench/load/idle_conns.py"), str(ports["http"]), "/small.html",
+                          str(args.idle)], "idle_conns", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = holder.stdout.readline().decode().strip()
+    stats = sensor.settled_stats()
+    rss, hwm = sensor.memory_kib()
+    holder.stdin.close()
+    procs.stop(holder)
+    sensor.stop()
+    return {"idle_connections": int(line.split()[1]) if line.startswith("ready") else 0,
+            "connections_tracked": stats["connections_tracked"], "rss_kib": rss, "hwm_kib": hwm}
+
+
+def completeness_sweep(args, procs, build, tmp, ports):
+    """Spans built per exchange sent at rising fixed rates (open loop, 16 connections)."""
+    sensor = Sensor(procs, build, tmp, ports["sink"], "spanwire-sweep")
+    steps = []
+    try:
+        for rate in args.sweep:
+            before = sensor.stats()
+            count = rate * args.seconds
+            out = subprocess.run([str(build / "latency_probe"), str(ports["http"]), "/small.html", str(rate),
+                                  str(count), "16"], capture_output=True, text=True, timeout=args.seconds * 4 + 60)
+            if out.returncode != 0:
+                break
+            sent = json.loads(out.stdout)
+            after = sensor.settled_stats()
+            spans = after["spans_created"] - before["spans_created"]
+            steps.append({"rate": rate, "achieved": sent["count"] / sent["seconds"], "exchanges": sent["count"],
+                          "spans": spans, "expected_spans": 2 * sent["count"],
+                          "ringbuf_drops": after["kernel_ringbuf_drops"] - before["kernel_ringbuf_drops"]})
+            if sent["count"] / sent["seconds"] < 0.9 * rate:
+                break  # the machine cannot offer more
+    finally:
+        sensor.stop()
+    return steps
+
+
+def parser_figures(build, quick):
+    out = subprocess.run([str(build / "bench_http1"), "--benchmark_format=json",
+                          f"--benchmark_min_time={0.05 if quick else 1}"],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = {b["name"]: b for b in json.loads(out)["benchmarks"]}
+    figures = {}
+    for name, b in rows.items():
+        if not name.startswith("BM_Spanwire_"):
+            continue
+        suffix = name[len("BM_Spanwire_"):]
+        other = rows.get("BM_HttpParser_" + suffix)
+        if other is None:
+            continue
+        figures[suffix] = {"spanwire_MBps": b["bytes_per_second"] / 1e6, "http_parser_MBps": other["bytes_per_second"] / 1e6,
+                           "spanwire_msgps": b.get("items_per_second", 0), "http_parser_msgps": other.get("items_per_second", 0)}
+    return figures
+
+
+# --- report ----------------------------------------------------------------
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rate", type=int, default=1000, help="latency probe requests/s")
+    ap.add_argument("--syscalls", type=int, default=2_000_000)
+    ap.add_argument("--idle", type=int, default=10_000)
+    ap.add_argument("--sweep", type=lambda v: [int(x) for x in v.split(",")], default=[5000, 10000, 20000, 30000, 40000],
+                    help="fixed request rates for the completeness sweep")
+    ap.add_argument("--quick", action="store_true", help="1 round of 1 s loads: checks the script, not the machine")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.syscalls, args.idle, args.rate = 1, 1, 200_000, 500, 500
+        args.sweep = [2000, 10000]
+    if os.geteuid() != 0:
+        sys.exit("run_bench.py: needs root (the sensor loads BPF programs)")
+    build = pathlib.Path(args.build_dir).resolve()
+    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="spanwire-bench-"))
+    procs = Processes(tmp)
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "key.pem"),
+                        "-out", str(tmp / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        ports = {"http": free_port(), "https": free_port()}
+        start_nginx(procs, tmp, ports["http"], ports["https"], tmp / "cert.pem", tmp / "key.pem")
+        sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null"], "otlp_sink",
+                           stdout=subprocess.PIPE)
+        ports["sink"] = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+
+        without, with_sensor = [], []
+        for i in range(args.rounds):
+            for on in ((False, True) if i % 2 == 0 else (True, False)):  # A B, B A, ...
+                print(f"round {i + 1}/{args.rounds}: {'with' if on else 'without'} the sensor", flush=True)
+                if on:
+                    sensor = Sensor(procs, build, tmp, ports["sink"], f"spanwire-{i}")
+                    try:
+                        with_sensor.append(run_loads(args, build, ports, sensor))
+                    finally:
+                        sensor.stop()
+                else:
+                    without.append(run_loads(args, build, ports))
+        print("completeness sweep", flush=True)
+        sweep = completeness_sweep(args, procs, build, tmp, ports)
+        print("idle connections", flush=True)
+        idle = idle_connection_memory(args, procs, build, tmp, ports)
+        print("parser", flush=True)
+        parsers = parser_figures(build, args.quick)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    report(args, without, with_sensor, idle, parsers, sweep)
+
+
+def report(args, a, b, idle, parsers, sweep):
+    def pair(key):
+        x, y = med([r[key] for r in a]), med([r[key] for r in b])
+        return x, y, y / x if x else float("nan")
+
+    hooks = {}
+    for r in b:
+        for name, ns in r["hook_ns"].items():
+            hooks.setdefault(name, []).append(ns)
+    hook_med = {name: med(v) for name, v in sorted(hooks.items())}
+    rows = []
+
+    def row(figure, without, with_, ratio, method):
+        rows.append({"figure": figure, "without": without, "with": with_, "ratio": ratio, "method": method})
+
+    row("kernel ns per hook, median of programs", None, med(list(hook_med.values())), None,
+        "bpf_stats run_time_ns/run_cnt per program during the small-file wrk load")
+    row("kernel ns per hook, slowest program", None, max(hook_med.values()) if hook_med else None, None,
+        max(hook_med, key=hook_med.get) if hook_med else "")
+    x, y, q = pair("read_ns")
+    row("untraced read(2) of /dev/zero, ns", x, y, q, f"syscall_loop {args.syscalls} 1-byte reads")
+    for key, what in (("small_rps", "nginx 600 B file, req/s"), ("big_rps", "nginx 64 KiB file, req/s"),
+                      ("https_rps", "nginx HTTPS 600 B file, req/s")):
+        x, y, q = pair(key)
+        row(what, x, y, q, f"wrk -t2 -c32 -d{args.seconds}s keep-alive, nginx 1 worker")
+    for key in ("p50_us", "p99_us"):
+        x, y, q = pair(key)
+        row(f"latency {key[:3]} at {args.rate} req/s, us", x, y, q, "latency_probe, one keep-alive connection")
+    row("sensor CPU s per 100k traced requests", None, med([r["cpu_s_per_100k"] for r in b]), None,
+        "utime+stime of spanwire during the small-file load (both ends traced)")
+    row("sensor peak RSS, MiB", None, max(r["hwm_kib"] for r in b) / 1024, None, "VmHWM after all loads")
+    spans, expected = sum(r["spans"] for r in b), sum(r["expected_spans"] for r in b)
+    row("spans built / exchanges sent at max rate", expected, spans, spans / expected if expected else None,
+        f"spans_created vs 2 x wrk requests at ~{med([r['small_rps'] for r in b]):.0f} req/s; "
+        f"ring-buffer drops {sum(r['ringbuf_drops'] for r in b)}")
+    losing = next((st for st in sweep if st["spans"] < 0.999 * st["expected_spans"]), None)
+    for st in sweep:
+        row(f"spans per exchange at {st['rate']} req/s (fixed rate)", st["expected_spans"], st["spans"],
+            st["spans"] / st["expected_spans"], f"latency_probe 16 connections, {st['achieved']:.0f} req/s achieved, "
+            f"ring-buffer drops {st['ringbuf_drops']}")
+    row("first fixed rate losing spans (>0.1%), req/s", None, losing["rate"] if losing else None, None,
+        "none up to the highest rate offered" if not losing else "see the rows above")
+    for suffix, f in sorted(parsers.items()):
+        row(f"HTTP/1 parser {suffix}, MB/s", f["http_parser_MBps"], f["spanwire_MBps"],
+            f["spanwire_MBps"] / f["http_parser_MBps"], "bench_http1: libhttp-parser (without) vs spanwire (with)")
+    row(f"sensor RSS with {idle['idle_connections']} idle keep-alive connections, MiB", None,
+        idle["rss_kib"] / 1024, None, f"{idle['connections_tracked']} connections tracked (both ends)")
+
+    def fmt(v):
+        if v is None:
+            return "-"
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    width = max(len(r["figure"]) for r in rows)
+    print(f"\n{'figure':<{width}}  {'without':>12}  {'with':>12}  {'ratio':>7}  method")
+    for r in rows:
+        print(f"{r['figure']:<{width}}  {fmt(r['without']):>12}  {fmt(r['with']):>12}  {fmt(r['ratio']):>7}  {r['method']}")
+    print("\nper-hook kernel cost (ns, median over rounds): " +
+          ", ".join(f"{n}={v:.0f}" for n, v in hook_med.items()))
+
+    out_dir = ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"bench-{stamp}.json"
+    path.write_text(json.dumps({"args": vars(args), "rows": rows, "hooks_ns": hook_med, "without": a,
+                                "with": b, "idle": idle, "parsers": parsers, "sweep": sweep}, indent=2))
+    print(f"\nwritten: {path}")
+
+
+if __name__ == "__main__":
+    main()
