@@ -21,7 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -126,8 +126,8 @@ class ExchangeMatcher {
 
   Parser requests_;
   Parser responses_;
-  std::deque<Pending> pending_;
-  std::deque<WaitingResponse> waiting_;
+  Fifo<Pending> pending_;
+  Fifo<WaitingResponse> waiting_;
   std::vector<Exchange> ready_;
   MatcherStats stats_;
   std::optional<uint64_t> last_request_head_;   // offset of the newest request head seen

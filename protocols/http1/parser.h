@@ -11,13 +11,14 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "http1/detect.h"
+#include "http1/fifo.h"
 #include "http1/message.h"
 
 namespace spanwire::http1 {
@@ -168,7 +169,7 @@ class Parser {
   int chunk_digits_ = 0;
   size_t chunk_line_bytes_ = 0;  // chunk extension bytes on the current line (bounded)
 
-  std::deque<ExpectedResponse> expected_methods_;
+  Fifo<ExpectedResponse> expected_methods_;
   bool hold_after_upgrade_ = false;
   std::vector<StreamPiece> held_;
   size_t held_bytes_ = 0;
