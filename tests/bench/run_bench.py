@@ -149,9 +149,20 @@ class Sensor:
                 time.sleep(0.1)
         raise RuntimeError("no sensor stats")
 
-    def settled_stats(self):
-        time.sleep(2.5)  # counters are rewritten every second; the linker holds spans 1 s
-        return self.stats()
+    def settled_stats(self, timeout=30.0):
+        """The counters once the sensor has caught up: spans_created unchanged for
+        2 s (counters are rewritten every second; a backlog in the ring buffer
+        is still being turned into spans)."""
+        time.sleep(2.0)
+        last = self.stats()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(2.0)
+            now = self.stats()
+            if now["spans_created"] == last["spans_created"]:
+                return now
+            last = now
+        return last
 
     def cpu_seconds(self):
         fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
