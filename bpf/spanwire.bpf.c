@@ -37,6 +37,10 @@ const volatile __u32 self_tgid = 0;
 const volatile __u32 payload_cap = 16384;
 const volatile __u8 filter_by_pid = 0;
 const volatile __u8 filter_by_comm = 0;
+/* Userspace is woken only once this much waits in the ring buffer (it also
+ * reads it every 100 ms on its own): one wakeup per event costs more than the
+ * event at moderate rates. 0 wakes it for every event. */
+const volatile __u32 wakeup_bytes = 0;
 
 /* Internal syscall kinds beyond enum sw_syscall: they carry no payload. */
 #define SW_SYS_CONNECT 100
@@ -128,6 +132,14 @@ struct {
 	__type(value, struct sw_data_event);
 } data_scratch SEC(".maps");
 
+static __always_inline __u64 ringbuf_flags(void)
+{
+	if (wakeup_bytes == 0)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void stat_add(__u32 idx, __u64 v)
 {
 	__u64 *c = bpf_map_lookup_elem(&stats, &idx);
@@ -208,7 +220,7 @@ static __always_inline void emit_close(const struct sw_conn_key *key, const stru
 	ev.hdr.conn.start_ns = c->start_ns;
 	ev.bytes_egress = c->pos[SW_DIR_EGRESS];
 	ev.bytes_ingress = c->pos[SW_DIR_INGRESS];
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 }
 
@@ -278,7 +290,7 @@ static __always_inline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 	ev.protocol = c->protocol;
 	ev.flags = c->flags;
 	leader_comm(ev.comm);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0)) {
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags())) {
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 		return; /* retried with the next data event */
 	}
@@ -447,7 +459,7 @@ static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev,
 	ev->copied = n;
 	if (len > n)
 		stat_add(SW_STAT_BYTES_UNCOPIED, len - n);
-	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + n, 0))
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + n, ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	else
 		stat_add(SW_STAT_DATA_EVENTS, 1);
@@ -893,7 +905,7 @@ int tp_sched_process_exec(void *ctx)
 	ev.hdr.tid = (__u32)id;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.hdr.conn.tgid = tgid;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }
@@ -935,7 +947,7 @@ int tp_sched_process_exit(void *ctx)
 	ev.hdr.tid = (__u32)id;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.hdr.conn.tgid = id >> 32;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }

@@ -83,6 +83,9 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   skel_->rodata->payload_cap = std::min<uint32_t>(options.payload_cap, SW_MAX_PAYLOAD);
   skel_->rodata->filter_by_pid = !options.pids.empty();
   skel_->rodata->filter_by_comm = !options.comms.empty();
+  // Batched wakeups: the pipeline reads the ring every 100 ms anyway, so the
+  // kernel wakes it early only when a sixteenth of the ring (at most 256 KiB) waits.
+  skel_->rodata->wakeup_bytes = std::min<uint32_t>(options.ringbuf_bytes / 16, 256u << 10);
   if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes))
     throw StartupError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
 
