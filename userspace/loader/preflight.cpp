@@ -57,9 +57,12 @@ void run_preflight_checks() {
   utsname uts{};
   uname(&uts);
   KernelVersion kv = parse_kernel_release(uts.release);
-  if (kv.major < 5 || (kv.major == 5 && kv.minor < 8))
+  // 6.2: bpf_rdonly_cast, which the fd -> socket walk uses on every traced syscall
+  // (typed direct reads instead of a helper call per field; docs/PERFORMANCE.md).
+  if (kv.major < 6 || (kv.major == 6 && kv.minor < 2))
     throw StartupError(std::string("kernel ") + uts.release +
-                       " is too old: spanwire needs Linux 5.8 or newer (BPF ring buffer); upgrade the kernel");
+                       " is too old: spanwire needs Linux 6.2 or newer (BPF ring buffer, bpf_rdonly_cast); "
+                       "upgrade the kernel");
 
   uint64_t caps = effective_capabilities();
   if (!capabilities_allow_bpf(caps))
