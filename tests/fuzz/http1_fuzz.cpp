@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,8 @@ using namespace spanwire::http1;
 constexpr uint8_t kMidstream = 1, kGaps = 2, kTightLimits = 4, kNoClose = 8;
 
 using spanwire::fuzz::check;
+using spanwire::fuzz::decode_input;
+using spanwire::fuzz::FuzzInput;
 using spanwire::fuzz::Xorshift;
 
 bool parse_digits(const std::string* value, uint64_t& out) {
@@ -89,11 +92,12 @@ void check_split_independence(Kind kind, std::string_view stream, const std::vec
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 4) return 0;
-  const std::string_view payload(reinterpret_cast<const char*>(data) + 4, size - 4);
-  const size_t split = ((size_t{data[0]} << 8) | data[1]) % (payload.size() + 1);
-  const uint8_t flags = data[2];
-  Xorshift rng(data[3] * 0x9E3779B9u ^ static_cast<uint32_t>(size));
+  std::optional<FuzzInput> input = decode_input(data, size);
+  if (!input) return 0;
+  const std::string_view payload = input->payload;
+  const size_t split = input->split;
+  const uint8_t flags = input->flags;
+  Xorshift& rng = input->rng;
 
   (void)looks_like_request_line(payload);
   (void)looks_like_status_line(payload);
@@ -101,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Limits limits;
   if (flags & kTightLimits) {
-    limits.max_header_bytes = 48 + data[3];
+    limits.max_header_bytes = 48 + input->knob;
     limits.max_headers = 3;
   }
   ExchangeMatcher matcher(limits);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,8 @@ using namespace spanwire::http2;
 constexpr uint8_t kMidstream = 1, kGaps = 2, kTightLimits = 4, kNoClose = 8;
 
 using spanwire::fuzz::check;
+using spanwire::fuzz::decode_input;
+using spanwire::fuzz::FuzzInput;
 using spanwire::fuzz::Xorshift;
 
 size_t list_bytes(const std::vector<Header>& fields) {
@@ -74,18 +77,19 @@ std::vector<Stream> run_plain(const Limits& limits, bool midstream, std::string_
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 4) return 0;
-  const std::string_view payload(reinterpret_cast<const char*>(data) + 4, size - 4);
-  const size_t split = ((size_t{data[0]} << 8) | data[1]) % (payload.size() + 1);
-  const uint8_t flags = data[2];
-  Xorshift rng(data[3] * 0x9E3779B9u ^ static_cast<uint32_t>(size));
+  std::optional<FuzzInput> input = decode_input(data, size);
+  if (!input) return 0;
+  const std::string_view payload = input->payload;
+  const size_t split = input->split;
+  const uint8_t flags = input->flags;
+  Xorshift& rng = input->rng;
 
   Limits limits;
   if (flags & kTightLimits) {
-    limits.max_header_block = 64 + data[3];
-    limits.max_header_list = 96 + data[3];
-    limits.max_open_streams = 1 + data[3] % 4;
-    limits.max_buffered_frame = 32 + data[3];
+    limits.max_header_block = 64 + input->knob;
+    limits.max_header_list = 96 + input->knob;
+    limits.max_open_streams = 1 + input->knob % 4;
+    limits.max_buffered_frame = 32 + input->knob;
   }
   ConnectionParser parser(limits);
   if (flags & kMidstream) parser.start_midstream();
