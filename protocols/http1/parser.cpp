@@ -104,6 +104,11 @@ void parse_start_line(std::string_view line, Kind kind, Message& m) {
 
 }  // namespace
 
+bool list_contains(std::string_view list, std::string_view token) {
+  // for_each_element stops when its callback returns false: "not found yet" is true.
+  return !for_each_element(list, [token](std::string_view element) { return !iequals(element, token); });
+}
+
 // What the header fields say about the body.
 struct Parser::Framing {
   bool has_length = false;

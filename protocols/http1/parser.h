@@ -31,6 +31,10 @@ struct StreamPiece {
   uint64_t ts = 0;
 };
 
+// True when the comma-separated field value `list` (Upgrade, Connection, ...)
+// has an element equal to `token`, ASCII case-insensitively (RFC 9110 5.6.1).
+bool list_contains(std::string_view list, std::string_view token);
+
 class Parser {
  public:
   explicit Parser(Kind kind, Limits limits = {});

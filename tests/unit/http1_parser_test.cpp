@@ -1068,3 +1068,18 @@ TEST(Http1Detect, MatchReportsPrefixesOfTruncatedLines) {
 
 }  // namespace
 }  // namespace spanwire::http1
+
+namespace spanwire::http1 {
+namespace {
+
+TEST(Http1ListContains, CommaSeparatedTokensCaseInsensitive) {
+  EXPECT_TRUE(list_contains("h2c", "h2c"));
+  EXPECT_TRUE(list_contains("websocket, H2C", "h2c"));
+  EXPECT_TRUE(list_contains(" foo ,\th2c\t", "h2c"));
+  EXPECT_FALSE(list_contains("h2", "h2c"));
+  EXPECT_FALSE(list_contains("h2c-14x, websocket", "h2c"));
+  EXPECT_FALSE(list_contains("", "h2c"));
+}
+
+}  // namespace
+}  // namespace spanwire::http1

@@ -16,22 +16,6 @@ void add_parser_growth(Metrics& m, const http1::ParserStats& now, http1::ParserS
   add_growth(m.http1_unparsed_bytes, now.skipped_bytes, published.skipped_bytes);
 }
 
-// True when the comma-separated `Upgrade` value names `token` (case-insensitive).
-bool names_token(const std::string* value, std::string_view token) {
-  if (value == nullptr) return false;
-  std::string_view rest = *value;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (http1::iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // Header fields that belong to the HTTP/1.1 hop and the upgrade itself, not to the
 // request that HTTP/2 stream 1 carries (RFC 9113 8.2.2).
 bool hop_only(std::string_view name) {
@@ -107,7 +91,8 @@ void Http1Session::on_protocol_switch() {
   now_ = After::kOpaque;
   for (auto it = exchanges_.rbegin(); it != exchanges_.rend(); ++it) {
     if (!it->response || it->response->status_code != 101) continue;
-    if (names_token(it->response->header("upgrade"), "h2c")) {
+    const std::string* upgrade = it->response->header("upgrade");
+    if (upgrade && http1::list_contains(*upgrade, "h2c")) {
       now_ = After::kHttp2;
       http2_ = std::make_unique<Http2Session>();
       http2_->seed_upgrade_stream(as_stream_one(it->request));
