@@ -12,6 +12,17 @@ namespace {
 constexpr int kMaxDepth = 256;
 
 const char* link_name(bool tuple) { return tuple ? "tuple" : "thread"; }
+
+// Removes the one entry (key, id) of a multimap from key to node id.
+void erase_one(std::multimap<uint64_t, uint64_t>& index, uint64_t key, uint64_t id) {
+  auto [first, last] = index.equal_range(key);
+  for (auto e = first; e != last; ++e) {
+    if (e->second == id) {
+      index.erase(e);
+      return;
+    }
+  }
+}
 }  // namespace
 
 TraceLinker::TraceLinker(SpanExporter& next, Metrics& metrics, Options options)
@@ -222,13 +233,7 @@ void TraceLinker::release(uint64_t id) {
     metrics_.calls_unlinked++;
   }
   // Each held node has exactly one entry in held_expiry_, at its expiry.
-  auto [first, last] = held_expiry_.equal_range(n.expiry);
-  for (auto e = first; e != last; ++e) {
-    if (e->second == id) {
-      held_expiry_.erase(e);
-      break;
-    }
-  }
+  erase_one(held_expiry_, n.expiry, id);
   n.released = true;
   --held_;
   n.expiry = now_ + options_.window_ns;  // remembered for late children
@@ -271,13 +276,7 @@ void TraceLinker::erase_entry(std::map<ThreadKey, ByStart>& index, const ThreadK
                               uint64_t id) {
   auto it = index.find(thread);
   if (it == index.end()) return;
-  auto [first, last] = it->second.equal_range(start);
-  for (auto e = first; e != last; ++e) {
-    if (e->second == id) {
-      it->second.erase(e);
-      break;
-    }
-  }
+  erase_one(it->second, start, id);
   if (it->second.empty()) index.erase(it);
 }
 
