@@ -25,35 +25,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from loopback import free_port, wait_for_port  # noqa: E402
+from processes import Processes  # noqa: E402
 PYTHON = "/usr/bin/python3"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-class Processes:
-    """Every process started here, stopped by PID at the end whatever happens."""
-
-    def __init__(self, tmp):
-        self.tmp, self.procs = tmp, []
-
-    def start(self, args, name, **kw):
-        log = open(self.tmp / f"{name}.log", "wb")
-        proc = subprocess.Popen(args, stdout=kw.pop("stdout", log), stderr=log, start_new_session=True, **kw)
-        proc.log_path = self.tmp / f"{name}.log"
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc, sig=signal.SIGTERM, timeout=60):
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def stop_all(self):
-        for proc in reversed(self.procs):
-            self.stop(proc, timeout=20)
 
 
 # --- the workloads ---------------------------------------------------------
@@ -93,7 +67,8 @@ http {{
 }}
 """)
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = procs.start([binary, "-c", str(conf), "-p", str(tmp), "-e", f"{tmp}/nginx-error.log"], "nginx")
+    proc = procs.start([binary, "-c", str(conf), "-p", str(tmp), "-e", f"{tmp}/nginx-error.log"], "nginx",
+                       stdout=None)
     wait_for_port(port)
     wait_for_port(tls_port)
     return proc
@@ -129,7 +104,7 @@ class Sensor:
         self.procs, self.stats_path = procs, tmp / f"{name}-stats.json"
         existing = {p["id"] for p in bpf_programs()}
         self.proc = procs.start([str(build / "spanwire"), "run", "--otlp-endpoint", f"http://127.0.0.1:{sink_port}",
-                                 "--stats-file", str(self.stats_path), "--log-level", "warn"], name)
+                                 "--stats-file", str(self.stats_path), "--log-level", "warn"], name, stdout=None)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # ready once it writes its counters
             if self.stats_path.exists() and self.stats().get("kernel_data_events") is not None:
@@ -314,7 +289,7 @@ def main():
     build = pathlib.Path(args.build_dir).resolve()
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="spanwire-bench-"))
-    procs = Processes(tmp)
+    procs = Processes(tmp, stop_timeout=60)
     try:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "key.pem"),
                         "-out", str(tmp / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
@@ -344,7 +319,7 @@ def main():
         print("parser", flush=True)
         parsers = parser_figures(build, args.quick)
     finally:
-        procs.stop_all()
+        procs.stop_all(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(args, without, with_sensor, idle, parsers, sweep)

@@ -8,7 +8,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
 from loopback import free_port, wait_for_port  # noqa: E402,F401  (re-exported to the tests)
+from processes import Processes  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"  # Debian's python: the one the tests' apps are written for
@@ -33,36 +33,6 @@ def build_dir(request):
         if not (d / exe).exists():
             pytest.fail(f"{d / exe} is missing: build first (scripts/build.sh)")
     return d
-
-
-class Processes:
-    """Starts processes and stops each of them by PID at teardown."""
-
-    def __init__(self, tmp_path):
-        self.procs = []
-        self.tmp = tmp_path
-
-    def start(self, args, name, stdin=None, env=None):
-        log = open(self.tmp / f"{name}.log", "wb")
-        proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=log,
-                                env=env, start_new_session=True)
-        proc.log_path = self.tmp / f"{name}.log"
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc, sig=signal.SIGTERM, timeout=10.0):
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        return proc.returncode
-
-    def stop_all(self):
-        for proc in reversed(self.procs):
-            self.stop(proc)
 
 
 @pytest.fixture
