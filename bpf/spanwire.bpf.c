@@ -554,6 +554,27 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 	return 0;
 }
 
+/* The per-CPU data event, its header filled for one call on connection c
+ * (payload fields are the caller's); NULL if the scratch slot is missing. */
+static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, const struct conn_state *c,
+							      __u64 ts_start, __u8 dir, __u8 sys)
+{
+	__u32 zero = 0;
+	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!ev)
+		return NULL;
+	ev->hdr.type = SW_EV_DATA;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = id >> 32;
+	ev->hdr.conn.fd = fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	ev->ts_start_ns = ts_start;
+	ev->direction = dir;
+	ev->syscall = sys;
+	return ev;
+}
+
 /* The connection carries TLS: what it already inferred from ciphertext is void. */
 static __always_inline void mark_tls(struct conn_state *c)
 {
@@ -593,19 +614,9 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	if (!c->open_sent)
 		emit_open(tgid, a->fd, c);
 
-	__u32 zero = 0;
-	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	struct sw_data_event *ev = start_data_event(id, a->fd, c, a->ts_start, a->dir, a->sys);
 	if (!ev)
 		return 0;
-	ev->hdr.type = SW_EV_DATA;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.conn.tgid = tgid;
-	ev->hdr.conn.fd = a->fd;
-	ev->hdr.conn.start_ns = c->start_ns;
-	ev->ts_start_ns = a->ts_start;
-	ev->direction = a->dir;
-	ev->syscall = a->sys;
 	/* At exit the socket's sequence counter has moved past this call's bytes:
 	 * write_seq by what was queued, copied_seq by what was read. */
 	struct tcp_sock *tp = bpf_rdonly_cast((void *)a->sk, bpf_core_type_id_kernel(struct tcp_sock));
@@ -792,19 +803,10 @@ static __always_inline int tls_exit(long ret, bool ex)
 	if (!c->open_sent)
 		emit_open(tgid, a.fd, c);
 
-	__u32 zero = 0;
-	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	struct sw_data_event *ev = start_data_event(id, a.fd, c, a.ts_start, a.dir,
+						    a.dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ);
 	if (!ev)
 		return 0;
-	ev->hdr.type = SW_EV_DATA;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.conn.tgid = tgid;
-	ev->hdr.conn.fd = a.fd;
-	ev->hdr.conn.start_ns = c->start_ns;
-	ev->ts_start_ns = a.ts_start;
-	ev->direction = a.dir;
-	ev->syscall = a.dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ;
 	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
 
 	__u64 cap = payload_cap;
