@@ -104,7 +104,8 @@ class Sensor:
         self.procs, self.stats_path = procs, tmp / f"{name}-stats.json"
         existing = {p["id"] for p in bpf_programs()}
         self.proc = procs.start([str(build / "spanwire"), "run", "--otlp-endpoint", f"http://127.0.0.1:{sink_port}",
-                                 "--stats-file", str(self.stats_path), "--log-level", "warn"], name, stdout=None)
+                                 "--otlp-protocol", "grpc", "--stats-file", str(self.stats_path),
+                                 "--log-level", "warn"], name, stdout=None)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # ready once it writes its counters
             if self.stats_path.exists() and self.stats().get("kernel_data_events") is not None:

@@ -68,23 +68,34 @@ def read_line(proc, timeout=20.0):
 
 
 class Sink:
-    """The OTLP/gRPC receiver and the spans it wrote."""
+    """A real OTLP receiver (build/otlp_sink for gRPC, otlp_http_receiver.py for
+    HTTP/protobuf) and the spans it wrote, one JSON line each."""
 
-    def __init__(self, proc, port, out):
+    def __init__(self, proc, port, out, kind="grpc", tls=False, status_path=None):
         self.proc, self.port, self.out = proc, port, out
+        self.kind, self.tls, self.status_path = kind, tls, status_path
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def protocol(self):
+        return "grpc" if self.kind == "grpc" else "http/protobuf"
+
+    def status(self):
+        try:
+            return json.loads(self.status_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+            return {}
 
     def spans(self):
         if not self.out.exists():
             return []
-        spans = []
-        for line in self.out.read_text().splitlines():
-            if line.strip():
-                spans.append(json.loads(line))
-        return spans
+        # The receiver may be writing as we read: only complete lines count.
+        text = self.out.read_text()
+        complete = text[:text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def wait_for(self, predicate, count, timeout=15.0):
         """Spans matching predicate once at least `count` of them have arrived."""
@@ -96,13 +107,40 @@ class Sink:
             time.sleep(0.1)
 
 
-@pytest.fixture
-def sink(procs, build_dir, tmp_path):
-    out = tmp_path / "spans.jsonl"
-    proc = procs.start([str(build_dir / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", str(out)], "otlp_sink")
+def start_sink(procs, build_dir, tmp_path, kind="grpc", args=(), port=0, name=None, tls=False):
+    """Starts an OTLP receiver ("grpc": otlp_sink, "http": otlp_http_receiver.py)
+    on 127.0.0.1:port (0: a free one). `args` are the receiver's own options;
+    with tls=True it serves TLS with make_cert()'s certificate."""
+    name = name or f"sink_{kind}"
+    out = tmp_path / f"{name}.jsonl"
+    status = tmp_path / f"{name}-status.json"
+    if kind == "grpc":
+        cmd = [str(build_dir / "otlp_sink")]
+    else:
+        cmd = [PYTHON, str(HERE / "otlp_http_receiver.py")]
+    cmd += ["--listen", f"127.0.0.1:{port}", "--out", str(out), "--status-file", str(status), *args]
+    if tls:
+        cert, key = make_cert(tmp_path)
+        cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    proc = procs.start(cmd, name)
     line = read_line(proc)
     assert line.startswith("listening "), line
-    return Sink(proc, int(line.rsplit(":", 1)[1]), out)
+    return Sink(proc, int(line.rsplit(":", 1)[1]), out, kind, tls, status)
+
+
+def make_cert(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (and localhost); returns (cert, key)."""
+    cert, key = tmp_path / "collector-cert.pem", tmp_path / "collector-key.pem"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.fixture
+def sink(procs, build_dir, tmp_path):
+    return start_sink(procs, build_dir, tmp_path)
 
 
 class Sensor:
@@ -128,7 +166,7 @@ class Sensor:
         return stats
 
 
-def start_sensor(procs, build_dir, tmp_path, args, name="spanwire"):
+def start_sensor(procs, build_dir, tmp_path, args, name="spanwire", env_extra=None):
     """Starts `spanwire run ARGS` and waits until its probes are attached.
 
     Skips (loudly) only when the kernel or the environment cannot run BPF at all.
@@ -137,6 +175,7 @@ def start_sensor(procs, build_dir, tmp_path, args, name="spanwire"):
     cmd = [str(build_dir / "spanwire"), "run", "--stats-file", str(stats), "--log-level", "info"] + args
     # The test decides where spans go: no OTEL_* from the caller's environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(env_extra or {})
     proc = procs.start(cmd, name, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -155,9 +194,10 @@ def start_sensor(procs, build_dir, tmp_path, args, name="spanwire"):
 
 @pytest.fixture
 def sensor_factory(procs, build_dir, tmp_path):
-    def factory(sink, extra=()):
+    def factory(sink, extra=(), env_extra=None):
         return start_sensor(procs, build_dir, tmp_path,
-                            ["--otlp-endpoint", sink.endpoint, "--batch-timeout-ms", "200", *extra])
+                            ["--otlp-endpoint", sink.endpoint, "--otlp-protocol", sink.protocol,
+                             "--batch-timeout-ms", "200", *extra], env_extra=env_extra)
     return factory
 
 

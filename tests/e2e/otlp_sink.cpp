@@ -4,6 +4,12 @@
 // exactly what a collector would have got.
 //
 //   otlp_sink --listen 127.0.0.1:0 --out spans.jsonl [--status-file status.json]
+//             [--tls-cert cert.pem --tls-key key.pem] [--require-header key=value]
+//             [--fail-first N]
+//
+// --require-header answers UNAUTHENTICATED to calls without that metadata;
+// --fail-first answers UNAVAILABLE to the first N calls (a collector that is
+// restarting), so tests can check that the sensor retries.
 //
 // Prints "listening <host>:<port>" once on stdout when ready; logs go to
 // stderr. Stops cleanly on SIGTERM or SIGINT.
@@ -23,11 +29,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
 namespace {
 
 namespace collector = opentelemetry::proto::collector::trace::v1;
+namespace metrics_collector = opentelemetry::proto::collector::metrics::v1;
 namespace common = opentelemetry::proto::common::v1;
 using json = nlohmann::ordered_json;
 
@@ -128,12 +136,12 @@ class StatusFile {
  public:
   explicit StatusFile(std::string path) : path_(std::move(path)) {}
 
-  void write(const std::string& listen, uint64_t calls, uint64_t spans) const {
+  void write(const json& status) const {
     if (path_.empty()) return;
     const std::string tmp = path_ + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
-      out << json{{"listen", listen}, {"export_calls", calls}, {"spans", spans}}.dump() << '\n';
+      out << status.dump() << '\n';
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path_, ec);
@@ -144,35 +152,102 @@ class StatusFile {
   std::string path_;
 };
 
+// What the sink demands of callers and how it misbehaves on purpose.
+struct Behaviour {
+  std::string header_key, header_value;  // required metadata; empty: none
+  uint64_t fail_first = 0;               // calls answered UNAVAILABLE first
+};
+
 class TraceSink final : public collector::TraceService::Service {
  public:
-  TraceSink(SpanFile& spans, const StatusFile& status) : spans_(spans), status_(status) {}
+  TraceSink(SpanFile& spans, const StatusFile& status, Behaviour behaviour)
+      : spans_(spans), status_(status), behaviour_(std::move(behaviour)) {}
 
   void set_listen(std::string listen) {
     std::lock_guard lock(mutex_);
     listen_ = std::move(listen);
-    status_.write(listen_, calls_, span_count_);
+    write_status();
   }
 
-  grpc::Status Export(grpc::ServerContext*, const collector::ExportTraceServiceRequest* request,
+  // RED metrics: counted only (tests of their content use the HTTP receiver).
+  void count_metrics(const metrics_collector::ExportMetricsServiceRequest& request) {
+    std::lock_guard lock(mutex_);
+    ++metrics_calls_;
+    for (const auto& rm : request.resource_metrics())
+      for (const auto& sm : rm.scope_metrics()) metrics_count_ += static_cast<uint64_t>(sm.metrics_size());
+    write_status();
+  }
+
+  grpc::Status Export(grpc::ServerContext* context, const collector::ExportTraceServiceRequest* request,
                       collector::ExportTraceServiceResponse*) override {
     // One call at a time keeps each call's lines together in the file.
     std::lock_guard lock(mutex_);
+    ++attempts_;
+    if (!behaviour_.header_key.empty()) {
+      const auto& md = context->client_metadata();
+      auto it = md.find(behaviour_.header_key);
+      if (it == md.end() || std::string(it->second.data(), it->second.size()) != behaviour_.header_value) {
+        ++unauthenticated_;
+        write_status();
+        return {grpc::StatusCode::UNAUTHENTICATED, "missing or wrong " + behaviour_.header_key};
+      }
+    }
+    if (failed_ < behaviour_.fail_first) {
+      ++failed_;
+      write_status();
+      return {grpc::StatusCode::UNAVAILABLE, "sink told to fail the first calls"};
+    }
     const size_t n = spans_.append(++calls_, *request);
     span_count_ += n;
-    status_.write(listen_, calls_, span_count_);
+    write_status();
     spdlog::debug("export call {}: {} spans", calls_, n);
     return grpc::Status::OK;
   }
 
  private:
+  void write_status() const {
+    status_.write(json{{"listen", listen_},
+                       {"export_calls", calls_},
+                       {"spans", span_count_},
+                       {"attempts", attempts_},
+                       {"failed_on_purpose", failed_},
+                       {"unauthenticated", unauthenticated_},
+                       {"metrics_calls", metrics_calls_},
+                       {"metrics", metrics_count_}});
+  }
+
   std::mutex mutex_;
   SpanFile& spans_;
   const StatusFile& status_;
+  const Behaviour behaviour_;
   std::string listen_;
   uint64_t calls_ = 0;
   uint64_t span_count_ = 0;
+  uint64_t attempts_ = 0;
+  uint64_t failed_ = 0;
+  uint64_t unauthenticated_ = 0;
+  uint64_t metrics_calls_ = 0;
+  uint64_t metrics_count_ = 0;
 };
+
+class MetricsSink final : public metrics_collector::MetricsService::Service {
+ public:
+  explicit MetricsSink(TraceSink& traces) : traces_(traces) {}
+  grpc::Status Export(grpc::ServerContext*, const metrics_collector::ExportMetricsServiceRequest* request,
+                      metrics_collector::ExportMetricsServiceResponse*) override {
+    traces_.count_metrics(*request);
+    return grpc::Status::OK;
+  }
+
+ private:
+  TraceSink& traces_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 }  // namespace
 
@@ -184,9 +259,19 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "host:port to listen on; port 0 picks a free one")->capture_default_str();
   app.add_option("--out", out_path, "file to append one JSON line per received span to")->required();
   app.add_option("--status-file", status_path, "file rewritten with call and span counts after each call");
+  std::string tls_cert, tls_key, require_header;
+  Behaviour behaviour;
+  app.add_option("--tls-cert", tls_cert, "serve TLS with this PEM certificate (needs --tls-key)");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  app.add_option("--require-header", require_header, "key=value metadata every call must carry");
+  app.add_option("--fail-first", behaviour.fail_first, "answer UNAVAILABLE to the first N calls");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("otlp_sink"));
+  if (const auto eq = require_header.find('='); eq != std::string::npos) {
+    behaviour.header_key = require_header.substr(0, eq);
+    behaviour.header_value = require_header.substr(eq + 1);
+  }
 
   // Block the stop signals before gRPC starts its threads (they inherit the
   // mask), then take them synchronously with sigwait below: no handler, no
@@ -204,12 +289,20 @@ int main(int argc, char** argv) {
   try {
     SpanFile spans(out_path);
     const StatusFile status(status_path);
-    TraceSink sink(spans, status);
+    TraceSink sink(spans, status, behaviour);
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (!tls_cert.empty()) {
+      grpc::SslServerCredentialsOptions tls;
+      tls.pem_key_cert_pairs.push_back({read_file(tls_key), read_file(tls_cert)});
+      credentials = grpc::SslServerCredentials(tls);
+    }
 
     int port = 0;
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(listen, credentials, &port);
     builder.RegisterService(&sink);
+    MetricsSink metrics_sink(sink);
+    builder.RegisterService(&metrics_sink);
     builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // never the reason a test fails
     const std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr || port == 0) {

@@ -48,5 +48,18 @@ TEST(ProcessResources, ResourceAttributesThenExecutableName) {
   EXPECT_EQ(resources.size(), 1u);  // only the exited curl is left
 }
 
+TEST(ProcessResources, SensorDefaultsComeAfterTheProcessesOwnChoice) {
+  ProcessResources resources(kProc, {"fallback", {{"deployment.environment", "prod"}, {"service.name", "ignored"},
+                                                  {"process.pid", "ignored"}}});
+  // A process that names itself keeps its name; one that does not gets the default.
+  EXPECT_EQ(resources.get(4242, "gunicorn")->service_name, "checkout");
+  auto gone = resources.get(999999, "curl");
+  EXPECT_EQ(gone->service_name, "fallback");
+  EXPECT_EQ(attr(*gone, "service.name"), "fallback");
+  // Configured attributes join every resource without replacing its own.
+  EXPECT_EQ(attr(*gone, "deployment.environment"), "prod");
+  EXPECT_EQ(attr(*gone, "process.pid"), "999999");
+}
+
 }  // namespace
 }  // namespace spanwire

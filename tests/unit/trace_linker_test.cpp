@@ -161,10 +161,14 @@ TEST_F(TraceLinkerTest, TraceparentDecidesTheTraceWhileTheTupleDecidesTheParent)
     spans[i].trace_id = header_trace;
     spans[i].parent_span_id = header_parent;
     spans[i].linkage.context = ContextSource::kTraceparent;
+    spans[i].flags = 0;  // the caller did not sample it
   }
   for (int i : {3, 2, 1, 0}) linker.export_span(spans[i]);
   linker.flush(std::chrono::milliseconds(0));
   for (const Span& s : out.spans) EXPECT_EQ(s.trace_id, header_trace) << s.name;
+  // Every span of the tree carries the header's sampled flag to the sampler,
+  // including those that came without a header.
+  for (const Span& s : out.spans) EXPECT_EQ(s.linkage.remote_sampled, std::optional<bool>(false)) << s.name;
   EXPECT_EQ(by_name("1").parent_span_id, header_parent);
   EXPECT_EQ(attr(by_name("1"), "spanwire.link"), "traceparent");
   EXPECT_EQ(by_name("2").parent_span_id, by_name("1").span_id);  // not the header's parent
@@ -183,6 +187,7 @@ TEST_F(TraceLinkerTest, HeaderParentWhenTheCallerIsNotOnThisHost) {
   EXPECT_EQ(out.spans[0].trace_id, trace_of(0x77));
   EXPECT_EQ(out.spans[0].parent_span_id, id_of(0x66));
   EXPECT_EQ(attr(out.spans[0], "spanwire.link"), "b3");
+  EXPECT_EQ(out.spans[0].linkage.remote_sampled, std::optional<bool>(true));
 }
 
 TEST_F(TraceLinkerTest, NeverLinksACallToARequestNotInFlight) {

@@ -13,6 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "conn/connection_tracker.h"
+#include "export/otlp_metrics_exporter.h"
+#include "metrics/health_server.h"
+#include "metrics/red_metrics.h"
 #include "intake/event_decoder.h"
 #include "loader/preflight.h"
 #include "loader/sensor.h"
@@ -21,6 +24,7 @@
 #include "span/clock.h"
 #include "span/span_assembler.h"
 #include "span/trace_linker.h"
+#include "span/trace_sampler.h"
 #include "tls/library_discovery.h"
 #include "tls/tls_hooks.h"
 
@@ -42,10 +46,9 @@ class Fd {
   int fd_;
 };
 
-void write_stats(const std::string& path, const Metrics& metrics, size_t connections) {
+void write_stats(const std::string& path, const Metrics& metrics) {
   if (path.empty()) return;
   nlohmann::json j = metrics.to_json();
-  j["connections_tracked"] = connections;
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -78,11 +81,40 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
+  // The sensor's own endpoint first: a port already taken is a start-up error.
+  std::unique_ptr<HealthServer> health;
+  if (!config.metrics_addr.empty()) {
+    try {
+      health = std::make_unique<HealthServer>(config.metrics_addr, metrics);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    spdlog::info("serving /metrics, /healthz and /readyz on {}", config.metrics_addr);
+  }
+
+  // Spans flow: builder -> linker -> RED metrics (every span) -> sampler -> exporter.
   MonotonicToUnix clock;
   IdGenerator ids;
   SpanBuilder builder(clock, ids);
-  ProcessResources resources;
-  TraceLinker linker(exporter, metrics, {.window_ns = uint64_t(config.link_window_ms) * kMs});
+  ProcessResources resources("/proc", {config.service_name, config.resource_attributes});
+  TraceSampler sampler(exporter, metrics, config.sampling);
+  RedMetrics red(config.metrics_max_series, metrics);
+  RedMetricsTap red_tap(red, sampler);
+  TraceLinker linker(red_tap, metrics, {.window_ns = uint64_t(config.link_window_ms) * kMs});
+  std::unique_ptr<OtlpMetricsExporter> metrics_exporter;
+  if (config.red_metrics_enabled && !config.metrics.endpoint.empty()) {
+    try {
+      metrics_exporter = std::make_unique<OtlpMetricsExporter>(
+          make_otlp_transport(config.metrics), red, config.metrics_interval,
+          RetrySettings{config.retry_initial, config.retry_max_interval, config.retry_max_elapsed}, metrics);
+    } catch (const std::invalid_argument& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    spdlog::info("exporting RED metrics every {} ms to {}", config.metrics_interval.count(),
+                 metrics_exporter->transport().describe());
+  }
   SpanAssembler assembler(builder, resources, linker, metrics);
   assembler.set_port_filter(config.ports);
   ConnectionTracker tracker({}, metrics, assembler);
@@ -117,6 +149,9 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       },
       metrics, static_cast<uint32_t>(getpid()));
   tls_hooks->start(monotonic_now_ns());
+  metrics.hooks_attached = sensor->attached_hooks().size();
+  metrics.tls_files_attached = tls_hooks->attached_files();
+  metrics.ready = 1;
   // Logged once everything is attached: tests and users take it as "ready".
   spdlog::info("spanwire {} tracing: {} hooks attached ({}), TLS uprobes on {} library files (`spanwire doctor` "
                "lists them), payload cap {} bytes, ring buffer {} MiB",
@@ -143,6 +178,12 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     if (now - last_tick >= 100 * kMs) {
       tracker.tick(now);
       linker.tick(now);
+      sampler.tick(now);
+      metrics.connections_tracked = tracker.size();
+      metrics.spans_held_linker = linker.held();
+      metrics.spans_held_sampler = sampler.held();
+      metrics.tls_files_attached = tls_hooks->attached_files();
+      if (health) health->heartbeat(HealthServer::Clock::now());
       for (uint32_t pid : decoder.take_execs()) tls_hooks->on_exec(pid, now);
       tls_hooks->tick(now);
       last_tick = now;
@@ -152,7 +193,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       for (uint32_t pid : exited) tls_hooks->on_exit(pid);
       sensor->forget_processes(exited);
       sensor->read_kernel_stats(metrics);
-      write_stats(config.stats_file, metrics, tracker.size());
+      write_stats(config.stats_file, metrics);
       last_stats = now;
     }
     if (now - last_calibration >= 60'000 * kMs) {
@@ -169,9 +210,12 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   sensor->read_kernel_stats(metrics);
   tracker.on_unknown_connection = nullptr;
   tracker.close_all(now);
-  linker.flush(std::chrono::seconds(5));  // releases every held span, then flushes the exporter
-  write_stats(config.stats_file, metrics, tracker.size());
-  spdlog::info("sensor counters: {}", metrics.summary());
+  metrics.connections_tracked = tracker.size();
+  metrics.ready = 0;
+  // Releases every held span, decides every pending trace, then flushes the exporter.
+  linker.flush(config.shutdown_timeout);
+  metrics_exporter.reset();  // one last export of the RED metrics
+  write_stats(config.stats_file, metrics);
   tls_hooks.reset();  // uprobe links first: they belong to the sensor's BPF object
   sensor.reset();
   spdlog::info("all probes detached");

@@ -1,14 +1,61 @@
-// The sensor's settings: defaults, then environment, then command-line flags.
+// The sensor's settings. Sources, lowest to highest precedence: built-in
+// defaults, the standard OTEL_* environment variables (OpenTelemetry SDK
+// specification), the YAML file given with --config, command-line flags.
 // The only mutable state shared across the daemon.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spanwire {
+
+enum class OtlpProtocol { kGrpc, kHttpProtobuf };
+enum class Compression { kNone, kGzip };
+
+// Where and how one signal (traces or metrics) is exported over OTLP.
+struct OtlpSettings {
+  // Empty: no OTLP export (spans are printed). For gRPC "scheme://host:port"
+  // or "host:port"; for HTTP the full URL including the signal path
+  // (".../v1/traces"), already resolved by the environment rules.
+  std::string endpoint;
+  OtlpProtocol protocol = OtlpProtocol::kGrpc;
+  std::vector<std::pair<std::string, std::string>> headers;  // API keys etc.; secrets
+  std::chrono::milliseconds timeout{10000};
+  Compression compression = Compression::kNone;
+  std::string ca_file;           // PEM roots; empty: the system's
+  std::string client_cert_file;  // PEM, mTLS
+  std::string client_key_file;   // PEM, mTLS
+  // gRPC only, when the endpoint has no scheme: plaintext instead of TLS.
+  bool insecure = false;
+};
+
+enum class SamplerKind {
+  kAlwaysOn,
+  kAlwaysOff,
+  kTraceIdRatio,
+  kParentBasedAlwaysOn,
+  kParentBasedAlwaysOff,
+  kParentBasedTraceIdRatio,
+};
+
+struct SamplingSettings {
+  // Head: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (spec default parentbased_always_on).
+  SamplerKind sampler = SamplerKind::kParentBasedAlwaysOn;
+  double ratio = 1.0;  // for the *traceidratio samplers
+  // Ceiling on kept traces per second (0: none).
+  double max_traces_per_second = 0;
+  // Tail rules, decided on a whole local trace once it has been quiet for decision_wait.
+  bool keep_errors = true;
+  std::chrono::milliseconds keep_slower_than{0};  // 0: off
+  double tail_ratio = 1.0;                         // of the traces no rule kept
+  std::chrono::milliseconds decision_wait{500};
+};
 
 struct Config {
   // Capture
@@ -21,23 +68,43 @@ struct Config {
   // Stitching: how long a finished span waits for the other spans of its trace
   uint32_t link_window_ms = 1000;
 
+  // Resource: OTEL_SERVICE_NAME (default for processes without a name of their
+  // own) and OTEL_RESOURCE_ATTRIBUTES (added to every resource).
+  std::string service_name;
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+
   // Export
-  std::string otlp_endpoint;  // OTLP/gRPC collector; empty: print to the terminal
-  std::string json_out;       // also write JSON lines here ("-" = stdout)
-  size_t batch_size = 512;
-  std::chrono::milliseconds batch_timeout{1000};
-  size_t max_queue_size = 8192;
-  std::chrono::milliseconds export_timeout{10000};
+  OtlpSettings traces;
+  OtlpSettings metrics;  // RED metrics; endpoint empty: not exported
+  std::string json_out;  // also write JSON lines here ("-" = stdout)
+  size_t batch_size = 512;                       // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  std::chrono::milliseconds batch_timeout{1000};  // OTEL_BSP_SCHEDULE_DELAY
+  size_t max_queue_size = 8192;                  // OTEL_BSP_MAX_QUEUE_SIZE
+  size_t max_queue_bytes = 64u << 20;            // memory ceiling of the export queue
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max_interval{30000};
+  std::chrono::milliseconds retry_max_elapsed{300000};  // then the batch is dropped, counted
+  std::chrono::milliseconds shutdown_timeout{5000};
+
+  SamplingSettings sampling;
+
+  // RED metrics of the traced services, sent as OTLP metrics.
+  bool red_metrics_enabled = true;  // --no-red-metrics, OTEL_METRICS_EXPORTER=none
+  std::chrono::milliseconds metrics_interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
+  size_t metrics_max_series = 2000;                   // further series fold into an overflow series
 
   // Diagnostics
-  std::string stats_file;  // rewritten every second with the sensor's counters (JSON)
+  std::string metrics_addr;  // "host:port" of the Prometheus /metrics, /healthz, /readyz endpoint; empty: off
+  std::string stats_file;    // rewritten every second with the sensor's counters (JSON)
   std::string log_level = "info";
 };
 
-// Fills the OTLP endpoint from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
-// OTEL_EXPORTER_OTLP_ENDPOINT (the signal-specific variable wins, as in the
-// OpenTelemetry SDKs). `getenv` is injectable for tests.
-void apply_environment(Config& config, const char* (*getenv_fn)(const char*));
+// Reading the environment, the YAML file and the flags, and stacking them:
+// config/config_layer.h (load_config).
+
+// The effective settings as YAML in the config file's own shape, with header
+// values masked, for `spanwire run --print-config`.
+std::string print_config(const Config& config);
 
 // Checks values a user can get wrong; throws std::invalid_argument with one line.
 void validate(const Config& config);

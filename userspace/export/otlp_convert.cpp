@@ -80,16 +80,6 @@ void set_value(const AttributeValue& value, common::AnyValue& out) {
       value);
 }
 
-void add_attributes(const std::vector<Attribute>& attributes,
-                    google::protobuf::RepeatedPtrField<common::KeyValue>& out) {
-  out.Reserve(out.size() + static_cast<int>(attributes.size()));
-  for (const auto& a : attributes) {
-    auto* kv = out.Add();
-    kv->set_key(valid_utf8(a.key));
-    set_value(a.value, *kv->mutable_value());
-  }
-}
-
 void fill_span(const Span& in, trace::Span& out) {
   out.set_trace_id(in.trace_id.data(), in.trace_id.size());
   out.set_span_id(in.span_id.data(), in.span_id.size());
@@ -102,14 +92,14 @@ void fill_span(const Span& in, trace::Span& out) {
   out.set_kind(static_cast<trace::Span::SpanKind>(in.kind));
   out.set_start_time_unix_nano(in.start_unix_ns);
   out.set_end_time_unix_nano(in.end_unix_ns);
-  add_attributes(in.attributes, *out.mutable_attributes());
+  add_otlp_attributes(in.attributes, *out.mutable_attributes());
   auto* status = out.mutable_status();
   status->set_code(static_cast<trace::Status::StatusCode>(in.status));
   status->set_message(valid_utf8(in.status_message));
 }
 
 trace::ScopeSpans* add_resource_group(const Resource* resource, trace::ResourceSpans& out) {
-  if (resource != nullptr) add_attributes(resource->attributes, *out.mutable_resource()->mutable_attributes());
+  if (resource != nullptr) add_otlp_attributes(resource->attributes, *out.mutable_resource()->mutable_attributes());
   auto* scope_spans = out.add_scope_spans();
   scope_spans->mutable_scope()->set_name(kOtlpScopeName);
   scope_spans->mutable_scope()->set_version(SPANWIRE_VERSION);
@@ -117,6 +107,16 @@ trace::ScopeSpans* add_resource_group(const Resource* resource, trace::ResourceS
 }
 
 }  // namespace
+
+void add_otlp_attributes(const std::vector<Attribute>& attributes,
+                         google::protobuf::RepeatedPtrField<common::KeyValue>& out) {
+  out.Reserve(out.size() + static_cast<int>(attributes.size()));
+  for (const auto& a : attributes) {
+    auto* kv = out.Add();
+    kv->set_key(valid_utf8(a.key));
+    set_value(a.value, *kv->mutable_value());
+  }
+}
 
 opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest to_otlp_request(
     const std::vector<Span>& spans) {

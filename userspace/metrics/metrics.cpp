@@ -4,10 +4,35 @@
 
 namespace spanwire {
 
+void LatencyHistogram::observe(double seconds) {
+  std::lock_guard lock(mutex_);
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  ++data_.counts[i];
+  ++data_.count;
+  data_.sum += seconds;
+}
+
+LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return data_;
+}
+
+void LabeledCounter::add(const std::string& label, uint64_t n) {
+  std::lock_guard lock(mutex_);
+  values_[label] += n;
+}
+
+std::map<std::string, uint64_t> LabeledCounter::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return values_;
+}
+
 nlohmann::json Metrics::to_json() const {
   nlohmann::json j = nlohmann::json::object();
 #define SPANWIRE_COUNTER_TO_JSON(name, help) j[#name] = name.load(std::memory_order_relaxed);
   SPANWIRE_USERSPACE_COUNTERS(SPANWIRE_COUNTER_TO_JSON)
+  SPANWIRE_GAUGES(SPANWIRE_COUNTER_TO_JSON)
 #undef SPANWIRE_COUNTER_TO_JSON
   return j;
 }

@@ -3,8 +3,11 @@
 // the daemon and passed by reference to each stage.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -50,11 +53,25 @@ namespace spanwire {
   X(link_conflicts, "links refused because both trees already had different trace ids") \
   X(spans_released_early, "spans exported before their link window ended (too many held)") \
   X(spans_filtered, "spans suppressed by view filters")                          \
+  X(spans_sampled_out_head, "spans dropped by the head sampler (trace-id ratio, parent flag)") \
+  X(spans_sampled_out_tail, "spans of traces no tail rule kept")                 \
+  X(spans_sampled_out_rate_limit, "spans of traces over the traces-per-second ceiling") \
+  X(spans_decided_late, "spans that arrived after their trace's sampling decision (followed it)") \
+  X(traces_kept_error, "traces kept by the tail rule for errors")                \
+  X(traces_kept_slow, "traces kept by the tail rule for slow traces")            \
+  X(traces_sampled, "traces kept (all rules)")                                   \
+  X(traces_sampled_out, "traces dropped (all rules)")                            \
   X(spans_exported, "spans the OTLP collector accepted")            \
-  X(spans_dropped_queue_full, "spans dropped because the export queue was full") \
-  X(spans_dropped_export_failed, "spans in batches the collector did not take")  \
+  X(spans_dropped_queue_full, "spans dropped because the export queue was full (count or memory ceiling)") \
+  X(spans_dropped_export_failed, "spans in batches the collector did not take (permanent error or retries exhausted)") \
+  X(spans_rejected_partial, "spans the collector rejected in a partial-success response") \
   X(export_batches, "export batches sent")                                       \
-  X(export_batches_failed, "export batches that failed")                         \
+  X(export_batches_failed, "export batches given up on")                         \
+  X(export_retries, "export attempts retried after a retryable failure")         \
+  X(export_partial_successes, "export responses reporting a partial success")    \
+  X(metrics_exports, "OTLP metric exports sent (RED metrics)")                   \
+  X(metrics_exports_failed, "OTLP metric exports given up on")                   \
+  X(metrics_series_overflow, "RED data points folded into the overflow series (cardinality limit)") \
   X(kernel_ringbuf_drops, "events the kernel could not put in the ring buffer")  \
   X(kernel_bytes_uncopied, "bytes beyond the per-event payload cap")             \
   X(kernel_conns_traced, "connections the kernel recognised as HTTP")            \
@@ -69,11 +86,55 @@ namespace spanwire {
   X(tls_files_hooked, "TLS library files (or executables) with uprobes attached") \
   X(tls_attach_failures, "TLS library files whose uprobes could not be attached")
 
+// Values that go up and down, set by their owner (help text for /metrics).
+#define SPANWIRE_GAUGES(X)                                                       \
+  X(connections_tracked, "connections tracked in userspace now")                \
+  X(spans_held_linker, "spans waiting in the stitching window")                 \
+  X(spans_held_sampler, "spans waiting for their trace's tail-sampling decision") \
+  X(export_queue_spans, "spans waiting in the export queue")                    \
+  X(export_queue_bytes, "estimated bytes of the spans waiting in the export queue") \
+  X(hooks_attached, "kernel hooks attached (tracepoints and uprobes)")          \
+  X(tls_files_attached, "TLS library files with uprobes attached now")          \
+  X(ready, "1 once every probe is attached and the pipeline runs")
+
+// Export call latency, cumulative buckets in seconds (Prometheus histogram).
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 12> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                     0.5,   1,    2.5,   5,    10,  30};
+  void observe(double seconds);
+  struct Snapshot {
+    std::array<uint64_t, kBounds.size() + 1> counts{};  // per bucket, last = +Inf (not cumulative)
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  mutable std::mutex mutex_;
+  Snapshot data_;
+};
+
+// Counters with one label value each (e.g. export failures by reason).
+class LabeledCounter {
+ public:
+  void add(const std::string& label, uint64_t n = 1);
+  std::map<std::string, uint64_t> snapshot() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, uint64_t> values_;
+};
+
 class Metrics {
  public:
 #define SPANWIRE_DECLARE_COUNTER(name, help) std::atomic<uint64_t> name{0};
   SPANWIRE_USERSPACE_COUNTERS(SPANWIRE_DECLARE_COUNTER)
+  SPANWIRE_GAUGES(SPANWIRE_DECLARE_COUNTER)
 #undef SPANWIRE_DECLARE_COUNTER
+
+  LatencyHistogram export_latency;       // one observation per export attempt
+  LabeledCounter export_failures;        // attempts that failed, by reason ("unavailable", "http_503", ...)
 
   nlohmann::json to_json() const;
   // One line, only non-zero counters: for the log at shutdown.

@@ -1,5 +1,7 @@
 #include "process/process_resources.h"
 
+#include <algorithm>
+
 #include "util/proc_file.h"
 
 #include <unistd.h>
@@ -81,14 +83,17 @@ ProcessFacts read_process_facts(uint32_t pid, std::string_view comm, const std::
   return f;
 }
 
-std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& f, const std::string& host_name) {
+std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& f, const std::string& host_name,
+                                              const ResourceDefaults& defaults) {
   auto r = std::make_shared<Resource>();
   std::string exe_name = f.executable_path.empty()
                              ? f.comm
                              : std::filesystem::path(f.executable_path).filename().string();
-  // The process's own choice wins; then its executable's name.
+  // The process's own choice wins; then the sensor's configured default; then
+  // its executable's name.
   r->service_name = !f.service_name.empty()                      ? f.service_name
                     : !f.service_name_from_resource_attrs.empty() ? f.service_name_from_resource_attrs
+                    : !defaults.service_name.empty()              ? defaults.service_name
                                                                    : exe_name;
   r->pid = pid;
   r->comm = f.comm;
@@ -101,16 +106,21 @@ std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& 
   r->attributes.push_back({"host.name", host_name});
   r->attributes.push_back({"telemetry.sdk.name", std::string("spanwire")});
   r->attributes.push_back({"telemetry.sdk.version", std::string(SPANWIRE_VERSION)});
+  for (const auto& [key, value] : defaults.attributes) {
+    const bool taken = std::any_of(r->attributes.begin(), r->attributes.end(),
+                                   [&](const Attribute& a) { return a.key == key; });
+    if (!taken) r->attributes.push_back({key, value});
+  }
   return r;
 }
 
-ProcessResources::ProcessResources(std::string proc_root)
-    : proc_root_(std::move(proc_root)), host_name_(local_host_name()) {}
+ProcessResources::ProcessResources(std::string proc_root, ResourceDefaults defaults)
+    : proc_root_(std::move(proc_root)), host_name_(local_host_name()), defaults_(std::move(defaults)) {}
 
 std::shared_ptr<const Resource> ProcessResources::get(uint32_t pid, std::string_view comm) {
   auto it = cache_.find(pid);
   if (it != cache_.end()) return it->second;
-  auto resource = make_resource(pid, read_process_facts(pid, comm, proc_root_), host_name_);
+  auto resource = make_resource(pid, read_process_facts(pid, comm, proc_root_), host_name_, defaults_);
   cache_.emplace(pid, resource);
   return resource;
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "span/span.h"
 
@@ -29,11 +31,20 @@ std::string env_value(std::string_view environ_block, std::string_view key);
 // service.name inside an OTEL_RESOURCE_ATTRIBUTES value ("k=v,k2=v2", percent-encoded).
 std::string service_name_from_resource_attributes(std::string_view value);
 
-std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& facts, const std::string& host_name);
+// What the sensor's own configuration adds to every resource: OTEL_SERVICE_NAME
+// (the name of processes that declare none themselves) and OTEL_RESOURCE_ATTRIBUTES.
+struct ResourceDefaults {
+  std::string service_name;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// `defaults` must outlive the resource: attribute keys point into it.
+std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& facts, const std::string& host_name,
+                                              const ResourceDefaults& defaults);
 
 class ProcessResources {
  public:
-  explicit ProcessResources(std::string proc_root = "/proc");
+  explicit ProcessResources(std::string proc_root = "/proc", ResourceDefaults defaults = {});
   // The resource of pid, read from /proc the first time.
   std::shared_ptr<const Resource> get(uint32_t pid, std::string_view comm);
   // The process exited: the next process with this pid is another one.
@@ -43,6 +54,7 @@ class ProcessResources {
  private:
   std::string proc_root_;
   std::string host_name_;
+  ResourceDefaults defaults_;  // never changed after construction: resources point into it
   std::unordered_map<uint32_t, std::shared_ptr<const Resource>> cache_;
 };
 

@@ -66,6 +66,10 @@ struct SpanLinkage {
   std::optional<ExchangeKey> key;
   uint64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC
   ContextSource context = ContextSource::kNone;  // trace id and parent came from this header
+  // Set by the trace linker at release: the sampled flag of the top-most
+  // header in this span's tree, so every span of a trace brings the remote
+  // parent's decision to the sampler, whichever is released first.
+  std::optional<bool> remote_sampled;
 };
 
 struct Span {

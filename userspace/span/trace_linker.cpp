@@ -40,6 +40,7 @@ void TraceLinker::export_span(Span span) {
   n.linkage = span.linkage;
   n.span_id = span.span_id;
   n.own_trace = span.trace_id;
+  n.flags = span.flags;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
   held_expiry_.emplace(n.expiry, id);
@@ -205,6 +206,18 @@ TraceId TraceLinker::choose_trace(uint64_t id) {
   return from_header.value_or(root_trace);
 }
 
+std::optional<bool> TraceLinker::remote_sampled(uint64_t id) {
+  std::optional<bool> sampled;
+  uint64_t cur = id;
+  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
+    const Node* n = find(cur);
+    if (n == nullptr) break;
+    if (n->linkage.context != ContextSource::kNone) sampled = (n->flags & 1) != 0;
+    cur = n->parent;
+  }
+  return sampled;
+}
+
 void TraceLinker::release(uint64_t id) {
   Node& n = *find(id);
   const auto [top, decided] = tree_of(id);
@@ -213,6 +226,7 @@ void TraceLinker::release(uint64_t id) {
   n.trace = trace;
   Span span = std::move(n.span);
   span.trace_id = trace;
+  span.linkage.remote_sampled = remote_sampled(id);
   if (n.parent != 0) {
     Node& parent = *find(n.parent);
     span.parent_span_id = parent.span_id;

@@ -58,6 +58,7 @@ class TraceLinker final : public SpanExporter {
     SpanLinkage linkage;    // copies kept after release, for late partners
     SpanId span_id{};
     TraceId own_trace{};    // the builder's: from the request's header, or random
+    uint32_t flags = 0;     // the builder's W3C flags (the header's, if it had one)
     uint64_t parent = 0;    // node id; 0: none
     Link link = Link::kNone;
     bool ambiguous = false;       // another in-flight server span of the thread also contained the call
@@ -74,6 +75,8 @@ class TraceLinker final : public SpanExporter {
   // The decided trace id of id's tree, if any; and the node where it is (or the root).
   std::pair<uint64_t, std::optional<TraceId>> tree_of(uint64_t id);
   TraceId choose_trace(uint64_t id);
+  // The sampled flag of the top-most header on the way to id's root, if any.
+  std::optional<bool> remote_sampled(uint64_t id);
   void release(uint64_t id);
   void forget(uint64_t id);
   void expire_until(uint64_t now, bool all);

@@ -1,4 +1,4 @@
-#include "export/otlp_grpc_exporter.h"
+#include "export/otlp_span_exporter.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +12,9 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include "export/otlp_grpc_transport.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
 namespace spanwire {
@@ -35,6 +38,10 @@ class RecordingTraceService final : public collector::TraceService::Service {
       metadata_.emplace(std::string(key.data(), key.size()), std::string(value.data(), value.size()));
     changed_.notify_all();
     changed_.wait_for(lock, kPatience, [&] { return gate_open_; });
+    if (fail_next_ > 0) {
+      --fail_next_;
+      return fail_status_;
+    }
     if (reject_ > 0) response->mutable_partial_success()->set_rejected_spans(reject_);
     if (reject_ > 0) response->mutable_partial_success()->set_error_message("bad spans");
     return grpc::Status::OK;
@@ -42,6 +49,12 @@ class RecordingTraceService final : public collector::TraceService::Service {
 
   void close_gate() { set_gate(false); }
   void open_gate() { set_gate(true); }
+  // The next `n` calls fail with `status` (their requests are still recorded).
+  void fail_next(int n, grpc::Status status) {
+    std::lock_guard lock(mutex_);
+    fail_next_ = n;
+    fail_status_ = std::move(status);
+  }
   void reject_next(int64_t spans) {
     std::lock_guard lock(mutex_);
     reject_ = spans;
@@ -73,6 +86,8 @@ class RecordingTraceService final : public collector::TraceService::Service {
   std::multimap<std::string, std::string> metadata_;
   bool gate_open_ = true;
   int64_t reject_ = 0;
+  int fail_next_ = 0;
+  grpc::Status fail_status_;
 };
 
 // The service, served on 127.0.0.1 at a free port (or the given one).
@@ -162,29 +177,49 @@ std::vector<std::string> span_names(const collector::ExportTraceServiceRequest& 
   return names;
 }
 
-OtlpGrpcExporter::Options options_for(const std::string& endpoint) {
-  OtlpGrpcExporter::Options o;
+struct TestOptions {
+  std::string endpoint;
+  OtlpSpanExporter::Options exporter;
+  std::chrono::milliseconds timeout = 5s;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+TestOptions options_for(const std::string& endpoint) {
+  TestOptions o;
   o.endpoint = endpoint;
-  o.batch_timeout = 1h;  // batches go out by size or flush only, unless a test says otherwise
-  o.export_timeout = 5s;
+  o.exporter.batch_timeout = 1h;  // batches go out by size or flush only, unless a test says otherwise
+  o.exporter.retry.initial = 10ms;
+  o.exporter.retry.max_interval = 50ms;
+  o.exporter.retry.max_elapsed = 0ms;  // no retries unless a test asks for them
   return o;
 }
 
-class OtlpGrpcExporterTest : public ::testing::Test {
+std::unique_ptr<OtlpSpanExporter> make_exporter(const TestOptions& o, Metrics& metrics) {
+  OtlpSettings settings;
+  settings.endpoint = o.endpoint;
+  settings.protocol = OtlpProtocol::kGrpc;
+  settings.insecure = true;
+  settings.timeout = o.timeout;
+  settings.headers = o.headers;
+  return std::make_unique<OtlpSpanExporter>(std::make_unique<OtlpGrpcTransport>(settings), o.exporter, metrics);
+}
+
+class OtlpSpanExporterTest : public ::testing::Test {
  protected:
   void SetUp() override { spdlog::set_level(spdlog::level::warn); }
   void TearDown() override { spdlog::set_level(spdlog::level::info); }
   Metrics metrics;
 };
 
-TEST_F(OtlpGrpcExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource) {
+TEST_F(OtlpSpanExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   const auto resources = make_resources(2);
   {
     auto options = options_for(collector.endpoint());
-    options.max_batch_size = 512;
-    OtlpGrpcExporter exporter(options, metrics);
+    options.exporter.max_batch_size = 512;
+    auto exporter_ptr = make_exporter(options, metrics);
+    auto& exporter = *exporter_ptr;
     for (size_t i = 0; i < 1200; ++i) exporter.export_span(make_span(i, resources[i % 2]));
     ASSERT_TRUE(collector.service().wait_for_calls(2));
     exporter.flush(kPatience);
@@ -216,12 +251,13 @@ TEST_F(OtlpGrpcExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource
   EXPECT_EQ(metrics.spans_dropped_queue_full, 0u);
 }
 
-TEST_F(OtlpGrpcExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
+TEST_F(OtlpSpanExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   auto options = options_for(collector.endpoint());
-  options.batch_timeout = 20ms;
-  OtlpGrpcExporter exporter(options, metrics);
+  options.exporter.batch_timeout = 20ms;
+  auto exporter_ptr = make_exporter(options, metrics);
+    auto& exporter = *exporter_ptr;
   const auto resources = make_resources(1);
   for (size_t i = 0; i < 3; ++i) exporter.export_span(make_span(i, resources[0]));
   // No flush: only the timer can send these.
@@ -229,13 +265,14 @@ TEST_F(OtlpGrpcExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
   EXPECT_EQ(span_count(collector.service().requests()[0]), 3u);
 }
 
-TEST_F(OtlpGrpcExporterTest, FullQueueDropsTheOldestSpans) {
+TEST_F(OtlpSpanExporterTest, FullQueueDropsTheOldestSpans) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   auto options = options_for(collector.endpoint());
-  options.max_batch_size = 10;
-  options.max_queue_size = 20;
-  OtlpGrpcExporter exporter(options, metrics);
+  options.exporter.max_batch_size = 10;
+  options.exporter.max_queue_size = 20;
+  auto exporter_ptr = make_exporter(options, metrics);
+    auto& exporter = *exporter_ptr;
   const auto resources = make_resources(1);
 
   // Hold the first batch at the collector so the sender cannot drain the queue.
@@ -260,72 +297,147 @@ TEST_F(OtlpGrpcExporterTest, FullQueueDropsTheOldestSpans) {
   EXPECT_EQ(metrics.spans_exported, 30u);
 }
 
-TEST_F(OtlpGrpcExporterTest, UnreachableCollectorCountsFailedBatchesWithoutHanging) {
+TEST_F(OtlpSpanExporterTest, UnreachableCollectorCountsFailedBatchesWithoutHanging) {
   ClosedPort closed;
   ASSERT_NE(closed.port(), 0);
   auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
-  options.max_batch_size = 10;
-  options.export_timeout = 500ms;
+  options.exporter.max_batch_size = 10;
+  options.timeout = 500ms;
   {
-    OtlpGrpcExporter exporter(options, metrics);
+    auto exporter = make_exporter(options, metrics);
     const auto resources = make_resources(1);
-    for (size_t i = 0; i < 25; ++i) exporter.export_span(make_span(i, resources[0]));
-    exporter.flush(kPatience);
+    for (size_t i = 0; i < 25; ++i) exporter->export_span(make_span(i, resources[0]));
+    exporter->flush(kPatience);
     EXPECT_EQ(metrics.export_batches_failed, 3u);
     EXPECT_EQ(metrics.spans_dropped_export_failed, 25u);
   }
   EXPECT_EQ(metrics.export_batches, 0u);
   EXPECT_EQ(metrics.spans_exported, 0u);
+  EXPECT_EQ(metrics.export_failures.snapshot()["unavailable"], 3u);
+  EXPECT_EQ(metrics.export_latency.snapshot().count, 3u);
 }
 
-TEST_F(OtlpGrpcExporterTest, ReconnectsWhenTheCollectorComesUp) {
+TEST_F(OtlpSpanExporterTest, RetriesUntilTheCollectorComesUpAndDeliversOnce) {
   ClosedPort closed;
   ASSERT_NE(closed.port(), 0);
   auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
-  options.export_timeout = 500ms;
-  OtlpGrpcExporter exporter(options, metrics);
-  const auto resources = make_resources(1);
-
-  exporter.export_span(make_span(0, resources[0]));
-  exporter.flush(kPatience);
-  ASSERT_EQ(metrics.export_batches_failed, 1u);
-
+  options.timeout = 500ms;
+  options.exporter.batch_timeout = 10ms;
+  options.exporter.retry.max_elapsed = kPatience;
+  auto exporter = make_exporter(options, metrics);
+  exporter->export_span(make_span(0, make_resources(1)[0]));
+  // Let a few attempts fail, then start the collector on that port.
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (metrics.export_retries < 2 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
+  ASSERT_GE(metrics.export_retries, 2u);
   closed.release();
   TestCollector collector(closed.port());
   ASSERT_TRUE(collector.running());
-  // The channel waits out a reconnect backoff (at most 5 s), so a few
-  // batches may still fail before one gets through.
-  const auto give_up = std::chrono::steady_clock::now() + kPatience;
-  for (size_t i = 1; metrics.spans_exported == 0 && std::chrono::steady_clock::now() < give_up; ++i) {
-    exporter.export_span(make_span(i, resources[0]));
-    exporter.flush(kPatience);
-    if (metrics.spans_exported == 0) std::this_thread::sleep_for(100ms);
-  }
+  exporter->flush(kPatience);
   EXPECT_EQ(metrics.spans_exported, 1u);
   EXPECT_EQ(metrics.export_batches, 1u);
+  EXPECT_EQ(metrics.export_batches_failed, 0u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 0u);
+  EXPECT_EQ(collector.service().requests().size(), 1u);
 }
 
-TEST_F(OtlpGrpcExporterTest, CountsSpansTheCollectorRejects) {
+TEST_F(OtlpSpanExporterTest, RetriesUnavailableButNotAPermanentError) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.exporter.retry.max_elapsed = kPatience;
+  auto exporter = make_exporter(options, metrics);
+  const auto resources = make_resources(1);
+
+  collector.service().fail_next(2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
+  exporter->export_span(make_span(0, resources[0]));
+  exporter->flush(kPatience);
+  EXPECT_EQ(collector.service().requests().size(), 3u);  // two failures, then delivered
+  EXPECT_EQ(metrics.spans_exported, 1u);
+  EXPECT_EQ(metrics.export_retries, 2u);
+
+  collector.service().fail_next(1, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
+  exporter->export_span(make_span(1, resources[0]));
+  exporter->flush(kPatience);
+  EXPECT_EQ(collector.service().requests().size(), 4u);  // not retried
+  EXPECT_EQ(metrics.export_batches_failed, 1u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
+  EXPECT_EQ(metrics.export_failures.snapshot()["invalid_argument"], 1u);
+}
+
+TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.exporter.retry.max_elapsed = kPatience;
+  auto exporter = make_exporter(options, metrics);
+  const auto resources = make_resources(1);
+
+  collector.service().fail_next(1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too big"));
+  exporter->export_span(make_span(0, resources[0]));
+  exporter->flush(kPatience);
+  EXPECT_EQ(collector.service().requests().size(), 1u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
+
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  google::rpc::RetryInfo retry;
+  retry.mutable_retry_delay()->set_nanos(300'000'000);
+  details.add_details()->PackFrom(retry);
+  collector.service().fail_next(
+      1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down", details.SerializeAsString()));
+  const auto before = std::chrono::steady_clock::now();
+  exporter->export_span(make_span(1, resources[0]));
+  exporter->flush(kPatience);
+  EXPECT_EQ(collector.service().requests().size(), 3u);
+  EXPECT_EQ(metrics.spans_exported, 1u);
+  // The server's 300 ms wins over the 10 ms backoff.
+  EXPECT_GE(std::chrono::steady_clock::now() - before, 300ms);
+}
+
+TEST_F(OtlpSpanExporterTest, QueueMemoryCeilingDropsTheOldest) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.exporter.max_batch_size = 10;
+  const size_t span_bytes = approx_span_bytes(make_span(100, make_resources(1)[0]));
+  options.exporter.max_queue_bytes = span_bytes * 15;  // 15 spans fit, whatever the count limit says
+  auto exporter = make_exporter(options, metrics);
+  const auto resources = make_resources(1);
+  collector.service().close_gate();
+  for (size_t i = 0; i < 10; ++i) exporter->export_span(make_span(100 + i, resources[0]));
+  ASSERT_TRUE(collector.service().wait_for_calls(1));
+  for (size_t i = 10; i < 40; ++i) exporter->export_span(make_span(100 + i, resources[0]));
+  EXPECT_EQ(metrics.spans_dropped_queue_full, 15u);
+  EXPECT_LE(metrics.export_queue_bytes.load(), span_bytes * 15);
+  collector.service().open_gate();
+  exporter->flush(kPatience);
+  EXPECT_EQ(metrics.spans_exported, 25u);
+}
+
+TEST_F(OtlpSpanExporterTest, CountsSpansTheCollectorRejects) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   collector.service().reject_next(2);
-  OtlpGrpcExporter exporter(options_for(collector.endpoint()), metrics);
+  auto exporter = make_exporter(options_for(collector.endpoint()), metrics);
   const auto resources = make_resources(1);
-  for (size_t i = 0; i < 5; ++i) exporter.export_span(make_span(i, resources[0]));
-  exporter.flush(kPatience);
+  for (size_t i = 0; i < 5; ++i) exporter->export_span(make_span(i, resources[0]));
+  exporter->flush(kPatience);
   EXPECT_EQ(metrics.export_batches, 1u);
   EXPECT_EQ(metrics.spans_exported, 3u);
-  EXPECT_EQ(metrics.spans_dropped_export_failed, 2u);
+  EXPECT_EQ(metrics.spans_rejected_partial, 2u);
+  EXPECT_EQ(metrics.export_partial_successes, 1u);
+  EXPECT_EQ(collector.service().requests().size(), 1u);  // a partial success is not retried
 }
 
-TEST_F(OtlpGrpcExporterTest, SendsHeadersAsMetadata) {
+TEST_F(OtlpSpanExporterTest, SendsHeadersAsMetadata) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   auto options = options_for(collector.endpoint());
   options.headers = {{"Authorization", "Bearer s3cret"}, {"x-tenant", "blue"}};
-  OtlpGrpcExporter exporter(options, metrics);
-  exporter.export_span(make_span(0, make_resources(1)[0]));
-  exporter.flush(kPatience);
+  auto exporter = make_exporter(options, metrics);
+  exporter->export_span(make_span(0, make_resources(1)[0]));
+  exporter->flush(kPatience);
   const auto metadata = collector.service().metadata();
   ASSERT_EQ(metadata.count("authorization"), 1u);
   EXPECT_EQ(metadata.find("authorization")->second, "Bearer s3cret");
@@ -333,36 +445,76 @@ TEST_F(OtlpGrpcExporterTest, SendsHeadersAsMetadata) {
   EXPECT_EQ(metadata.find("x-tenant")->second, "blue");
 }
 
-TEST_F(OtlpGrpcExporterTest, DestructorSendsWhatIsQueued) {
-  TestCollector collector;
-  ASSERT_TRUE(collector.running());
-  {
-    OtlpGrpcExporter exporter(options_for(collector.endpoint()), metrics);
-    const auto resources = make_resources(1);
-    for (size_t i = 0; i < 5; ++i) exporter.export_span(make_span(i, resources[0]));
-  }
-  const auto requests = collector.service().requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_EQ(span_count(requests[0]), 5u);
-  EXPECT_EQ(metrics.spans_exported, 5u);
-}
-
-TEST_F(OtlpGrpcExporterTest, DestructorCancelsACallTheCollectorHoldsAndCountsTheRest) {
+TEST_F(OtlpSpanExporterTest, DestructorCancelsACallTheCollectorHoldsAndCountsTheRest) {
   TestCollector collector;
   ASSERT_TRUE(collector.running());
   collector.service().close_gate();
+  const auto before = std::chrono::steady_clock::now();
   {
     auto options = options_for(collector.endpoint());
-    options.max_batch_size = 4;
-    options.export_timeout = 60s;  // only the shutdown cancel can end the held call in time
-    OtlpGrpcExporter exporter(options, metrics);
+    options.exporter.max_batch_size = 4;
+    options.timeout = 60s;  // only the shutdown cancel can end the held call in time
+    auto exporter = make_exporter(options, metrics);
     const auto resources = make_resources(1);
-    for (size_t i = 0; i < 6; ++i) exporter.export_span(make_span(i, resources[0]));
+    for (size_t i = 0; i < 6; ++i) exporter->export_span(make_span(i, resources[0]));
     ASSERT_TRUE(collector.service().wait_for_calls(1));
-  }  // waits the 5 s shutdown flush, then cancels
-  EXPECT_EQ(metrics.export_batches_failed, 1u);
+    exporter->flush(200ms);  // cannot finish: the collector holds the call
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 6u);  // 4 in the cancelled call, 2 never sent
   EXPECT_EQ(metrics.spans_exported, 0u);
+}
+
+TEST_F(OtlpSpanExporterTest, DestructorInterruptsARetryWait) {
+  ClosedPort closed;
+  auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
+  options.timeout = 200ms;
+  options.exporter.batch_timeout = 10ms;
+  options.exporter.retry.initial = 60s;  // a wait only stop() can end
+  options.exporter.retry.max_interval = 60s;
+  options.exporter.retry.max_elapsed = 600s;
+  const auto before = std::chrono::steady_clock::now();
+  {
+    auto exporter = make_exporter(options, metrics);
+    exporter->export_span(make_span(0, make_resources(1)[0]));
+    const auto give_up = before + kPatience;
+    while (metrics.export_retries == 0 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(metrics.export_retries, 1u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
+}
+
+TEST(Backoff, GrowsToTheCapWithJitterInBounds) {
+  RetrySettings r;
+  r.initial = 100ms;
+  r.max_interval = 1000ms;
+  r.multiplier = 2;
+  r.jitter = 0.5;
+  Backoff backoff(r, 42);
+  const int64_t bases[] = {100, 200, 400, 800, 1000, 1000, 1000};
+  for (int64_t base : bases) {
+    const auto d = backoff.next().count();
+    EXPECT_GE(d, base / 2) << base;
+    EXPECT_LE(d, base * 3 / 2) << base;
+  }
+  backoff.reset();
+  EXPECT_LE(backoff.next().count(), 150);
+  // Jitter differs between sensors (seeds), so their retries spread out.
+  Backoff a(r, 1), b(r, 2);
+  EXPECT_NE(a.next(), b.next());
+}
+
+TEST(GrpcRetryRules, FollowTheOtlpSpecification) {
+  using C = grpc::StatusCode;
+  for (C c : {C::CANCELLED, C::DEADLINE_EXCEEDED, C::ABORTED, C::OUT_OF_RANGE, C::UNAVAILABLE, C::DATA_LOSS})
+    EXPECT_TRUE(grpc_code_is_retryable(static_cast<int>(c), false)) << static_cast<int>(c);
+  for (C c : {C::UNKNOWN, C::INVALID_ARGUMENT, C::NOT_FOUND, C::ALREADY_EXISTS, C::PERMISSION_DENIED,
+              C::FAILED_PRECONDITION, C::UNIMPLEMENTED, C::INTERNAL, C::UNAUTHENTICATED})
+    EXPECT_FALSE(grpc_code_is_retryable(static_cast<int>(c), false)) << static_cast<int>(c);
+  EXPECT_FALSE(grpc_code_is_retryable(static_cast<int>(C::RESOURCE_EXHAUSTED), false));
+  EXPECT_TRUE(grpc_code_is_retryable(static_cast<int>(C::RESOURCE_EXHAUSTED), true));
 }
 
 TEST(OtlpEndpoint, ParsesSchemesAndDefaultsThePort) {
@@ -371,7 +523,10 @@ TEST(OtlpEndpoint, ParsesSchemesAndDefaultsThePort) {
   EXPECT_EQ(parse_otlp_endpoint("https://otlp.example.com").target, "otlp.example.com:4317");
   EXPECT_TRUE(parse_otlp_endpoint("https://otlp.example.com").tls);
   EXPECT_EQ(parse_otlp_endpoint("127.0.0.1").target, "127.0.0.1:4317");
-  EXPECT_FALSE(parse_otlp_endpoint("127.0.0.1:4317").tls);
+  // No scheme: TLS unless insecure (OTEL_EXPORTER_OTLP_INSECURE).
+  EXPECT_TRUE(parse_otlp_endpoint("127.0.0.1:4317").tls);
+  EXPECT_FALSE(parse_otlp_endpoint("127.0.0.1:4317", true).tls);
+  EXPECT_TRUE(parse_otlp_endpoint("https://collector:4317", true).tls);
   EXPECT_EQ(parse_otlp_endpoint("http://collector:4317/").target, "collector:4317");
   EXPECT_EQ(parse_otlp_endpoint("[::1]").target, "[::1]:4317");
   EXPECT_EQ(parse_otlp_endpoint("http://[::1]:55680").target, "[::1]:55680");

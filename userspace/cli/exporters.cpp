@@ -1,0 +1,58 @@
+#include "cli/exporters.h"
+
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "export/json_exporter.h"
+#include "export/otlp_span_exporter.h"
+#include "export/terminal_exporter.h"
+#include "export/trace_view.h"
+
+namespace spanwire {
+
+void FanOutExporter::export_span(Span span) {
+  for (size_t i = 0; i + 1 < exporters_.size(); ++i) exporters_[i]->export_span(span);
+  if (!exporters_.empty()) exporters_.back()->export_span(std::move(span));
+}
+
+void FanOutExporter::flush(std::chrono::milliseconds timeout) {
+  for (auto& e : exporters_) e->flush(timeout);
+}
+
+std::unique_ptr<ExportChain> build_export_chain(const Config& config, OutputMode mode, Metrics& metrics) {
+  auto chain = std::make_unique<ExportChain>();
+  if (mode != OutputMode::kRun) {
+    chain->exporter.add(std::make_unique<TraceViewExporter>(std::cout, mode == OutputMode::kTraceJson));
+    return chain;
+  }
+  if (!config.traces.endpoint.empty()) {
+    OtlpSpanExporter::Options o;
+    o.max_batch_size = config.batch_size;
+    o.batch_timeout = config.batch_timeout;
+    o.max_queue_size = config.max_queue_size;
+    o.max_queue_bytes = config.max_queue_bytes;
+    o.retry.initial = config.retry_initial;
+    o.retry.max_interval = config.retry_max_interval;
+    o.retry.max_elapsed = config.retry_max_elapsed;
+    auto transport = make_otlp_transport(config.traces);
+    spdlog::info("exporting spans to {}", transport->describe());
+    chain->exporter.add(std::make_unique<OtlpSpanExporter>(std::move(transport), o, metrics));
+  } else if (config.json_out != "-") {
+    chain->exporter.add(std::make_unique<TerminalExporter>(std::cout));
+    spdlog::info("no OTLP endpoint configured (--otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT): printing spans");
+  }
+  if (config.json_out == "-") {
+    chain->exporter.add(std::make_unique<JsonExporter>(std::cout));
+  } else if (!config.json_out.empty()) {
+    chain->json_file = std::make_unique<std::ofstream>(config.json_out, std::ios::app);
+    if (!*chain->json_file)
+      throw std::invalid_argument("cannot open --json-out file " + config.json_out + ": " + std::strerror(errno));
+    chain->exporter.add(std::make_unique<JsonExporter>(*chain->json_file));
+  }
+  return chain;
+}
+
+}  // namespace spanwire

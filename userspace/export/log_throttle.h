@@ -1,0 +1,33 @@
+// Lets one line through per interval and counts the others, so a collector
+// that stays down produces one warning per interval instead of one per batch.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+namespace spanwire {
+
+class LogThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit LogThrottle(Clock::duration interval) : interval_(interval) {}
+  // nullopt: stay quiet. Otherwise log, mentioning the returned number of
+  // lines suppressed since the previous one.
+  std::optional<uint64_t> admit(Clock::time_point now) {
+    if (last_ && now - *last_ < interval_) {
+      ++suppressed_;
+      return std::nullopt;
+    }
+    last_ = now;
+    return std::exchange(suppressed_, 0);
+  }
+
+ private:
+  Clock::duration interval_;
+  std::optional<Clock::time_point> last_;
+  uint64_t suppressed_ = 0;
+};
+
+}  // namespace spanwire

@@ -1,0 +1,102 @@
+#include "export/otlp_span_exporter.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "export/otlp_convert.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace spanwire {
+
+namespace otlp = opentelemetry::proto::collector::trace::v1;
+
+OtlpSpanExporter::OtlpSpanExporter(std::unique_ptr<OtlpTransport> transport, Options options, Metrics& metrics)
+    : options_(options),
+      metrics_(metrics),
+      transport_(std::move(transport)),
+      sender_(*transport_, options_.retry, metrics, "spans"),
+      queue_(options_.max_queue_size, options_.max_queue_bytes, options_.max_batch_size, options_.batch_timeout),
+      thread_([this] { run_sender(); }) {
+  spdlog::debug("{}: batches of up to {} spans, queue of {} spans / {} MiB", transport_->describe(),
+                options_.max_batch_size, options_.max_queue_size, options_.max_queue_bytes >> 20);
+}
+
+OtlpSpanExporter::~OtlpSpanExporter() {
+  queue_.close();
+  sender_.stop();
+  thread_.join();
+  if (const size_t left = queue_.discard_all(); left > 0) {
+    metrics_.spans_dropped_export_failed.fetch_add(left, std::memory_order_relaxed);
+    spdlog::warn("{}: stopped with {} spans not sent; they are counted in spans_dropped_export_failed",
+                 transport_->describe(), left);
+  }
+  publish_queue_gauges();
+}
+
+void OtlpSpanExporter::publish_queue_gauges() {
+  metrics_.export_queue_spans.store(queue_.size(), std::memory_order_relaxed);
+  metrics_.export_queue_bytes.store(queue_.bytes(), std::memory_order_relaxed);
+}
+
+void OtlpSpanExporter::export_span(Span span) {
+  const auto pushed = queue_.push(std::move(span));
+  metrics_.export_queue_spans.store(pushed.size, std::memory_order_relaxed);
+  metrics_.export_queue_bytes.store(pushed.bytes, std::memory_order_relaxed);
+  if (pushed.dropped == 0) return;
+  metrics_.spans_dropped_queue_full.fetch_add(pushed.dropped, std::memory_order_relaxed);
+  if (auto suppressed = queue_full_log_.admit(LogThrottle::Clock::now()))
+    spdlog::warn("OTLP export queue is full ({} spans or {} MiB): {} is slower than the traffic or unreachable; "
+                 "dropping the oldest spans, counted in spans_dropped_queue_full",
+                 options_.max_queue_size, options_.max_queue_bytes >> 20, transport_->describe());
+}
+
+void OtlpSpanExporter::flush(std::chrono::milliseconds timeout) {
+  if (!queue_.wait_flushed(timeout))
+    spdlog::warn("{}: flush did not finish within {} ms; {} spans still queued", transport_->describe(),
+                 timeout.count(), queue_.size());
+  publish_queue_gauges();
+}
+
+void OtlpSpanExporter::run_sender() {
+  while (auto batch = queue_.next_batch()) {
+    publish_queue_gauges();
+    send(std::move(*batch));
+    queue_.batch_done();
+  }
+}
+
+void OtlpSpanExporter::send(std::vector<Span> batch) {
+  const auto request = to_otlp_request(batch);
+  otlp::ExportTraceServiceResponse response;
+  const size_t n = batch.size();
+  batch.clear();  // the request holds copies; free the spans while the call and its retries run
+  batch.shrink_to_fit();
+  switch (sender_.send(Signal::kTraces, request, response, n)) {
+    case RetryingSender::Result::kAccepted:
+      break;
+    case RetryingSender::Result::kGaveUp:
+      metrics_.export_batches_failed++;
+      metrics_.spans_dropped_export_failed.fetch_add(n, std::memory_order_relaxed);
+      return;
+    case RetryingSender::Result::kStopped:
+      metrics_.spans_dropped_export_failed.fetch_add(n, std::memory_order_relaxed);
+      return;
+  }
+  metrics_.export_batches++;
+  const auto& partial = response.partial_success();
+  const size_t rejected = std::min(n, static_cast<size_t>(std::max<int64_t>(partial.rejected_spans(), 0)));
+  metrics_.spans_exported.fetch_add(n - rejected, std::memory_order_relaxed);
+  if (rejected == 0 && partial.error_message().empty()) return;
+  // A partial success is not retried (the OTLP specification says so): the
+  // collector has decided about these spans.
+  metrics_.export_partial_successes++;
+  metrics_.spans_rejected_partial.fetch_add(rejected, std::memory_order_relaxed);
+  if (auto suppressed = partial_log_.admit(LogThrottle::Clock::now()))
+    spdlog::warn("{} accepted a batch in part: {} of {} spans rejected: {}; counted in spans_rejected_partial{}",
+                 transport_->describe(), rejected, n,
+                 partial.error_message().empty() ? "no reason given" : partial.error_message(),
+                 *suppressed > 0 ? fmt::format(" ({} similar warnings suppressed)", *suppressed) : "");
+}
+
+}  // namespace spanwire

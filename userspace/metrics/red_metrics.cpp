@@ -1,0 +1,187 @@
+#include "metrics/red_metrics.h"
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+
+#include "metrics/metrics.h"
+#include "span/route.h"
+
+#ifndef SPANWIRE_VERSION
+#define SPANWIRE_VERSION "dev"
+#endif
+
+namespace spanwire {
+namespace {
+
+// kBoundsSeconds in integer nanoseconds: span durations are integers, so
+// bucket placement on a boundary is exact.
+constexpr std::array<uint64_t, RedMetrics::kBoundsSeconds.size()> kBoundsNs = {
+    0,           5'000'000,     10'000'000,    25'000'000,    50'000'000,
+    75'000'000,  100'000'000,   250'000'000,   500'000'000,   750'000'000,
+    1'000'000'000, 2'500'000'000, 5'000'000'000, 7'500'000'000, 10'000'000'000};
+
+size_t bucket_of(uint64_t duration_ns) {
+  // First bound >= duration: buckets include their upper bound.
+  return static_cast<size_t>(std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), duration_ns) - kBoundsNs.begin());
+}
+
+// Appends an unambiguous encoding of `attributes` to `key` (strings are
+// length-prefixed, so no value can imitate a separator).
+void append_key(std::string& key, const std::vector<Attribute>& attributes) {
+  for (const auto& a : attributes) {
+    key += a.key;
+    key += '=';
+    std::visit(
+        [&key](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            key += 's' + std::to_string(v.size()) + ':';
+            key += v;
+          } else if constexpr (std::is_same_v<T, bool>) {
+            key += v ? "b1" : "b0";
+          } else {
+            key += (std::is_same_v<T, int64_t> ? 'i' : 'd') + std::to_string(v);
+          }
+        },
+        a.value);
+    key += ';';
+  }
+}
+
+// The attributes semantic conventions put on the duration metrics, copied
+// from the span under the same keys. The raw path cannot stand in for
+// http.route (unbounded cardinality); when the span has no route, the route
+// template spanwire infers from the path (span/route.h: ids, numbers and
+// hashes become {id}, as in the span name) takes its place, so that series
+// say which endpoint they measure. Clients also say which server they called.
+std::vector<Attribute> series_attributes(const Span& span, RedMetrics::Family family) {
+  std::vector<Attribute> out;
+  auto copy = [&span, &out](std::string_view key) {
+    if (const AttributeValue* v = span.find(key)) out.push_back({key, *v});
+  };
+  if (family == RedMetrics::Family::kHttp) {
+    copy("http.request.method");
+    if (span.find("http.route") != nullptr) {
+      copy("http.route");
+    } else if (const AttributeValue* path = span.find("url.path");
+               path != nullptr && std::holds_alternative<std::string>(*path)) {
+      out.push_back({"http.route", route_of(std::get<std::string>(*path))});
+    }
+    copy("http.response.status_code");
+    copy("url.scheme");
+  } else {
+    copy("rpc.system");
+    copy("rpc.service");
+    copy("rpc.method");
+    copy("rpc.grpc.status_code");
+  }
+  copy("error.type");
+  if (span.kind == SpanKind::kClient) {
+    copy("server.address");
+    copy("server.port");
+  }
+  return out;
+}
+
+std::shared_ptr<const Resource> default_sensor_resource() {
+  auto r = std::make_shared<Resource>();
+  r->service_name = "spanwire";
+  r->attributes = {
+      {"service.name", std::string("spanwire")},
+      {"telemetry.sdk.name", std::string("spanwire")},
+      {"telemetry.sdk.version", std::string(SPANWIRE_VERSION)},
+  };
+  return r;
+}
+
+uint64_t system_now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void add(RedMetrics::Series& s, const Span& span) {
+  const uint64_t ns = span.end_unix_ns > span.start_unix_ns ? span.end_unix_ns - span.start_unix_ns : 0;
+  const double seconds = static_cast<double>(ns) / 1e9;
+  s.duration_min_seconds = s.requests == 0 ? seconds : std::min(s.duration_min_seconds, seconds);
+  s.duration_max_seconds = s.requests == 0 ? seconds : std::max(s.duration_max_seconds, seconds);
+  ++s.requests;
+  if (span.status == StatusCode::kError) ++s.errors;
+  ++s.bucket_counts[bucket_of(ns)];
+  s.duration_sum_seconds += seconds;
+}
+
+}  // namespace
+
+RedMetrics::RedMetrics(size_t max_series, Metrics& metrics, std::shared_ptr<const Resource> sensor_resource,
+                       WallClock now)
+    : max_series_(max_series),
+      metrics_(metrics),
+      sensor_resource_(sensor_resource ? std::move(sensor_resource) : default_sensor_resource()),
+      now_(now ? std::move(now) : WallClock(system_now_ns)) {}
+
+void RedMetrics::record(const Span& span) {
+  if (span.kind != SpanKind::kServer && span.kind != SpanKind::kClient) return;  // spanwire makes no others
+  const Family family = span.string_attr("rpc.system") == "grpc" ? Family::kRpc : Family::kHttp;
+  std::vector<Attribute> attributes = series_attributes(span, family);
+  std::lock_guard lock(mutex_);
+  add(find_or_create(span, family, std::move(attributes)), span);
+}
+
+RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, std::vector<Attribute> attributes) {
+  std::string resource_key;
+  if (span.resource) append_key(resource_key, span.resource->attributes);
+  std::string key = resource_key;
+  key += '\n';
+  key += static_cast<char>('0' + static_cast<int>(family));
+  key += static_cast<char>('0' + static_cast<int>(span.kind));
+  append_key(key, attributes);
+  if (auto it = index_.find(key); it != index_.end()) return series_[it->second];
+
+  if (series_.size() >= max_series_) {
+    ++metrics_.metrics_series_overflow;
+    return overflow_series(family, span.kind);
+  }
+  auto [resource, inserted] = resources_.try_emplace(std::move(resource_key), span.resource);
+  Series s;
+  s.resource = resource->second;
+  s.family = family;
+  s.kind = span.kind;
+  s.attributes = std::move(attributes);
+  s.start_unix_ns = now_();
+  index_.emplace(std::move(key), series_.size());
+  series_.push_back(std::move(s));
+  return series_.back();
+}
+
+RedMetrics::Series& RedMetrics::overflow_series(Family family, SpanKind kind) {
+  auto& slot = overflow_[static_cast<size_t>(family) * 2 + (kind == SpanKind::kClient ? 1 : 0)];
+  if (!slot) {
+    slot = std::make_unique<Series>();
+    slot->resource = sensor_resource_;
+    slot->family = family;
+    slot->kind = kind;
+    slot->attributes = {{kOverflowAttribute, true}};
+    slot->overflow = true;
+    slot->start_unix_ns = now_();
+  }
+  return *slot;
+}
+
+RedMetrics::Snapshot RedMetrics::snapshot() const {
+  std::lock_guard lock(mutex_);
+  Snapshot out;
+  out.series.reserve(series_.size() + overflow_.size());
+  out.series = series_;
+  for (const auto& o : overflow_)
+    if (o) out.series.push_back(*o);
+  return out;
+}
+
+size_t RedMetrics::series_count() const {
+  std::lock_guard lock(mutex_);
+  return series_.size();
+}
+
+}  // namespace spanwire
