@@ -12,7 +12,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-grpcio python3-protobuf curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux
+  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux
   libclang-rt-14-dev wrk
 )
 

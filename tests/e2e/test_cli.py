@@ -71,4 +71,4 @@ def test_without_privileges_explains_what_is_missing(build_dir):
     assert res.returncode == 2
     lines = error_lines(res.stderr)
     assert len(lines) == 1, res.stderr
-    assert "CAP_BPF" in lines[0] and "root" in lines[0]
+    assert "CAP_BPF" in lines[0] and "CAP_PERFMON" in lines[0] and "root" in lines[0]

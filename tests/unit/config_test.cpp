@@ -382,6 +382,11 @@ TEST(Preflight, KernelReleaseAndCapabilities) {
   EXPECT_TRUE(capabilities_allow_bpf((1ULL << 38) | (1ULL << 39)));  // CAP_PERFMON + CAP_BPF
   EXPECT_FALSE(capabilities_allow_bpf(1ULL << 39));                  // CAP_BPF alone
   EXPECT_FALSE(capabilities_allow_bpf(0));
+  // The message names exactly what is missing.
+  EXPECT_EQ(missing_required_capabilities(1ULL << 39), "CAP_PERFMON (to attach tracepoints and uprobes)");
+  EXPECT_EQ(missing_required_capabilities(1ULL << 38), "CAP_BPF (to load BPF programs and maps)");
+  EXPECT_NE(missing_required_capabilities(0).find(" and "), std::string::npos);
+  EXPECT_EQ(missing_required_capabilities(1ULL << 21), "");
 }
 
 }  // namespace

@@ -49,8 +49,17 @@ KernelVersion parse_kernel_release(const std::string& release) {
   return v;
 }
 
-bool capabilities_allow_bpf(uint64_t cap_eff) {
-  return has_cap(cap_eff, kCapSysAdmin) || (has_cap(cap_eff, kCapBpf) && has_cap(cap_eff, kCapPerfmon));
+bool capabilities_allow_bpf(uint64_t cap_eff) { return missing_required_capabilities(cap_eff).empty(); }
+
+std::string missing_required_capabilities(uint64_t cap_eff) {
+  if (has_cap(cap_eff, kCapSysAdmin)) return {};  // covers both on every kernel
+  std::string missing;
+  if (!has_cap(cap_eff, kCapBpf)) missing += "CAP_BPF (to load BPF programs and maps)";
+  if (!has_cap(cap_eff, kCapPerfmon)) {
+    if (!missing.empty()) missing += " and ";
+    missing += "CAP_PERFMON (to attach tracepoints and uprobes)";
+  }
+  return missing;
 }
 
 void run_preflight_checks() {
@@ -65,13 +74,17 @@ void run_preflight_checks() {
                        "upgrade the kernel");
 
   uint64_t caps = effective_capabilities();
-  if (!capabilities_allow_bpf(caps))
-    throw StartupError(
-        "missing capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root (sudo), or grant them with "
-        "'setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep build/spanwire'");
-  if (!has_cap(caps, kCapSysPtrace) || !has_cap(caps, kCapDacReadSearch))
-    spdlog::warn("without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, service names and executable paths of other "
-                 "users' processes cannot be read from /proc; spans fall back to process names");
+  if (const std::string missing = missing_required_capabilities(caps); !missing.empty())
+    throw StartupError("missing capabilities: " + missing +
+                       "; run as root (sudo), grant them with 'setcap "
+                       "cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep build/spanwire', or in Kubernetes "
+                       "use deploy/k8s (privileged) or deploy/k8s-least-privilege");
+  if (!has_cap(caps, kCapSysPtrace))
+    spdlog::warn("missing CAP_SYS_PTRACE: other users' /proc/PID/environ and exe cannot be read, so their "
+                 "OTEL_SERVICE_NAME is not seen and spans fall back to process names");
+  if (!has_cap(caps, kCapDacReadSearch))
+    spdlog::warn("missing CAP_DAC_READ_SEARCH: TLS libraries inside other users' containers (/proc/PID/root) "
+                 "cannot be opened, so their TLS traffic is not traced");
 
   if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
     throw StartupError("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): spanwire needs a kernel "

@@ -20,6 +20,9 @@ KernelVersion parse_kernel_release(const std::string& release);  // "6.18.44-fc"
 
 // True when effective capabilities (the CapEff mask of /proc/self/status) allow loading the sensor.
 bool capabilities_allow_bpf(uint64_t cap_eff);
+// The required capabilities cap_eff lacks, each with what it is for; empty
+// when the sensor may load (CAP_SYS_ADMIN covers them all).
+std::string missing_required_capabilities(uint64_t cap_eff);
 
 // Throws StartupError for the first problem found; mounts tracefs if needed.
 void run_preflight_checks();
