@@ -135,7 +135,8 @@ export:
 TEST(ConfigFile, ReadsEverySection) {
   TempDir dir;
   std::string file = dir.write("full.yaml", R"(
-capture: {payload_cap: 4096, ringbuf_size: 8388608, pids: [1, 2], comms: [nginx], ports: [443, 80]}
+capture: {payload_cap: 4096, ringbuf_size: 8388608, pids: [1, 2], comms: [nginx], ports: [443, 80],
+          namespaces: [shop], pod_labels: {tier: backend}, containers: [app], executables: [python3]}
 stitching: {link_window_ms: 250}
 service: {name: shop}
 export:
@@ -155,8 +156,18 @@ sampling:
   max_traces_per_second: 100
   tail: {keep_errors: false, keep_slower_than_ms: 800, ratio: 0.1, decision_wait_ms: 900}
 diagnostics: {metrics_addr: "127.0.0.1:9464", stats_file: /tmp/stats.json, log_level: debug}
+kubernetes: {enabled: false, api_url: "https://10.0.0.1:443", token_file: /t, ca_file: /c, node_name: n1}
 )");
   Config c = resolve_config({read_config_file(file)});
+  EXPECT_EQ(c.selection.namespaces, (std::vector<std::string>{"shop"}));
+  EXPECT_EQ(c.selection.pod_labels, (KeyValues{{"tier", "backend"}}));
+  EXPECT_EQ(c.selection.containers, (std::vector<std::string>{"app"}));
+  EXPECT_EQ(c.selection.executables, (std::vector<std::string>{"python3"}));
+  EXPECT_FALSE(c.kubernetes.enabled);
+  EXPECT_EQ(c.kubernetes.api_url, "https://10.0.0.1:443");
+  EXPECT_EQ(c.kubernetes.token_file, "/t");
+  EXPECT_EQ(c.kubernetes.ca_file, "/c");
+  EXPECT_EQ(c.kubernetes.node_name, "n1");
   EXPECT_EQ(c.payload_cap, 4096u);
   EXPECT_EQ(c.ringbuf_bytes, 8388608u);
   EXPECT_EQ(c.pids, (std::vector<uint32_t>{1, 2}));

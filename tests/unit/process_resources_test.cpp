@@ -61,5 +61,69 @@ TEST(ProcessResources, SensorDefaultsComeAfterTheProcessesOwnChoice) {
   EXPECT_EQ(attr(*gone, "process.pid"), "999999");
 }
 
+TEST(ProcessResources, WorkloadMetadataForContainersArrivingLater) {
+  const std::string id = "4f9e1b7c2d3a5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+  bool known = false;
+  ProcessResources resources(kProc, {"fallback", {}});
+  resources.set_workload_lookup([&](const CgroupIdentity& cg) -> std::optional<WorkloadFacts> {
+    if (!known || cg.container_id != id) return std::nullopt;
+    return WorkloadFacts{{{"k8s.pod.name", "cart-7f9c-abcde"}, {"k8s.namespace.name", "shop"},
+                          {"k8s.deployment.name", "cart"}, {"container.id", id}, {"not.a.known.key", "x"}},
+                         "cart",
+                         "shop"};
+  });
+  // The pod is not in the cache yet: the container id alone, the default name.
+  auto first = resources.get(4444, "cart");
+  EXPECT_EQ(first->service_name, "fallback");
+  EXPECT_EQ(attr(*first, "container.id"), id);
+  EXPECT_EQ(attr(*first, "k8s.pod.name"), "<absent>");
+  // The watch delivers the pod: the resource is rebuilt once.
+  known = true;
+  resources.refresh();
+  auto second = resources.get(4444, "cart");
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second->service_name, "cart");  // the workload's name beats the sensor's default
+  EXPECT_EQ(attr(*second, "service.name"), "cart");
+  EXPECT_EQ(attr(*second, "service.namespace"), "shop");
+  EXPECT_EQ(attr(*second, "k8s.deployment.name"), "cart");
+  EXPECT_EQ(attr(*second, "not.a.known.key"), "<absent>");
+  resources.refresh();
+  EXPECT_EQ(resources.get(4444, "cart"), second);  // nothing pending any more
+  // A process's own OTEL_SERVICE_NAME still wins over the workload's.
+  EXPECT_EQ(resources.get(4242, "gunicorn")->service_name, "checkout");
+}
+
+TEST(ProcessResources, SelectionByNamespaceLabelsContainerAndExecutable) {
+  const WorkloadFacts pod{{{"k8s.namespace.name", "shop"}, {"k8s.container.name", "app"}},
+                          "cart",
+                          "shop",
+                          {{"tier", "backend"}, {"app.kubernetes.io/name", "cart"}}};
+  ProcessSelection all;
+  EXPECT_TRUE(process_selected(all, "python3", std::nullopt));
+  ProcessSelection s;
+  s.namespaces = {"shop", "billing"};
+  EXPECT_TRUE(process_selected(s, "python3", pod));
+  EXPECT_FALSE(process_selected(s, "python3", std::nullopt));  // not in a pod
+  s.pod_labels = {{"tier", "backend"}};
+  EXPECT_TRUE(process_selected(s, "python3", pod));
+  s.pod_labels.push_back({"tier", "frontend"});  // every label must be on the pod
+  EXPECT_FALSE(process_selected(s, "python3", pod));
+  s.pod_labels.pop_back();
+  s.containers = {"sidecar"};
+  EXPECT_FALSE(process_selected(s, "python3", pod));
+  s.containers = {"app"};
+  s.executables = {"nginx"};
+  EXPECT_FALSE(process_selected(s, "python3", pod));
+  s.executables = {"nginx", "python3"};
+  EXPECT_TRUE(process_selected(s, "python3", pod));
+
+  // The resource says so; spans of unselected processes are dropped by the assembler.
+  ProcessResources resources(kProc);
+  ProcessSelection only_nginx;
+  only_nginx.executables = {"nginx"};
+  resources.set_selection(only_nginx);
+  EXPECT_FALSE(resources.get(4242, "gunicorn")->selected);  // /usr/bin/python3.11
+}
+
 }  // namespace
 }  // namespace spanwire

@@ -161,6 +161,19 @@ void add_sampling_flags(CLI::App& cmd, ConfigLayer& layer) {
       ->default_str("1");
 }
 
+void add_kubernetes_flags(CLI::App& cmd, ConfigLayer& layer) {
+  option<std::string>(cmd, "--k8s-api", layer.k8s_api_url,
+                      "Kubernetes API server URL (default in a cluster: https://$KUBERNETES_SERVICE_HOST:PORT)");
+  option<std::string>(cmd, "--k8s-token-file", layer.k8s_token_file,
+                      "Bearer token file for the API server (default: the service account's)");
+  option<std::string>(cmd, "--k8s-ca-file", layer.k8s_ca_file,
+                      "PEM CA file that verifies the API server (default: the service account's)");
+  option<std::string>(cmd, "--node-name", layer.k8s_node_name,
+                      "This node's name: only its pods are watched (default: $NODE_NAME)");
+  cmd.add_flag_callback(
+      "--no-k8s", [&layer] { layer.k8s_enabled = false; }, "Do not read workload metadata from the Kubernetes API");
+}
+
 void add_metrics_flags(CLI::App& cmd, ConfigLayer& layer) {
   option<std::string>(cmd, "--metrics-addr", layer.metrics_addr,
                       "host:port for the sensor's Prometheus /metrics, /healthz and /readyz (default: off)");
@@ -179,6 +192,24 @@ void add_trace_flags(CLI::App& cmd, ConfigLayer& layer, CommandFlags& command) {
   option<std::vector<uint32_t>>(cmd, "--pid", layer.pids, "Trace only these process ids (repeatable)");
   option<std::vector<std::string>>(cmd, "--comm", layer.comms,
                                    "Trace only processes with this name (repeatable, 15 characters at most)");
+  option<std::vector<std::string>>(cmd, "--namespace", layer.namespaces,
+                                   "Report only processes in pods of this Kubernetes namespace (repeatable)");
+  cmd.add_option_function<std::vector<std::string>>(
+         "--pod-label",
+         [&layer](const std::vector<std::string>& items) {
+           KeyValues labels;
+           for (const auto& item : items) {
+             auto [k, v] = split_key_value(item);
+             upsert(labels, std::move(k), std::move(v));
+           }
+           layer.pod_labels = std::move(labels);
+         },
+         "Report only processes in pods with this label (repeatable: all must match)")
+      ->check(kKeyValue);
+  option<std::vector<std::string>>(cmd, "--container", layer.containers,
+                                   "Report only processes of Kubernetes containers with this name (repeatable)");
+  option<std::vector<std::string>>(cmd, "--exe", layer.executables,
+                                   "Report only processes running this executable file name (repeatable)");
   cmd.add_option_function<std::vector<uint16_t>>(
          "--port",
          [&layer](const std::vector<uint16_t>& ports) { layer.ports = std::set<uint16_t>(ports.begin(), ports.end()); },
@@ -206,6 +237,7 @@ void add_run_flags(CLI::App& cmd, ConfigLayer& layer, CommandFlags& command) {
   add_resource_flags(cmd, layer);
   add_sampling_flags(cmd, layer);
   add_metrics_flags(cmd, layer);
+  add_kubernetes_flags(cmd, layer);
   cmd.add_flag("--print-config", command.print_config,
                "Print the effective configuration (all sources applied, secrets masked) as YAML and exit");
 }

@@ -14,6 +14,8 @@
 
 #include "conn/connection_tracker.h"
 #include "export/otlp_metrics_exporter.h"
+#include "k8s/api_client.h"
+#include "k8s/metadata_cache.h"
 #include "metrics/health_server.h"
 #include "metrics/red_metrics.h"
 #include "intake/event_decoder.h"
@@ -22,6 +24,7 @@
 #include "metrics/metrics.h"
 #include "process/process_resources.h"
 #include "span/clock.h"
+#include "span/peer_namer.h"
 #include "span/span_assembler.h"
 #include "span/trace_linker.h"
 #include "span/trace_sampler.h"
@@ -55,6 +58,35 @@ void write_stats(const std::string& path, const Metrics& metrics) {
     out << j.dump() << '\n';
   }
   std::rename(tmp.c_str(), path.c_str());  // readers never see a half-written file
+}
+
+// Where the Kubernetes API server is: the flags/config, else the in-cluster
+// service account; nullopt outside a cluster.
+std::optional<k8s::ApiConfig> kubernetes_api(const KubernetesSettings& k) {
+  if (!k.enabled) return std::nullopt;
+  auto getenv_fn = [](const char* name) -> const char* { return std::getenv(name); };
+  std::optional<k8s::ApiConfig> api;
+  if (!k.api_url.empty()) {
+    api = k8s::ApiConfig{k.api_url, {}, {}, {}};
+    if (const char* node = std::getenv("NODE_NAME")) api->node_name = node;
+  } else {
+    api = k8s::in_cluster_config(getenv_fn);
+    if (!api) return std::nullopt;
+  }
+  if (!k.token_file.empty()) api->token_file = k.token_file;
+  if (!k.ca_file.empty()) api->ca_file = k.ca_file;
+  if (!k.node_name.empty()) api->node_name = k.node_name;
+  return api;
+}
+
+// Workload metadata of a process's container, from the cache.
+std::optional<WorkloadFacts> workload_of(const k8s::MetadataCache& cache, const CgroupIdentity& cgroup) {
+  std::optional<k8s::Workload> w;
+  if (!cgroup.container_id.empty()) w = cache.by_container_id(cgroup.container_id);
+  if (!w && !cgroup.pod_uid.empty()) w = cache.by_pod_uid(cgroup.pod_uid, cgroup.container_id);
+  if (!w) return std::nullopt;
+  return WorkloadFacts{std::move(w->attributes), std::move(w->service_name), std::move(w->service_namespace),
+                       std::move(w->labels)};
 }
 
 // The uprobes on one TLS library file, as links of the sensor.
@@ -98,10 +130,37 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   IdGenerator ids;
   SpanBuilder builder(clock, ids);
   ProcessResources resources("/proc", {config.service_name, config.resource_attributes});
+  resources.set_selection(config.selection);
   TraceSampler sampler(exporter, metrics, config.sampling);
   RedMetrics red(config.metrics_max_series, metrics);
   RedMetricsTap red_tap(red, sampler);
   TraceLinker linker(red_tap, metrics, {.window_ns = uint64_t(config.link_window_ms) * kMs});
+
+  // Kubernetes: pods of this node, their owners and Services, listed and
+  // watched into a local cache; resources and peer names are read from it.
+  std::unique_ptr<k8s::MetadataCache> k8s_cache;
+  std::unique_ptr<k8s::Watcher> k8s_watcher;
+  if (auto api = kubernetes_api(config.kubernetes)) {
+    k8s_cache = std::make_unique<k8s::MetadataCache>();
+    k8s::Watcher::Callbacks callbacks;
+    callbacks.on_list = [cache = k8s_cache.get()](k8s::Kind kind, const nlohmann::json& items) {
+      cache->replace_all(kind, items);
+    };
+    callbacks.on_event = [cache = k8s_cache.get()](k8s::Kind kind, k8s::EventType type, const nlohmann::json& o) {
+      cache->apply(kind, type, o);
+    };
+    spdlog::info("Kubernetes: watching pods of node {} and their workloads at {}",
+                 api->node_name.empty() ? "(all nodes: NODE_NAME unset)" : api->node_name, api->base_url);
+    k8s_watcher = std::make_unique<k8s::Watcher>(*api, std::move(callbacks));
+    resources.set_workload_lookup(
+        [cache = k8s_cache.get()](const CgroupIdentity& cg) { return workload_of(*cache, cg); });
+  }
+  PeerNamer peer_namer(k8s_cache ? PeerNamer::Lookup([cache = k8s_cache.get()](std::string_view ip) {
+                         return cache->service_name_for_ip(ip);
+                       })
+                                 : PeerNamer::Lookup(),
+                       linker);
+  uint64_t k8s_generation = 0;
   std::unique_ptr<OtlpMetricsExporter> metrics_exporter;
   if (config.red_metrics_enabled && !config.metrics.endpoint.empty()) {
     try {
@@ -115,7 +174,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     spdlog::info("exporting RED metrics every {} ms to {}", config.metrics_interval.count(),
                  metrics_exporter->transport().describe());
   }
-  SpanAssembler assembler(builder, resources, linker, metrics);
+  SpanAssembler assembler(builder, resources, peer_namer, metrics);
   assembler.set_port_filter(config.ports);
   ConnectionTracker tracker({}, metrics, assembler);
   EventDecoder decoder(tracker, metrics);
@@ -184,6 +243,18 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       metrics.spans_held_sampler = sampler.held();
       metrics.tls_files_attached = tls_hooks->attached_files();
       if (health) health->heartbeat(HealthServer::Clock::now());
+      if (k8s_cache && k8s_cache->generation() != k8s_generation) {
+        k8s_generation = k8s_cache->generation();
+        resources.refresh();
+        metrics.k8s_pods_cached = k8s_cache->pod_count();
+        metrics.k8s_objects_ignored = k8s_cache->ignored();
+      }
+      if (k8s_watcher) {
+        metrics.k8s_lists = k8s_watcher->lists();
+        metrics.k8s_watch_restarts = k8s_watcher->watch_restarts();
+        metrics.k8s_relists_gone = k8s_watcher->relists_410();
+        metrics.k8s_api_errors = k8s_watcher->errors();
+      }
       for (uint32_t pid : decoder.take_execs()) tls_hooks->on_exec(pid, now);
       tls_hooks->tick(now);
       last_tick = now;

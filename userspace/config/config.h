@@ -57,6 +57,28 @@ struct SamplingSettings {
   std::chrono::milliseconds decision_wait{500};
 };
 
+// Workload metadata from the Kubernetes API server (in a cluster: the
+// service account's token and CA, KUBERNETES_SERVICE_HOST; NODE_NAME from the
+// downward API). Empty fields: the in-cluster defaults.
+struct KubernetesSettings {
+  bool enabled = true;     // used only where an API server is found
+  std::string api_url;     // e.g. https://10.96.0.1:443
+  std::string token_file;  // bearer token, re-read on every reconnect
+  std::string ca_file;     // PEM roots that verify the API server
+  std::string node_name;   // only this node's pods are watched
+};
+
+// Which processes' spans are reported, beyond the kernel filters (pids,
+// comms) and ports. Each non-empty criterion must match; within one, any entry.
+// The Kubernetes criteria match only processes in a known pod.
+struct ProcessSelection {
+  std::vector<std::string> namespaces;                        // k8s.namespace.name
+  std::vector<std::pair<std::string, std::string>> pod_labels;  // all must be on the pod
+  std::vector<std::string> containers;                        // k8s.container.name
+  std::vector<std::string> executables;                       // executable file name
+  bool empty() const { return namespaces.empty() && pod_labels.empty() && containers.empty() && executables.empty(); }
+};
+
 struct Config {
   // Capture
   uint32_t payload_cap = 16384;        // bytes copied per syscall event
@@ -64,6 +86,7 @@ struct Config {
   std::vector<uint32_t> pids;          // trace only these processes
   std::vector<std::string> comms;      // trace only these process names
   std::set<uint16_t> ports;            // report only connections on these ports
+  ProcessSelection selection;          // report only these processes' spans
 
   // Stitching: how long a finished span waits for the other spans of its trace
   uint32_t link_window_ms = 1000;
@@ -92,6 +115,8 @@ struct Config {
   bool red_metrics_enabled = true;  // --no-red-metrics, OTEL_METRICS_EXPORTER=none
   std::chrono::milliseconds metrics_interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
   size_t metrics_max_series = 2000;                   // further series fold into an overflow series
+
+  KubernetesSettings kubernetes;
 
   // Diagnostics
   std::string metrics_addr;  // "host:port" of the Prometheus /metrics, /healthz, /readyz endpoint; empty: off

@@ -41,6 +41,7 @@ class ConfigFileReader {
                  {"service", [this](const YAML::Node& v, const Field& f) { read_service(v, f); }},
                  {"export", [this](const YAML::Node& v, const Field& f) { read_export(v, f); }},
                  {"sampling", [this](const YAML::Node& v, const Field& f) { read_sampling(v, f); }},
+                 {"kubernetes", [this](const YAML::Node& v, const Field& f) { read_kubernetes(v, f); }},
                  {"diagnostics", [this](const YAML::Node& v, const Field& f) { read_diagnostics(v, f); }},
              });
     return layer_;
@@ -183,6 +184,22 @@ class ConfigFileReader {
                     layer_.comms =
                         list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
                   }},
+                 {"namespaces",
+                  [this](const YAML::Node& x, const Field& k) {
+                    layer_.namespaces =
+                        list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
+                  }},
+                 {"pod_labels", [this](const YAML::Node& x, const Field& k) { layer_.pod_labels = string_map(x, k); }},
+                 {"containers",
+                  [this](const YAML::Node& x, const Field& k) {
+                    layer_.containers =
+                        list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
+                  }},
+                 {"executables",
+                  [this](const YAML::Node& x, const Field& k) {
+                    layer_.executables =
+                        list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
+                  }},
                  {"ports",
                   [this](const YAML::Node& x, const Field& k) {
                     auto ports = list<uint16_t>(x, k, [this](const YAML::Node& i, const Field& ik) {
@@ -311,6 +328,18 @@ class ConfigFileReader {
             {"decision_wait_ms",
              [this](const YAML::Node& x, const Field& k) { layer_.tail_decision_wait = millis(x, k); }},
         });
+  }
+
+  void read_kubernetes(const YAML::Node& v, const Field& f) {
+    require_map(v, f);
+    each_key(v, f.key,
+             {
+                 {"enabled", [this](const YAML::Node& x, const Field& k) { layer_.k8s_enabled = boolean(x, k); }},
+                 {"api_url", [this](const YAML::Node& x, const Field& k) { layer_.k8s_api_url = text(x, k); }},
+                 {"token_file", [this](const YAML::Node& x, const Field& k) { layer_.k8s_token_file = text(x, k); }},
+                 {"ca_file", [this](const YAML::Node& x, const Field& k) { layer_.k8s_ca_file = text(x, k); }},
+                 {"node_name", [this](const YAML::Node& x, const Field& k) { layer_.k8s_node_name = text(x, k); }},
+             });
   }
 
   void read_diagnostics(const YAML::Node& v, const Field& f) {

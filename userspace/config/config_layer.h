@@ -36,6 +36,10 @@ struct ConfigLayer {
   std::optional<std::vector<uint32_t>> pids;
   std::optional<std::vector<std::string>> comms;
   std::optional<std::set<uint16_t>> ports;
+  std::optional<std::vector<std::string>> namespaces;
+  std::optional<KeyValues> pod_labels;
+  std::optional<std::vector<std::string>> containers;
+  std::optional<std::vector<std::string>> executables;
   std::optional<uint32_t> link_window_ms;
 
   std::optional<std::string> service_name;
@@ -65,6 +69,12 @@ struct ConfigLayer {
   std::optional<bool> red_metrics_enabled;
   std::optional<std::chrono::milliseconds> metrics_interval;
   std::optional<size_t> metrics_max_series;
+
+  std::optional<bool> k8s_enabled;
+  std::optional<std::string> k8s_api_url;
+  std::optional<std::string> k8s_token_file;
+  std::optional<std::string> k8s_ca_file;
+  std::optional<std::string> k8s_node_name;
 
   std::optional<std::string> metrics_addr;
   std::optional<std::string> stats_file;

@@ -40,6 +40,12 @@ void emit_capture(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "pids" << YAML::Value << YAML::Flow << c.pids;
   out << YAML::Key << "comms" << YAML::Value << YAML::Flow << c.comms;
   out << YAML::Key << "ports" << YAML::Value << YAML::Flow << std::vector<unsigned>(c.ports.begin(), c.ports.end());
+  out << YAML::Key << "namespaces" << YAML::Value << YAML::Flow << c.selection.namespaces;
+  out << YAML::Key << "pod_labels" << YAML::Value << YAML::BeginMap;
+  for (const auto& [k, v] : c.selection.pod_labels) out << YAML::Key << k << YAML::Value << v;
+  out << YAML::EndMap;
+  out << YAML::Key << "containers" << YAML::Value << YAML::Flow << c.selection.containers;
+  out << YAML::Key << "executables" << YAML::Value << YAML::Flow << c.selection.executables;
   out << YAML::EndMap;
 
   out << YAML::Key << "stitching" << YAML::Value << YAML::BeginMap;
@@ -94,6 +100,16 @@ void emit_sampling(YAML::Emitter& out, const SamplingSettings& s) {
   out << YAML::EndMap;
 }
 
+void emit_kubernetes(YAML::Emitter& out, const KubernetesSettings& k) {
+  out << YAML::Key << "kubernetes" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << k.enabled;
+  out << YAML::Key << "api_url" << YAML::Value << k.api_url;
+  out << YAML::Key << "token_file" << YAML::Value << k.token_file;
+  out << YAML::Key << "ca_file" << YAML::Value << k.ca_file;
+  out << YAML::Key << "node_name" << YAML::Value << k.node_name;
+  out << YAML::EndMap;
+}
+
 void emit_diagnostics(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "diagnostics" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "metrics_addr" << YAML::Value << c.metrics_addr;
@@ -112,6 +128,7 @@ std::string print_config(const Config& config) {
   emit_capture(out, config);
   emit_export(out, config);
   emit_sampling(out, config.sampling);
+  emit_kubernetes(out, config.kubernetes);
   emit_diagnostics(out, config);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -79,6 +79,10 @@ void resolve_plain_fields(const ConfigLayer& layer, Config& c) {
   take(c.ringbuf_bytes, layer.ringbuf_bytes);
   take(c.pids, layer.pids);
   take(c.comms, layer.comms);
+  take(c.selection.namespaces, layer.namespaces);
+  take(c.selection.pod_labels, layer.pod_labels);
+  take(c.selection.containers, layer.containers);
+  take(c.selection.executables, layer.executables);
   take(c.ports, layer.ports);
   take(c.link_window_ms, layer.link_window_ms);
 
@@ -104,6 +108,11 @@ void resolve_plain_fields(const ConfigLayer& layer, Config& c) {
   take(c.metrics_interval, layer.metrics_interval);
   take(c.metrics_max_series, layer.metrics_max_series);
 
+  take(c.kubernetes.enabled, layer.k8s_enabled);
+  take(c.kubernetes.api_url, layer.k8s_api_url);
+  take(c.kubernetes.token_file, layer.k8s_token_file);
+  take(c.kubernetes.ca_file, layer.k8s_ca_file);
+  take(c.kubernetes.node_name, layer.k8s_node_name);
   take(c.metrics_addr, layer.metrics_addr);
   take(c.stats_file, layer.stats_file);
   take(c.log_level, layer.log_level);

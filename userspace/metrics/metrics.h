@@ -52,7 +52,7 @@ namespace spanwire {
   X(links_too_late, "partners that arrived after the other side was exported (not linked)") \
   X(link_conflicts, "links refused because both trees already had different trace ids") \
   X(spans_released_early, "spans exported before their link window ended (too many held)") \
-  X(spans_filtered, "spans suppressed by view filters")                          \
+  X(spans_filtered, "spans suppressed by --port or the process selection (--namespace, --pod-label, ...)") \
   X(spans_sampled_out_head, "spans dropped by the head sampler (trace-id ratio, parent flag)") \
   X(spans_sampled_out_tail, "spans of traces no tail rule kept")                 \
   X(spans_sampled_out_rate_limit, "spans of traces over the traces-per-second ceiling") \
@@ -84,7 +84,12 @@ namespace spanwire {
   X(kernel_tls_encrypted_bytes, "encrypted bytes of TLS connections, counted, never copied") \
   X(kernel_tls_no_conn, "TLS calls whose connection was unknown: plaintext lost") \
   X(tls_files_hooked, "TLS library files (or executables) with uprobes attached") \
-  X(tls_attach_failures, "TLS library files whose uprobes could not be attached")
+  X(tls_attach_failures, "TLS library files whose uprobes could not be attached") \
+  X(k8s_lists, "complete LISTs read from the Kubernetes API")                    \
+  X(k8s_watch_restarts, "Kubernetes watches resumed from their resourceVersion") \
+  X(k8s_relists_gone, "Kubernetes LISTs forced by 410 Gone")                     \
+  X(k8s_api_errors, "failed Kubernetes API requests (retried with backoff)")     \
+  X(k8s_objects_ignored, "Kubernetes objects too malformed to use")
 
 // Values that go up and down, set by their owner (help text for /metrics).
 #define SPANWIRE_GAUGES(X)                                                       \
@@ -95,6 +100,7 @@ namespace spanwire {
   X(export_queue_bytes, "estimated bytes of the spans waiting in the export queue") \
   X(hooks_attached, "kernel hooks attached (tracepoints and uprobes)")          \
   X(tls_files_attached, "TLS library files with uprobes attached now")          \
+  X(k8s_pods_cached, "pods of this node in the Kubernetes metadata cache")      \
   X(ready, "1 once every probe is attached and the pipeline runs")
 
 // Export call latency, cumulative buckets in seconds (Prometheus histogram).

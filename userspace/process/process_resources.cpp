@@ -76,6 +76,7 @@ ProcessFacts read_process_facts(uint32_t pid, std::string_view comm, const std::
   f.service_name = env_value(environ_block, "OTEL_SERVICE_NAME");
   f.service_name_from_resource_attrs =
       service_name_from_resource_attributes(env_value(environ_block, "OTEL_RESOURCE_ATTRIBUTES"));
+  f.cgroup = identity_from_proc_cgroup(read_proc_file(dir + "/cgroup", 64 * 1024));
   if (f.comm.empty()) {
     f.comm = read_proc_file(dir + "/comm");
     while (!f.comm.empty() && f.comm.back() == '\n') f.comm.pop_back();
@@ -83,16 +84,55 @@ ProcessFacts read_process_facts(uint32_t pid, std::string_view comm, const std::
   return f;
 }
 
+namespace {
+// Attribute keys are string literals (span.h); workload keys come from this
+// fixed set of OpenTelemetry k8s/container conventions.
+constexpr std::string_view kWorkloadKeys[] = {
+    "k8s.namespace.name",  "k8s.pod.name",         "k8s.pod.uid",         "k8s.container.name",
+    "k8s.node.name",       "k8s.deployment.name",  "k8s.statefulset.name", "k8s.daemonset.name",
+    "k8s.replicaset.name", "k8s.cronjob.name",     "k8s.job.name",        "container.id",
+    "service.namespace",
+};
+std::optional<std::string_view> workload_key(std::string_view key) {
+  for (std::string_view k : kWorkloadKeys)
+    if (k == key) return k;
+  return std::nullopt;
+}
+}  // namespace
+
+bool process_selected(const ProcessSelection& s, std::string_view executable_name,
+                      const std::optional<WorkloadFacts>& workload) {
+  auto contains = [](const std::vector<std::string>& list, std::string_view value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+  };
+  auto attribute = [&](std::string_view key) -> std::string_view {
+    if (!workload) return {};
+    for (const auto& [k, v] : workload->attributes)
+      if (k == key) return v;
+    return {};
+  };
+  if (!s.executables.empty() && !contains(s.executables, executable_name)) return false;
+  if (!s.namespaces.empty() && !contains(s.namespaces, attribute("k8s.namespace.name"))) return false;
+  if (!s.containers.empty() && !contains(s.containers, attribute("k8s.container.name"))) return false;
+  for (const auto& label : s.pod_labels)
+    if (!workload || std::find(workload->labels.begin(), workload->labels.end(), label) == workload->labels.end())
+      return false;
+  return true;
+}
+
 std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& f, const std::string& host_name,
-                                              const ResourceDefaults& defaults) {
+                                              const ResourceDefaults& defaults,
+                                              const std::optional<WorkloadFacts>& workload) {
   auto r = std::make_shared<Resource>();
   std::string exe_name = f.executable_path.empty()
                              ? f.comm
                              : std::filesystem::path(f.executable_path).filename().string();
-  // The process's own choice wins; then the sensor's configured default; then
-  // its executable's name.
+  // The process's own choice wins; then its workload's; then the sensor's
+  // configured default; then its executable's name.
+  const bool workload_named = workload && !workload->service_name.empty();
   r->service_name = !f.service_name.empty()                      ? f.service_name
                     : !f.service_name_from_resource_attrs.empty() ? f.service_name_from_resource_attrs
+                    : workload_named                              ? workload->service_name
                     : !defaults.service_name.empty()              ? defaults.service_name
                                                                    : exe_name;
   r->pid = pid;
@@ -106,6 +146,14 @@ std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& 
   r->attributes.push_back({"host.name", host_name});
   r->attributes.push_back({"telemetry.sdk.name", std::string("spanwire")});
   r->attributes.push_back({"telemetry.sdk.version", std::string(SPANWIRE_VERSION)});
+  if (workload) {
+    if (!workload->service_namespace.empty())
+      r->attributes.push_back({"service.namespace", workload->service_namespace});
+    for (const auto& [key, value] : workload->attributes)
+      if (auto k = workload_key(key); k && *k != "service.namespace") r->attributes.push_back({*k, value});
+  } else if (f.cgroup && !f.cgroup->container_id.empty()) {
+    r->attributes.push_back({"container.id", f.cgroup->container_id});
+  }
   for (const auto& [key, value] : defaults.attributes) {
     const bool taken = std::any_of(r->attributes.begin(), r->attributes.end(),
                                    [&](const Attribute& a) { return a.key == key; });
@@ -120,9 +168,40 @@ ProcessResources::ProcessResources(std::string proc_root, ResourceDefaults defau
 std::shared_ptr<const Resource> ProcessResources::get(uint32_t pid, std::string_view comm) {
   auto it = cache_.find(pid);
   if (it != cache_.end()) return it->second;
-  auto resource = make_resource(pid, read_process_facts(pid, comm, proc_root_), host_name_, defaults_);
-  cache_.emplace(pid, resource);
+  ProcessFacts facts = read_process_facts(pid, comm, proc_root_);
+  std::optional<WorkloadFacts> workload;
+  if (lookup_ && facts.cgroup) {
+    workload = lookup_(*facts.cgroup);
+    if (!workload) pending_.emplace(pid, facts);
+  }
+  cache_.emplace(pid, build(pid, facts, workload));
+  return cache_[pid];
+}
+
+std::shared_ptr<const Resource> ProcessResources::build(uint32_t pid, const ProcessFacts& facts,
+                                                        const std::optional<WorkloadFacts>& workload) const {
+  auto resource = make_resource(pid, facts, host_name_, defaults_, workload);
+  if (!selection_.empty()) {
+    auto r = std::const_pointer_cast<Resource>(resource);  // still ours alone
+    const std::string exe = facts.executable_path.empty()
+                                ? facts.comm
+                                : std::filesystem::path(facts.executable_path).filename().string();
+    r->selected = process_selected(selection_, exe, workload);
+  }
   return resource;
+}
+
+void ProcessResources::refresh() {
+  if (!lookup_) return;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto workload = lookup_(*it->second.cgroup);
+    if (!workload) {
+      ++it;
+      continue;
+    }
+    cache_[it->first] = build(it->first, it->second, workload);
+    it = pending_.erase(it);
+  }
 }
 
 }  // namespace spanwire

@@ -38,6 +38,9 @@ struct Resource {
   uint32_t pid = 0;
   std::string service_name;
   std::string comm;
+  // False when the configured process selection (namespace, pod labels,
+  // container, executable) excludes the process: its spans are not reported.
+  bool selected = true;
 };
 
 // Where a span's trace context came from when no other span links it.

@@ -17,7 +17,12 @@ bool SpanAssembler::filtered_out(const ConnectionInfo& conn) {
 template <typename Message>
 void SpanAssembler::export_one(const ConnectionInfo& conn, const Message& message) {
   if (filtered_out(conn)) return;
-  Span span = builder_.build(conn, message, resources_.get(conn.key.tgid, conn.comm));
+  auto resource = resources_.get(conn.key.tgid, conn.comm);
+  if (!resource->selected) {  // --namespace, --pod-label, --container, --exe
+    metrics_.spans_filtered++;
+    return;
+  }
+  Span span = builder_.build(conn, message, std::move(resource));
   metrics_.spans_created++;
   exporter_.export_span(std::move(span));
 }
