@@ -2,6 +2,7 @@
 shape the API server accepts, and agree with what the binary really reads
 (config file, environment variables, ports of its probes, kernel mounts).
 No cluster is needed; nothing here loads BPF."""
+import os
 import pathlib
 import re
 import shutil
@@ -132,3 +133,28 @@ def test_daemonset_matches_what_the_binary_reads(tmp_path, build_dir):
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
     assert {p["containerPort"] for p in container["ports"]} == {port}
+
+
+def test_image_installs_every_library_the_binary_links(build_dir):
+    """The runtime stage of deploy/Dockerfile installs the Debian package of
+    every shared library the binary needs directly (no container runtime is
+    needed to check that; the image itself is built where one is)."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    runtime = dockerfile[dockerfile.rindex("FROM "):]
+    install = re.search(r"apt-get install -y --no-install-recommends(.*?)&&", runtime, re.S).group(1)
+    packages = set(install.replace("\\", " ").split())
+    needed = subprocess.run(["readelf", "-d", str(build_dir / "spanwire")], capture_output=True, text=True,
+                            check=True).stdout
+    base_image = {"libc6", "libstdc++6", "libgcc-s1"}  # in every Debian image
+    resolved = subprocess.run(["ldd", str(build_dir / "spanwire")], capture_output=True, text=True, check=True).stdout
+    paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", resolved, re.M))
+    for lib in re.findall(r"NEEDED.*\[(.+)\]", needed):
+        owner = subprocess.run(["dpkg", "-S", paths[lib]], capture_output=True, text=True)
+        if owner.returncode != 0:  # /lib is a symlink to /usr/lib on Debian 12; dpkg knows one of the two
+            owner = subprocess.run(["dpkg", "-S", os.path.realpath(paths[lib])], capture_output=True, text=True)
+        assert owner.returncode == 0, f"no Debian package ships {paths[lib]}"
+        package = owner.stdout.split(":")[0]
+        assert package in packages | base_image, f"{lib} comes from {package}, missing in deploy/Dockerfile"
+    # The image runs the sensor itself, with the ConfigMap's file.
+    assert 'ENTRYPOINT ["/usr/bin/spanwire"]' in runtime
+    assert "/etc/spanwire/config.yaml" in runtime
