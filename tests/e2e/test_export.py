@@ -264,9 +264,10 @@ def test_metrics_endpoint_and_red_metrics(procs, build_dir, tmp_path, http_app):
             points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         server_hello = [p for p in points if p.get("name") == "http.server.request.duration"
                         and p.get("attributes", {}).get("http.request.method") == "GET"]
-        if server_hello:
+        errors = [p for p in points if p.get("name") == "spanwire.errors" and p.get("value", 0) >= 1]
+        # Every interval exports the running totals: wait for one that has seen the error.
+        if server_hello and errors:
             break
         time.sleep(0.5)
     assert server_hello, points[:20]
-    errors = [p for p in points if p.get("name") == "spanwire.errors"]
-    assert any(p.get("value", 0) >= 1 for p in errors), errors
+    assert errors, [p for p in points if p.get("name") == "spanwire.errors"]
