@@ -25,22 +25,9 @@ int hex_value(char c) {
   return -1;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 }  // namespace
 
-std::string trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return std::string(text);
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string trim(std::string_view text) { return std::string(trim(text, kLineWhitespace)); }
 
 OtlpProtocol parse_protocol(std::string_view text) {
   std::string p = to_lower(trim(text));
@@ -137,7 +124,7 @@ KeyValues lower_case_keys(KeyValues headers) {
 }
 
 std::optional<UrlParts> split_url(std::string_view text) {
-  if (text.empty() || std::any_of(text.begin(), text.end(), [](char c) { return is_space(c); })) return std::nullopt;
+  if (text.empty() || text.find_first_of(kLineWhitespace) != std::string_view::npos) return std::nullopt;
   UrlParts url;
   std::string_view rest = text;
   if (size_t sep = text.find("://"); sep != std::string_view::npos) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "util/text.h"
 
 namespace spanwire {
 
@@ -68,7 +69,7 @@ OtlpProtocol infer_protocol(std::string_view endpoint);
 std::optional<uint64_t> parse_unsigned(std::string_view text);
 std::optional<double> parse_double(std::string_view text);
 
+// A setting's text without surrounding spaces, tabs and line breaks.
 std::string trim(std::string_view text);
-std::string to_lower(std::string_view text);
 
 }  // namespace spanwire

@@ -15,6 +15,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "util/text.h"
 
 #ifndef SPANWIRE_VERSION
 #define SPANWIRE_VERSION "dev"
@@ -139,11 +140,6 @@ std::string_view hint_for(grpc::StatusCode code) {
   }
 }
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 std::string read_pem(const std::string& path, std::string_view what) {
   if (path.empty()) return {};
   std::ifstream in(path, std::ios::binary);
@@ -181,7 +177,7 @@ std::shared_ptr<grpc::Channel> make_channel(const OtlpEndpoint& endpoint, const 
 OtlpSettings normalized(OtlpSettings settings) {
   // gRPC rejects metadata keys with capitals; HTTP header names are
   // case-insensitive, so this changes nothing for the collector.
-  for (auto& [key, value] : settings.headers) key = lowercase(std::move(key));
+  for (auto& [key, value] : settings.headers) key = to_lower(key);
   return settings;
 }
 
@@ -251,7 +247,7 @@ ExportResult OtlpGrpcTransport::send(Signal signal, const google::protobuf::Mess
   result.retry_after = retry_delay(status);
   result.outcome = grpc_code_is_retryable(code, result.retry_after.has_value()) ? ExportResult::Outcome::kRetryable
                                                                                  : ExportResult::Outcome::kPermanent;
-  result.reason = lowercase(std::string(code_name(code)));
+  result.reason = to_lower(code_name(code));
   result.detail = fmt::format("{} ({}); {}", code_name(code), status.error_message(), hint_for(code));
   return result;
 }

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "google/rpc/status.pb.h"
+#include "util/text.h"
 
 #ifndef SPANWIRE_VERSION
 #define SPANWIRE_VERSION "dev"
@@ -40,23 +41,10 @@ void init_curl_once() {
   });
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // A server's text made fit for one log line: control characters become
 // spaces, and it is cut (at a UTF-8 boundary) when long.
 std::string one_line(std::string_view text) {
-  text = trim(text);
+  text = trim(text, kLineWhitespace);
   std::string out;
   for (const char c : text.substr(0, kMaxQuotedBytes)) out += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
   if (text.size() > kMaxQuotedBytes) {
@@ -91,7 +79,7 @@ struct CheckedUrl {
 };
 
 CheckedUrl check_url(const std::string& endpoint) {
-  const std::string lower = lowercase(endpoint);
+  const std::string lower = to_lower(endpoint);
   if (!lower.starts_with("http://") && !lower.starts_with("https://"))
     throw bad_endpoint(endpoint, "does not start with http:// or https://");
   UrlHandle url(curl_url(), curl_url_cleanup);
@@ -219,7 +207,7 @@ std::string status_hint(long status, Signal signal, const char* location) {
 // though proxies answer with text or HTML.
 std::string server_message(const std::string& body, std::string_view content_type) {
   if (body.empty()) return {};
-  const std::string type = lowercase(content_type);
+  const std::string type = to_lower(content_type);
   if (type.empty() || type.find("protobuf") != std::string::npos) {
     google::rpc::Status status;
     if (status.ParseFromString(body)) return one_line(status.message());
@@ -233,7 +221,7 @@ std::string server_message(const std::string& body, std::string_view content_typ
 // ca", "bad certificate"): it reaches libcurl as a failed handshake or, under
 // TLS 1.3, as a failed read, but retrying cannot help.
 bool is_certificate_alert(std::string_view text) {
-  const std::string lower = lowercase(text);
+  const std::string lower = to_lower(text);
   return lower.find("alert") != std::string::npos &&
          (lower.find("certificate") != std::string::npos || lower.find("unknown ca") != std::string::npos);
 }
@@ -241,7 +229,7 @@ bool is_certificate_alert(std::string_view text) {
 }  // namespace
 
 std::optional<milliseconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
-  value = trim(value);
+  value = trim(value, kLineWhitespace);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
     uint64_t seconds = 0;

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "k8s/watch_stream.h"
+#include "util/text.h"
 
 #ifndef SPANWIRE_VERSION
 #define SPANWIRE_VERSION "dev"
@@ -48,13 +49,6 @@ void init_curl_once() {
   });
 }
 
-std::string trim(std::string s) {
-  const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!s.empty() && space(s.back())) s.pop_back();
-  s.erase(s.begin(), std::find_if_not(s.begin(), s.end(), space));
-  return s;
-}
-
 std::optional<std::string> read_file(const std::string& path, std::string* error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -70,7 +64,7 @@ std::string one_line(std::string_view text, size_t max = 200) {
   std::string out;
   for (const char c : text.substr(0, max)) out += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
   if (text.size() > max) out += "...";
-  return trim(out);
+  return std::string(trim(out, kAnyWhitespace));
 }
 
 std::string_view status_text(long status) {
@@ -352,7 +346,7 @@ class Watcher::Stream {
              "check the service account token mount");
         return false;
       }
-      add("Authorization: Bearer " + trim(*token));
+      add("Authorization: Bearer " + std::string(trim(*token, kAnyWhitespace)));
     }
     CURL* h = easy_.get();
     t.stream = this;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/proc_file.h"
+#include "util/text.h"
 
 #include <unistd.h>
 
@@ -23,12 +24,6 @@ std::string percent_decode(std::string_view s) {
     }
   }
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 std::string local_host_name() {
@@ -58,8 +53,8 @@ std::string service_name_from_resource_attributes(std::string_view value) {
     if (end == std::string_view::npos) end = value.size();
     std::string_view pair = value.substr(i, end - i);
     size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == "service.name")
-      return percent_decode(trim(pair.substr(eq + 1)));
+    if (eq != std::string_view::npos && trim(pair.substr(0, eq), kAnyWhitespace) == "service.name")
+      return percent_decode(trim(pair.substr(eq + 1), kAnyWhitespace));
     i = end + 1;
   }
   return {};

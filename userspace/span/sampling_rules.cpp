@@ -1,4 +1,5 @@
 #include "span/sampling_rules.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -11,18 +12,12 @@ constexpr int kThresholdHexDigits = 14;  // 56 bits
 constexpr int kDefaultPrecision = 4;     // hex digits; the specification's recommendation
 constexpr double kMinRatio = 0x1p-56;
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
-
 // Calls f(item) for each `separator`-separated item of s, trimmed; stops when f returns true.
 template <typename F>
 bool any_item(std::string_view s, char separator, F f) {
   while (!s.empty()) {
     const auto end = s.find(separator);
-    if (f(trim(s.substr(0, end)))) return true;
+    if (f(trim(s.substr(0, end), kOptionalWhitespace))) return true;
     if (end == std::string_view::npos) break;
     s.remove_prefix(end + 1);
   }

@@ -1,4 +1,5 @@
 #include "span/trace_context.h"
+#include "util/text.h"
 
 #include <algorithm>
 
@@ -43,12 +44,6 @@ bool parse_id(std::string_view s, std::array<uint8_t, N>& out) {
   return std::any_of(out.begin(), out.end(), [](uint8_t b) { return b != 0; });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // B3 trace ids are 16 or 32 hex digits; 64-bit ones are left-padded.
 bool parse_b3_trace_id(std::string_view s, TraceId& out) {
   out = {};
@@ -80,7 +75,7 @@ SpanId IdGenerator::span_id() {
 }
 
 std::optional<TraceParent> parse_traceparent(std::string_view v) {
-  v = trim(v);
+  v = trim(v, kOptionalWhitespace);
   // version "-" trace-id "-" parent-id "-" flags  =  2+1+32+1+16+1+2 = 55
   if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
   uint8_t version = 0;
@@ -95,7 +90,7 @@ std::optional<TraceParent> parse_traceparent(std::string_view v) {
 }
 
 std::optional<TraceParent> parse_b3_single(std::string_view v) {
-  v = trim(v);
+  v = trim(v, kOptionalWhitespace);
   const size_t dash = v.find('-');
   if (dash == std::string_view::npos) return std::nullopt;  // sampling decision only
   TraceParent tp;
@@ -113,9 +108,12 @@ std::optional<TraceParent> parse_b3_multi(const std::string* trace_id, const std
                                           const std::string* sampled, const std::string* flags) {
   if (!trace_id || !span_id) return std::nullopt;
   TraceParent tp;
-  if (!parse_b3_trace_id(trim(*trace_id), tp.trace_id) || !parse_id(trim(*span_id), tp.parent_id))
+  if (!parse_b3_trace_id(trim(*trace_id, kOptionalWhitespace), tp.trace_id) ||
+      !parse_id(trim(*span_id, kOptionalWhitespace), tp.parent_id))
     return std::nullopt;
-  tp.flags = flags && trim(*flags) == "1" ? 1 : b3_flags(sampled ? trim(*sampled) : "", 1);
+  tp.flags = flags && trim(*flags, kOptionalWhitespace) == "1"
+                 ? 1
+                 : b3_flags(sampled ? trim(*sampled, kOptionalWhitespace) : "", 1);
   return tp;
 }
 

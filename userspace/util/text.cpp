@@ -1,0 +1,20 @@
+#include "util/text.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace spanwire {
+
+std::string_view trim(std::string_view s, std::string_view chars) {
+  const size_t first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace spanwire
