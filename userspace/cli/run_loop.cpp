@@ -30,24 +30,12 @@
 #include "span/trace_sampler.h"
 #include "tls/library_discovery.h"
 #include "tls/tls_hooks.h"
+#include "util/unique_fd.h"
 
 namespace spanwire {
 
 namespace {
 constexpr uint64_t kMs = 1'000'000;
-
-// A file descriptor that closes itself.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 void write_stats(const std::string& path, const Metrics& metrics) {
   if (path.empty()) return;
@@ -111,7 +99,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
   // The sensor's own endpoint first: a port already taken is a start-up error.
   std::unique_ptr<HealthServer> health;
@@ -217,7 +205,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
                SPANWIRE_VERSION, sensor->attached_hooks().size(), fmt::join(sensor->attached_hooks(), ", "),
                tls_hooks->attached_files(), config.payload_cap, config.ringbuf_bytes >> 20);
 
-  Fd ep(epoll_create1(EPOLL_CLOEXEC));
+  UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
   for (int fd : {sensor->ring_buffer_fd(), sigfd.get()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;

@@ -18,6 +18,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "util/text.h"
+#include "util/curl_init.h"
 
 #ifndef SPANWIRE_VERSION
 #define SPANWIRE_VERSION "dev"
@@ -33,13 +34,6 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxResponseBytes = 1u << 20;
 // Server messages quoted in a log line are cut here.
 constexpr size_t kMaxQuotedBytes = 200;
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("libcurl failed to initialise");
-  });
-}
 
 // A server's text made fit for one log line: control characters become
 // spaces, and it is cut (at a UTF-8 boundary) when long.

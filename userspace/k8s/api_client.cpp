@@ -16,6 +16,7 @@
 
 #include "k8s/watch_stream.h"
 #include "util/text.h"
+#include "util/curl_init.h"
 
 #ifndef SPANWIRE_VERSION
 #define SPANWIRE_VERSION "dev"
@@ -41,13 +42,6 @@ constexpr std::chrono::seconds kWatchGrace{60};
 constexpr std::chrono::seconds kConnectTimeout{10};
 // A watch that ends sooner than this without delivering anything counts as a failure (backoff).
 constexpr std::chrono::seconds kShortWatch{1};
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("libcurl failed to initialise");
-  });
-}
 
 std::optional<std::string> read_file(const std::string& path, std::string* error) {
   std::ifstream in(path, std::ios::binary);

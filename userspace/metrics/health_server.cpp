@@ -132,18 +132,6 @@ size_t head_end(const std::string& buffer) {
 
 }  // namespace
 
-HealthServer::Fd::~Fd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-HealthServer::Fd& HealthServer::Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
 // One accepted client: read its request head, write the response, then read
 // (and drop) whatever it still sends until it closes, so that closing our end
 // never resets the connection under a response it has not read yet.

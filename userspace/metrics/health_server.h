@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/unique_fd.h"
+
 namespace spanwire {
 
 class Metrics;
@@ -51,20 +53,7 @@ class HealthServer {
   void heartbeat(Clock::time_point now);
 
  private:
-  class Fd {
-   public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd();
-    Fd(Fd&& other) noexcept : fd_(other.release()) {}
-    Fd& operator=(Fd&& other) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-   private:
-    int fd_;
-  };
+  using Fd = UniqueFd;
   struct Connection;
 
   void serve();

@@ -18,20 +18,7 @@ class PeerNamer final : public SpanExporter {
   using Lookup = std::function<std::optional<std::string>(std::string_view ip)>;
   PeerNamer(Lookup lookup, SpanExporter& next) : lookup_(std::move(lookup)), next_(next) {}
 
-  void export_span(Span span) override {
-    if (lookup_ && span.kind == SpanKind::kClient && span.find("peer.service") == nullptr) {
-      for (std::string_view key : {"network.peer.address", "server.address"}) {
-        const auto* address = span.find(key);
-        const auto* ip = address != nullptr ? std::get_if<std::string>(address) : nullptr;
-        if (ip == nullptr) continue;
-        if (auto name = lookup_(*ip)) {
-          span.attributes.push_back({"peer.service", std::move(*name)});
-          break;
-        }
-      }
-    }
-    next_.export_span(std::move(span));
-  }
+  void export_span(Span span) override;
   void flush(std::chrono::milliseconds timeout) override { next_.flush(timeout); }
 
  private:

@@ -11,23 +11,11 @@
 #include <string_view>
 #include <system_error>
 
+#include "util/unique_fd.h"
+
 namespace spanwire::tls {
 
 namespace {
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct ElfEnd {
   void operator()(Elf* elf) const { elf_end(elf); }
