@@ -70,7 +70,8 @@ TEST(ProcessResources, WorkloadMetadataForContainersArrivingLater) {
     return WorkloadFacts{{{"k8s.pod.name", "cart-7f9c-abcde"}, {"k8s.namespace.name", "shop"},
                           {"k8s.deployment.name", "cart"}, {"container.id", id}, {"not.a.known.key", "x"}},
                          "cart",
-                         "shop"};
+                         "shop",
+                         {}};
   });
   // The pod is not in the cache yet: the container id alone, the default name.
   auto first = resources.get(4444, "cart");

@@ -117,7 +117,8 @@ bool process_selected(const ProcessSelection& s, std::string_view executable_nam
 
 std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& f, const std::string& host_name,
                                               const ResourceDefaults& defaults,
-                                              const std::optional<WorkloadFacts>& workload) {
+                                              const std::optional<WorkloadFacts>& workload,
+                                              const ProcessSelection& selection) {
   auto r = std::make_shared<Resource>();
   std::string exe_name = f.executable_path.empty()
                              ? f.comm
@@ -132,6 +133,7 @@ std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& 
                                                                    : exe_name;
   r->pid = pid;
   r->comm = f.comm;
+  r->selected = process_selected(selection, exe_name, workload);
   r->attributes = {
       {"service.name", r->service_name},
       {"process.pid", static_cast<int64_t>(pid)},
@@ -169,21 +171,7 @@ std::shared_ptr<const Resource> ProcessResources::get(uint32_t pid, std::string_
     workload = lookup_(*facts.cgroup);
     if (!workload) pending_.emplace(pid, facts);
   }
-  cache_.emplace(pid, build(pid, facts, workload));
-  return cache_[pid];
-}
-
-std::shared_ptr<const Resource> ProcessResources::build(uint32_t pid, const ProcessFacts& facts,
-                                                        const std::optional<WorkloadFacts>& workload) const {
-  auto resource = make_resource(pid, facts, host_name_, defaults_, workload);
-  if (!selection_.empty()) {
-    auto r = std::const_pointer_cast<Resource>(resource);  // still ours alone
-    const std::string exe = facts.executable_path.empty()
-                                ? facts.comm
-                                : std::filesystem::path(facts.executable_path).filename().string();
-    r->selected = process_selected(selection_, exe, workload);
-  }
-  return resource;
+  return cache_.emplace(pid, make_resource(pid, facts, host_name_, defaults_, workload, selection_)).first->second;
 }
 
 void ProcessResources::refresh() {
@@ -194,7 +182,7 @@ void ProcessResources::refresh() {
       ++it;
       continue;
     }
-    cache_[it->first] = build(it->first, it->second, workload);
+    cache_[it->first] = make_resource(it->first, it->second, host_name_, defaults_, workload, selection_);
     it = pending_.erase(it);
   }
 }

@@ -60,10 +60,11 @@ bool process_selected(const ProcessSelection& selection, std::string_view execut
 // `defaults` must outlive the resource: attribute keys point into it.
 // service.name: the process's own OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES,
 // then the workload's (Kubernetes rules), then the sensor's default, then the
-// executable's name.
+// executable's name. Resource::selected says whether `selection` keeps it.
 std::shared_ptr<const Resource> make_resource(uint32_t pid, const ProcessFacts& facts, const std::string& host_name,
                                               const ResourceDefaults& defaults,
-                                              const std::optional<WorkloadFacts>& workload = std::nullopt);
+                                              const std::optional<WorkloadFacts>& workload = std::nullopt,
+                                              const ProcessSelection& selection = {});
 
 class ProcessResources {
  public:
@@ -86,9 +87,6 @@ class ProcessResources {
   size_t size() const { return cache_.size(); }
 
  private:
-  std::shared_ptr<const Resource> build(uint32_t pid, const ProcessFacts& facts,
-                                        const std::optional<WorkloadFacts>& workload) const;
-
   std::string proc_root_;
   std::string host_name_;
   ResourceDefaults defaults_;  // never changed after construction: resources point into it
