@@ -155,6 +155,8 @@ def test_image_installs_every_library_the_binary_links(build_dir):
         assert owner.returncode == 0, f"no Debian package ships {paths[lib]}"
         package = owner.stdout.split(":")[0]
         assert package in packages | base_image, f"{lib} comes from {package}, missing in deploy/Dockerfile"
-    # The image runs the sensor itself, with the ConfigMap's file.
+    # The image runs the sensor itself; the DaemonSet points it at the ConfigMap's file.
     assert 'ENTRYPOINT ["/usr/bin/spanwire"]' in runtime
-    assert "/etc/spanwire/config.yaml" in runtime
+    assert 'CMD ["run"]' in runtime
+    daemonset = (ROOT / "deploy" / "k8s" / "daemonset.yaml").read_text()
+    assert 'args: ["run", "--config", "/etc/spanwire/config.yaml"]' in daemonset
