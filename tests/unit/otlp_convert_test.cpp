@@ -167,5 +167,34 @@ TEST(OtlpConvert, InvalidUtf8BecomesReplacementCharacterSoTheRequestParses) {
   EXPECT_TRUE(parsed.ParseFromString(wire));
 }
 
+TEST(OtlpConvert, BadBytesAreFoundOnEitherSideOfTheAsciiFastPath) {
+  // The ASCII scan steps eight bytes at a time: bad bytes in its first word,
+  // on a word boundary, in the tail after the last whole word, and valid
+  // multi-byte text after a long ASCII run.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\xff" "abcdefghij", "\xef\xbf\xbd" "abcdefghij"},
+      {"abcdefgh\xff" "ij", "abcdefgh\xef\xbf\xbd" "ij"},
+      {"abcdefghijklmnopq\xc3", "abcdefghijklmnopq\xef\xbf\xbd"},
+      {"abcdefghijklmnop\xc3\xa9", "abcdefghijklmnop\xc3\xa9"},
+      {"abcdefgh", "abcdefgh"},
+      {"", ""}};
+  for (const auto& [in, want] : cases) {
+    Span s = make_span(make_resource(1, "x"), in, 1);
+    EXPECT_EQ(to_otlp_request({s}).resource_spans(0).scope_spans(0).spans(0).name(), want);
+  }
+}
+
+TEST(OtlpConvert, ARequestOnAnArenaEncodesLikeOneOnTheHeap) {
+  Span s = make_span(make_resource(1, "x"), "GET /users/{id}", 1);
+  s.attributes = {{"url.path", std::string("/users/1234567890/orders/and/a/long/tail")}, {"n", int64_t{7}}};
+  const auto heap = to_otlp_request({s, s});
+  google::protobuf::Arena arena;
+  auto* on_arena =
+      google::protobuf::Arena::CreateMessage<opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>(
+          &arena);
+  fill_otlp_request({s, s}, *on_arena);
+  EXPECT_EQ(on_arena->SerializeAsString(), heap.SerializeAsString());
+}
+
 }  // namespace
 }  // namespace spanwire

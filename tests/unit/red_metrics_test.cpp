@@ -98,6 +98,22 @@ TEST(RedMetricsTest, EqualAttributesShareASeries) {
   EXPECT_EQ(find(s.attributes, "server.address"), nullptr);  // servers do not name themselves
 }
 
+TEST(RedMetricsTest, ManyShortLivedResourcesKeepTheirOwnSeries) {
+  // More resources than the resource-key cache holds (it is cleared when
+  // full, and each resource it holds is kept alive): every process still
+  // lands in its own series, and a returning one in the one it had.
+  Metrics metrics;
+  RedMetrics red(5000, metrics);
+  for (int pid = 1; pid <= 1500; ++pid)
+    red.record(http_span(resource("svc" + std::to_string(pid), pid), SpanKind::kServer, 200, kMs));
+  red.record(http_span(resource("svc7", 7), SpanKind::kServer, 200, kMs));
+  ASSERT_EQ(red.series_count(), 1500u);
+  const auto snap = red.snapshot();
+  EXPECT_EQ(snap.series[6].resource->service_name, "svc7");
+  EXPECT_EQ(snap.series[6].requests, 2u);
+  EXPECT_EQ(snap.series[1499].requests, 1u);
+}
+
 TEST(RedMetricsTest, KeyDimensionsSplitSeries) {
   Metrics metrics;
   RedMetrics red(100, metrics);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
 #include "export/otlp_convert.h"
@@ -67,7 +68,12 @@ void OtlpSpanExporter::run_sender() {
 }
 
 void OtlpSpanExporter::send(std::vector<Span> batch) {
-  const auto request = to_otlp_request(batch);
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = arena_block_.data();
+  arena_options.initial_block_size = arena_block_.size();
+  google::protobuf::Arena arena(arena_options);
+  auto& request = *google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
+  fill_otlp_request(batch, request);
   otlp::ExportTraceServiceResponse response;
   const size_t n = batch.size();
   batch.clear();  // the request holds copies; free the spans while the call and its retries run

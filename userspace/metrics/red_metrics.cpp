@@ -130,8 +130,7 @@ void RedMetrics::record(const Span& span) {
 }
 
 RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, std::vector<Attribute> attributes) {
-  std::string resource_key;
-  if (span.resource) append_key(resource_key, span.resource->attributes);
+  const std::string& resource_key = this->resource_key(span.resource);
   std::string key = resource_key;
   key += '\n';
   key += static_cast<char>('0' + static_cast<int>(family));
@@ -143,7 +142,7 @@ RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, 
     ++metrics_.metrics_series_overflow;
     return overflow_series(family, span.kind);
   }
-  auto [resource, inserted] = resources_.try_emplace(std::move(resource_key), span.resource);
+  auto [resource, inserted] = resources_.try_emplace(resource_key, span.resource);
   Series s;
   s.resource = resource->second;
   s.family = family;
@@ -153,6 +152,14 @@ RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, 
   index_.emplace(std::move(key), series_.size());
   series_.push_back(std::move(s));
   return series_.back();
+}
+
+const std::string& RedMetrics::resource_key(const std::shared_ptr<const Resource>& resource) {
+  if (auto it = resource_keys_.find(resource.get()); it != resource_keys_.end()) return it->second.second;
+  if (resource_keys_.size() >= kMaxResourceKeys) resource_keys_.clear();
+  std::string key;
+  if (resource) append_key(key, resource->attributes);
+  return resource_keys_.try_emplace(resource.get(), resource, std::move(key)).first->second.second;
 }
 
 RedMetrics::Series& RedMetrics::overflow_series(Family family, SpanKind kind) {

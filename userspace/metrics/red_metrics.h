@@ -78,6 +78,7 @@ class RedMetrics {
 
  private:
   Series& find_or_create(const Span& span, Family family, std::vector<Attribute> attributes);
+  const std::string& resource_key(const std::shared_ptr<const Resource>& resource);
   Series& overflow_series(Family family, SpanKind kind);
 
   const size_t max_series_;
@@ -92,6 +93,12 @@ class RedMetrics {
   // with equal resources share their series and their ResourceMetrics.
   std::unordered_map<std::string, std::shared_ptr<const Resource>> resources_;
   std::array<std::unique_ptr<Series>, 4> overflow_;  // by family and kind
+  // Resource (by address) -> its key. Encoding a resource's attributes for
+  // every span cost more than the rest of record(); resources are immutable,
+  // and holding each one keeps its address from being reused by another.
+  // Cleared when it outgrows kMaxResourceKeys (processes come and go).
+  static constexpr size_t kMaxResourceKeys = 1024;
+  std::unordered_map<const Resource*, std::pair<std::shared_ptr<const Resource>, std::string>> resource_keys_;
 };
 
 // Counts every span into a RedMetrics, then hands it on unchanged.

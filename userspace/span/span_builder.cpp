@@ -10,6 +10,9 @@
 #include "span/route.h"
 
 namespace spanwire {
+namespace {
+constexpr size_t kAttributesPerSpan = 24;
+}  // namespace
 
 std::string_view known_method(std::string_view method) {
   static constexpr std::array<std::string_view, 9> kMethods{
@@ -56,6 +59,9 @@ Span SpanBuilder::start_span(const ConnectionInfo& conn, std::shared_ptr<const R
                              const std::optional<InboundContext>& context, uint64_t start_ts, uint64_t end_ts,
                              uint64_t request_offset) {
   Span span;
+  // Room for every attribute an HTTP or gRPC span gets: no regrowth while
+  // they are added.
+  span.attributes.reserve(kAttributesPerSpan);
   span.kind = conn.role == Role::kClient ? SpanKind::kClient : SpanKind::kServer;
   span.resource = std::move(resource);
   span.span_id = ids_.span_id();
@@ -135,8 +141,9 @@ void add_server_attributes(std::vector<Attribute>& a, const ConnectionInfo& conn
 }
 
 void add_network_attributes(std::vector<Attribute>& a, const ConnectionInfo& conn, std::string version) {
-  if (conn.role != Role::kClient) add(a, "client.address", conn.remote.address());
-  add(a, "network.peer.address", conn.remote.address());
+  std::string peer = conn.remote.address();
+  if (conn.role != Role::kClient) add(a, "client.address", peer);
+  add(a, "network.peer.address", std::move(peer));
   add(a, "network.peer.port", static_cast<int64_t>(conn.remote.port));
   add(a, "network.local.address", conn.local.address());
   add(a, "network.local.port", static_cast<int64_t>(conn.local.port));
