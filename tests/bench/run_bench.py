@@ -91,6 +91,19 @@ def syscall_loop(build, n):
                                 timeout=120, check=True).stdout)
 
 
+def syscall_loop_on_empty_hooks(procs, build, n):
+    """syscall_loop while do-nothing programs sit on sys_enter_read/sys_exit_read:
+    the kernel's own price for a hooked read, whatever the program does."""
+    hooks = procs.start([str(build / "empty_hooks")], "empty_hooks", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        if hooks.stdout.readline().decode().strip() != "attached":
+            raise RuntimeError(f"empty_hooks did not attach: {hooks.log_path.read_text()}")
+        return syscall_loop(build, n)
+    finally:
+        hooks.stdin.close()
+        procs.stop(hooks)
+
+
 def latency(build, port, rate, count):
     out = subprocess.run([str(build / "latency_probe"), str(port), "/small.html", str(rate), str(count)],
                          capture_output=True, text=True, timeout=count / rate + 60, check=True).stdout
@@ -178,7 +191,7 @@ def per_hook(before, after):
 
 # --- one measurement round ---------------------------------------------------
 
-def run_loads(args, build, ports, sensor=None):
+def run_loads(args, procs, build, ports, sensor=None):
     """Every side-by-side load once; with the sensor, also its own figures."""
     r = {}
     small = f"http://127.0.0.1:{ports['http']}/small.html"
@@ -200,6 +213,8 @@ def run_loads(args, build, ports, sensor=None):
     r["big_rps"], _ = wrk(f"http://127.0.0.1:{ports['http']}/big.bin", args.seconds)
     r["https_rps"], _ = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
     r["read_ns"] = syscall_loop(build, args.syscalls)
+    if not sensor:
+        r["read_ns_empty_hooks"] = syscall_loop_on_empty_hooks(procs, build, args.syscalls)
     lat = latency(build, ports["http"], args.rate, args.rate * args.seconds)
     r["p50_us"], r["p99_us"] = lat["p50_us"], lat["p99_us"]
     if sensor:
@@ -228,6 +243,7 @@ def completeness_sweep(args, procs, build, tmp, ports):
     try:
         for rate in args.sweep:
             before = sensor.stats()
+            cpu0 = sensor.cpu_seconds()
             count = rate * args.seconds
             out = subprocess.run([str(build / "latency_probe"), str(ports["http"]), "/small.html", str(rate),
                                   str(count), "16"], capture_output=True, text=True, timeout=args.seconds * 4 + 60)
@@ -236,7 +252,8 @@ def completeness_sweep(args, procs, build, tmp, ports):
             sent = json.loads(out.stdout)
             after = sensor.settled_stats()
             spans = after["spans_exported"] - before["spans_exported"]
-            steps.append({"rate": rate, "achieved": sent["count"] / sent["seconds"], "exchanges": sent["count"],
+            cpu_s = sensor.cpu_seconds() - cpu0  # once caught up
+            steps.append({"cpu_s_per_100k": cpu_s / sent["count"] * 100_000 if sent["count"] else None,"rate": rate, "achieved": sent["count"] / sent["seconds"], "exchanges": sent["count"],
                           "spans": spans, "expected_spans": 2 * sent["count"],
                           "ringbuf_drops": after["kernel_ringbuf_drops"] - before["kernel_ringbuf_drops"]})
             if sent["count"] / sent["seconds"] < 0.9 * rate:
@@ -308,11 +325,11 @@ def main():
                 if on:
                     sensor = Sensor(procs, build, tmp, ports["sink"], f"spanwire-{i}")
                     try:
-                        with_sensor.append(run_loads(args, build, ports, sensor))
+                        with_sensor.append(run_loads(args, procs, build, ports, sensor))
                     finally:
                         sensor.stop()
                 else:
-                    without.append(run_loads(args, build, ports))
+                    without.append(run_loads(args, procs, build, ports))
         print("completeness sweep", flush=True)
         sweep = completeness_sweep(args, procs, build, tmp, ports)
         print("idle connections", flush=True)
@@ -347,6 +364,9 @@ def report(args, a, b, idle, parsers, sweep):
         max(hook_med, key=hook_med.get) if hook_med else "")
     x, y, q = pair("read_ns")
     row("untraced read(2) of /dev/zero, ns", x, y, q, f"syscall_loop {args.syscalls} 1-byte reads")
+    floor = med([r["read_ns_empty_hooks"] for r in a])
+    row("  the same with empty programs on its two tracepoints, ns", x, floor, floor / x if x else None,
+        "empty_hooks: the kernel's price for any program there (no sensor)")
     for key, what in (("small_rps", "nginx 600 B file, req/s"), ("big_rps", "nginx 64 KiB file, req/s"),
                       ("https_rps", "nginx HTTPS 600 B file, req/s")):
         x, y, q = pair(key)
@@ -356,6 +376,11 @@ def report(args, a, b, idle, parsers, sweep):
         row(f"latency {key[:3]} at {args.rate} req/s, us", x, y, q, "latency_probe, one keep-alive connection")
     row("sensor CPU s per 100k traced requests", None, med([r["cpu_s_per_100k"] for r in b]), None,
         "utime+stime of spanwire during the small-file load (both ends traced)")
+    lossless = [st for st in sweep if st.get("cpu_s_per_100k") is not None and st["spans"] >= 0.999 * st["expected_spans"]]
+    if lossless:  # the highest fixed rate with nothing lost: CPU per request without saturation effects
+        steady = lossless[-1]
+        row(f"sensor CPU s per 100k requests at a fixed {steady['rate']} req/s", None, steady["cpu_s_per_100k"], None,
+            "utime+stime during that sweep step, backlog included (both ends traced)")
     row("sensor peak RSS, MiB", None, max(r["hwm_kib"] for r in b) / 1024, None, "VmHWM after all loads")
     spans, expected = sum(r["spans"] for r in b), sum(r["expected_spans"] for r in b)
     row("spans exported / exchanges sent at max rate", expected, spans, spans / expected if expected else None,
