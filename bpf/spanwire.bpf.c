@@ -317,12 +317,13 @@ static __always_inline bool is_method(__u64 w)
 	       SW_PREFIX_IS(w, "OPTIONS ") || SW_PREFIX_IS(w, "CONNECT ") || SW_PREFIX_IS(w, "TRACE ");
 }
 
-/* HPACK first byte of a header block that starts with a pseudo-header from the
- * static table (RFC 7541 Appendix A: 1 :authority .. 7 :scheme https are
- * request fields, 8..14 are :status): 1 request, 2 response, 0 neither.
- * Indexed fields are 1xxxxxxx; literals with an indexed name are 01xxxxxx
- * (incremental indexing) or 000xxxxx (without / never indexed). */
-static __always_inline int hpack_first_field(__u8 b)
+/* What one HPACK field's first byte says of its header block: 1 a request
+ * pseudo-header from the static table (RFC 7541 Appendix A: 1 :authority ..
+ * 7 :scheme https), 2 a response one (8..14 :status), 0 neither, -1 a
+ * reference to the dynamic table (62 and up: unknown to a sensor that joined
+ * mid-connection). Indexed fields are 1xxxxxxx; literals with an indexed name
+ * are 01xxxxxx (incremental indexing) or 000xxxxx (without / never indexed). */
+static __always_inline int hpack_field_kind(__u8 b)
 {
 	__u8 index;
 	if (b & 0x80)
@@ -337,6 +338,30 @@ static __always_inline int hpack_first_field(__u8 b)
 		return 1;
 	if (index >= 8 && index <= 14)
 		return 2;
+	if ((b & 0x80) && index >= 62 && index < 0x7f)
+		return -1;
+	return 0;
+}
+
+/* Bytes of a chunk's head read for protocol inference (a power of two). */
+#define SW_HEAD_BYTES 32
+
+/* The direction of a header block from its leading fields: pseudo-header
+ * fields come before all others (RFC 9113 section 8.3). On a warm
+ * connection an encoder sends its first fields as one-byte references to the
+ * dynamic table (gRPC: :authority and :path), so those are stepped over and
+ * the block is judged by the first static pseudo-header after them.
+ * 1 request, 2 response, 0 unknown. */
+static __always_inline int hpack_block_direction(const __u8 *b, int offset, __u64 end)
+{
+	for (int i = 0; i < 8; i++) {
+		int at = offset + i;
+		if (at >= end || at >= SW_HEAD_BYTES)
+			return 0;
+		int kind = hpack_field_kind(b[at & (SW_HEAD_BYTES - 1)]);
+		if (kind >= 0)
+			return kind;
+	}
 	return 0;
 }
 
@@ -348,8 +373,8 @@ static __always_inline __u32 http2_frame_length(const __u8 *b)
 
 /* An HTTP/2 HEADERS frame at the start of a chunk of a connection joined
  * mid-way (no preface to see): a frame header consistent with the syscall's
- * size and a header block that begins with a request or response
- * pseudo-header. `have` bytes of b are valid (the first iovec can be short:
+ * size and a header block whose leading fields name a request or response
+ * pseudo-header (hpack_block_direction). `have` bytes of b are valid (the first iovec can be short:
  * gRPC writes the frame header and each field as separate iovecs), `len` is
  * what the whole syscall moved. Returns 1 for a request, 2 for a response. */
 static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 len)
@@ -365,9 +390,9 @@ static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 
 		offset += 1;
 	if (flags & 0x20) /* PRIORITY: stream dependency and weight */
 		offset += 5;
-	if (offset >= have || offset >= 16 || (__u32)(offset - 9) >= frame_len)
+	if (offset >= have || offset >= SW_HEAD_BYTES || (__u32)(offset - 9) >= frame_len)
 		return 0;
-	return hpack_first_field(b[offset & 15]);
+	return hpack_block_direction(b, offset, have < frame_len + 9 ? have : frame_len + 9);
 }
 
 /* The server's HTTP/2 connection preface (RFC 9113 section 3.4): a SETTINGS
@@ -386,7 +411,7 @@ static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
 static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len,
 					   __u64 total, __u8 dir, bool first)
 {
-	__u64 w[2] = {};
+	__u64 w[SW_HEAD_BYTES / 8] = {};
 	__u64 n = len < sizeof(w) ? len : sizeof(w);
 	__u8 proto = SW_PROTO_UNKNOWN;
 	bool request = false;
