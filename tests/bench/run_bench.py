@@ -343,6 +343,43 @@ def main():
     report(args, without, with_sensor, idle, parsers, sweep)
 
 
+def targets(rows_by_key, hook_med, idle, parsers, sweep, pair):
+    """Each target of issue 6 against this run's figures: met, or missed by how much."""
+    out = []
+
+    def verdict(target, measured, met, gap):
+        out.append({"target": target, "measured": measured, "met": bool(met), "gap": "" if met else gap})
+
+    _, _, q = pair("small_rps")
+    verdict("traced nginx >= 97% of untraced (600 B)", f"{q:.1%} of untraced", q >= 0.97,
+            f"by {0.97 - q:.1%} of untraced throughput")
+    hooks = sorted(hook_med.values())
+    if hooks:
+        m = med(hooks)
+        verdict("median kernel cost per traced hook < 300 ns", f"{m:.0f} ns", m < 300, f"by {m - 300:.0f} ns")
+    _, _, q = pair("read_ns")
+    verdict("untraced syscalls slowed < 5%", f"read(2) {q - 1:+.0%}", q < 1.05, f"by {q - 1.05:.0%} of a read")
+    at10k = next((st for st in sweep if st["rate"] == 10000), None)
+    if at10k:
+        lost = at10k["expected_spans"] - at10k["spans"]
+        verdict("no span lost at 10,000 req/s", f"{lost} of {at10k['expected_spans']} lost", lost <= 0,
+                f"by {lost} spans ({lost / at10k['expected_spans']:.2%})")
+    if parsers:
+        ratios = [f["spanwire_MBps"] / f["http_parser_MBps"] for f in parsers.values()]
+        worst = min(ratios)
+        verdict("HTTP/1 parser >= libhttp-parser", f"{worst:.2f}x to {max(ratios):.2f}x per configuration",
+                worst >= 1.0, f"in the slowest configuration by {1 - worst:.0%}")
+    mib = idle["rss_kib"] / 1024
+    tracked = idle["connections_tracked"]
+    # Both ends of each idle connection are traced: 10,000 connections are
+    # 20,000 tracked, twice the target's count; the figure is judged as it is.
+    verdict("sensor RSS < 150 MiB with 10,000 tracked connections", f"{mib:.0f} MiB with {tracked} tracked",
+            mib < 150 and tracked >= 10_000,
+            f"by {mib - 150:.0f} MiB" + (f" (with {tracked} tracked)" if tracked != 10_000 else "")
+            if tracked >= 10_000 else f"not measured: only {tracked} tracked (--quick)")
+    return out
+
+
 def report(args, a, b, idle, parsers, sweep):
     def pair(key):
         x, y = med([r[key] for r in a]), med([r[key] for r in b])
@@ -399,6 +436,9 @@ def report(args, a, b, idle, parsers, sweep):
     row(f"sensor RSS with {idle['idle_connections']} idle keep-alive connections, MiB", None,
         idle["rss_kib"] / 1024, None, f"{idle['connections_tracked']} connections tracked (both ends)")
 
+    verdicts = targets(rows_by_key={r["figure"]: r for r in rows}, hook_med=hook_med, idle=idle, parsers=parsers,
+                       sweep=sweep, pair=pair)
+
     def fmt(v):
         if v is None:
             return "-"
@@ -407,6 +447,10 @@ def report(args, a, b, idle, parsers, sweep):
     print(f"\n{'figure':<{width}}  {'without':>12}  {'with':>12}  {'ratio':>7}  method")
     for r in rows:
         print(f"{r['figure']:<{width}}  {fmt(r['without']):>12}  {fmt(r['with']):>12}  {fmt(r['ratio']):>7}  {r['method']}")
+    print("\ntargets (issue 6)")
+    tw = max(len(v["target"]) for v in verdicts)
+    for v in verdicts:
+        print(f"  {v['target']:<{tw}}  {v['measured']:<34}  {'met' if v['met'] else 'MISSED ' + v['gap']}")
     print("\nper-hook kernel cost (ns, median over rounds): " +
           ", ".join(f"{n}={v:.0f}" for n, v in hook_med.items()))
 
@@ -414,7 +458,7 @@ def report(args, a, b, idle, parsers, sweep):
     out_dir.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"bench-{stamp}.json"
-    path.write_text(json.dumps({"args": vars(args), "rows": rows, "hooks_ns": hook_med, "without": a,
+    path.write_text(json.dumps({"args": vars(args), "rows": rows, "targets": verdicts, "hooks_ns": hook_med, "without": a,
                                 "with": b, "idle": idle, "parsers": parsers, "sweep": sweep}, indent=2))
     print(f"\nwritten: {path}")
 
