@@ -184,17 +184,5 @@ TEST(OtlpConvert, BadBytesAreFoundOnEitherSideOfTheAsciiFastPath) {
   }
 }
 
-TEST(OtlpConvert, ARequestOnAnArenaEncodesLikeOneOnTheHeap) {
-  Span s = make_span(make_resource(1, "x"), "GET /users/{id}", 1);
-  s.attributes = {{"url.path", std::string("/users/1234567890/orders/and/a/long/tail")}, {"n", int64_t{7}}};
-  const auto heap = to_otlp_request({s, s});
-  google::protobuf::Arena arena;
-  auto* on_arena =
-      google::protobuf::Arena::CreateMessage<opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>(
-          &arena);
-  fill_otlp_request({s, s}, *on_arena);
-  EXPECT_EQ(on_arena->SerializeAsString(), heap.SerializeAsString());
-}
-
 }  // namespace
 }  // namespace spanwire

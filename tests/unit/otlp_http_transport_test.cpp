@@ -229,7 +229,7 @@ OtlpSettings settings_for(const std::string& url) {
 
 ExportResult send_once(OtlpHttpTransport& transport) {
   collector::ExportTraceServiceResponse response;
-  return transport.send(Signal::kTraces, sample_request(), response);
+  return transport.send(Signal::kTraces, sample_request().SerializeAsString(), response);
 }
 
 std::string gunzip(const std::string& data) {
@@ -385,7 +385,7 @@ TEST(OtlpHttpTransport, ParsesAPartialSuccess) {
   OtlpHttpTransport transport(settings_for(server.url()));
 
   collector::ExportTraceServiceResponse response;
-  const ExportResult result = transport.send(Signal::kTraces, sample_request(), response);
+  const ExportResult result = transport.send(Signal::kTraces, sample_request().SerializeAsString(), response);
   EXPECT_EQ(result.outcome, Outcome::kOk) << result.detail;
   EXPECT_EQ(response.partial_success().rejected_spans(), 3);
   EXPECT_EQ(response.partial_success().error_message(), "spans too old");
@@ -410,7 +410,7 @@ TEST(OtlpHttpTransport, GzippedResponseIsDecoded) {
   OtlpHttpTransport transport(settings_for(server.url()));
 
   collector::ExportTraceServiceResponse response;
-  EXPECT_EQ(transport.send(Signal::kTraces, sample_request(), response).outcome, Outcome::kOk);
+  EXPECT_EQ(transport.send(Signal::kTraces, sample_request().SerializeAsString(), response).outcome, Outcome::kOk);
   EXPECT_EQ(response.partial_success().rejected_spans(), 1);
   EXPECT_NE(server.requests().at(0).headers.at("accept-encoding").find("gzip"), std::string::npos);
 }
@@ -420,9 +420,9 @@ TEST(OtlpHttpTransport, EmptyOrUnparseableSuccessBodyIsStillOk) {
   OtlpHttpTransport transport(settings_for(server.url()));
   collector::ExportTraceServiceResponse response;
   response.mutable_partial_success()->set_rejected_spans(9);  // must be cleared
-  EXPECT_EQ(transport.send(Signal::kTraces, sample_request(), response).outcome, Outcome::kOk);
+  EXPECT_EQ(transport.send(Signal::kTraces, sample_request().SerializeAsString(), response).outcome, Outcome::kOk);
   EXPECT_FALSE(response.has_partial_success());
-  const ExportResult second = transport.send(Signal::kTraces, sample_request(), response);
+  const ExportResult second = transport.send(Signal::kTraces, sample_request().SerializeAsString(), response);
   EXPECT_EQ(second.outcome, Outcome::kOk);
   EXPECT_FALSE(response.has_partial_success());
   EXPECT_NE(second.detail.find("text/html"), std::string::npos) << second.detail;

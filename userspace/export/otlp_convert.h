@@ -19,10 +19,8 @@ void add_otlp_attributes(const std::vector<Attribute>& attributes,
 
 // One ResourceSpans per distinct Span::resource (pointer identity, in the
 // order resources are first seen), each with a single "spanwire" ScopeSpans.
-// Appends to `request`; a request created on a protobuf Arena puts all of its
-// parts there too (the exporter does, to avoid a malloc per attribute).
-void fill_otlp_request(const std::vector<Span>& spans,
-                       opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request);
+// The exporter sends OtlpTraceEncoder's bytes instead (no message tree);
+// this is the reference those bytes are tested against, and serves views.
 opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest to_otlp_request(
     const std::vector<Span>& spans);
 

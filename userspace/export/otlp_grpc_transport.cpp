@@ -210,8 +210,7 @@ OtlpGrpcTransport::OtlpGrpcTransport(const OtlpSettings& settings)
 
 OtlpGrpcTransport::~OtlpGrpcTransport() = default;
 
-ExportResult OtlpGrpcTransport::send(Signal signal, const google::protobuf::Message& request,
-                                     google::protobuf::Message& response) {
+ExportResult OtlpGrpcTransport::send(Signal signal, std::string_view request, google::protobuf::Message& response) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + settings_.timeout);
   if (settings_.compression == Compression::kGzip) context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
@@ -221,9 +220,11 @@ ExportResult OtlpGrpcTransport::send(Signal signal, const google::protobuf::Mess
     if (cancelled_) return {ExportResult::Outcome::kPermanent, std::nullopt, "cancelled", "the sensor is stopping"};
     in_flight_ = &context;
   }
-  grpc::TemplatedGenericStub<google::protobuf::Message, google::protobuf::Message> stub(channel_);
+  grpc::Slice slice(request.data(), request.size());
+  const grpc::ByteBuffer body(&slice, 1);
+  grpc::TemplatedGenericStub<grpc::ByteBuffer, google::protobuf::Message> stub(channel_);
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, method_of(signal), grpc::StubOptions{}, &request, &response,
+  stub.UnaryCall(&context, method_of(signal), grpc::StubOptions{}, &body, &response,
                  [&done](grpc::Status s) { done.set_value(std::move(s)); });
   const grpc::Status status = done.get_future().get();
   bool cancelled;

@@ -37,8 +37,7 @@ class OtlpGrpcTransport final : public OtlpTransport {
   explicit OtlpGrpcTransport(const OtlpSettings& settings);
   ~OtlpGrpcTransport() override;
 
-  ExportResult send(Signal signal, const google::protobuf::Message& request,
-                    google::protobuf::Message& response) override;
+  ExportResult send(Signal signal, std::string_view request, google::protobuf::Message& response) override;
   void cancel() override;
   std::string describe() const override;
 

@@ -328,15 +328,11 @@ std::string OtlpHttpTransport::describe() const { return description_; }
 
 void OtlpHttpTransport::cancel() { cancelled_ = true; }
 
-ExportResult OtlpHttpTransport::send(Signal signal, const google::protobuf::Message& request,
-                                     google::protobuf::Message& response) {
+ExportResult OtlpHttpTransport::send(Signal signal, std::string_view request, google::protobuf::Message& response) {
   const std::lock_guard lock(send_mutex_);
   if (cancelled_) return cancelled_result();
 
-  std::string body;
-  if (!request.SerializeToString(&body))
-    return make_result(ExportResult::Outcome::kPermanent, "serialize",
-                       "cannot serialize the " + request.GetTypeName() + " (larger than 2 GiB?)");
+  std::string body(request);
   if (settings_.compression == Compression::kGzip) {
     std::optional<std::string> packed = gzip(body);
     if (!packed) return make_result(ExportResult::Outcome::kPermanent, "gzip", "zlib could not compress the request");

@@ -32,8 +32,7 @@ class OtlpHttpTransport final : public OtlpTransport {
   OtlpHttpTransport(const OtlpHttpTransport&) = delete;
   OtlpHttpTransport& operator=(const OtlpHttpTransport&) = delete;
 
-  ExportResult send(Signal signal, const google::protobuf::Message& request,
-                    google::protobuf::Message& response) override;
+  ExportResult send(Signal signal, std::string_view request, google::protobuf::Message& response) override;
   void cancel() override;
   std::string describe() const override;
 

@@ -55,9 +55,10 @@ void OtlpMetricsExporter::export_once(bool final) {
   size_t count = 0;
   for (const auto& rm : request.resource_metrics())
     for (const auto& sm : rm.scope_metrics()) count += static_cast<size_t>(sm.metrics_size());
+  const std::string body = request.SerializeAsString();
   const bool accepted =
-      final ? transport_->send(Signal::kMetrics, request, response).outcome == ExportResult::Outcome::kOk
-            : sender_.send(Signal::kMetrics, request, response, count) == RetryingSender::Result::kAccepted;
+      final ? transport_->send(Signal::kMetrics, body, response).outcome == ExportResult::Outcome::kOk
+            : sender_.send(Signal::kMetrics, body, response, count) == RetryingSender::Result::kAccepted;
   if (accepted) {
     metrics_.metrics_exports++;
     if (response.partial_success().rejected_data_points() > 0)

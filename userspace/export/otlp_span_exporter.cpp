@@ -2,10 +2,8 @@
 
 #include <algorithm>
 
-#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
-#include "export/otlp_convert.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace spanwire {
@@ -68,15 +66,10 @@ void OtlpSpanExporter::run_sender() {
 }
 
 void OtlpSpanExporter::send(std::vector<Span> batch) {
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = arena_block_.data();
-  arena_options.initial_block_size = arena_block_.size();
-  google::protobuf::Arena arena(arena_options);
-  auto& request = *google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
-  fill_otlp_request(batch, request);
+  const std::string& request = encoder_.encode(batch);
   otlp::ExportTraceServiceResponse response;
   const size_t n = batch.size();
-  batch.clear();  // the request holds copies; free the spans while the call and its retries run
+  batch.clear();  // the request holds their bytes; free the spans while the call and its retries run
   batch.shrink_to_fit();
   switch (sender_.send(Signal::kTraces, request, response, n)) {
     case RetryingSender::Result::kAccepted:

@@ -13,6 +13,7 @@
 
 #include "export/exporter.h"
 #include "export/log_throttle.h"
+#include "export/otlp_trace_encoder.h"
 #include "export/otlp_transport.h"
 #include "export/retrying_sender.h"
 #include "export/span_batch_queue.h"
@@ -50,10 +51,7 @@ class OtlpSpanExporter final : public SpanExporter {
   std::unique_ptr<OtlpTransport> transport_;
   RetryingSender sender_;
   SpanBatchQueue queue_;
-  // First block of every request's protobuf Arena, reused batch after batch:
-  // a request of 512 spans holds ~15,000 messages and strings, which would
-  // otherwise be as many mallocs and frees on the sender thread.
-  std::vector<char> arena_block_ = std::vector<char>(2u << 20);
+  OtlpTraceEncoder encoder_;  // used by the sender thread only
   LogThrottle queue_full_log_{std::chrono::seconds(30)};
   LogThrottle partial_log_{std::chrono::seconds(30)};
   std::thread thread_;  // last: starts after everything it uses exists

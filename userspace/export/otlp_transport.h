@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 
@@ -38,10 +39,10 @@ struct ExportResult {
 class OtlpTransport {
  public:
   virtual ~OtlpTransport() = default;
-  // Sends one Export{Trace,Metrics}ServiceRequest and, on success, fills the
-  // matching Export*ServiceResponse (which may carry a partial success).
-  virtual ExportResult send(Signal signal, const google::protobuf::Message& request,
-                            google::protobuf::Message& response) = 0;
+  // Sends one Export{Trace,Metrics}ServiceRequest, already serialized (the
+  // trace exporter encodes spans straight to wire bytes), and, on success,
+  // fills the matching Export*ServiceResponse (which may carry a partial success).
+  virtual ExportResult send(Signal signal, std::string_view request, google::protobuf::Message& response) = 0;
   // Aborts a send() in flight from another thread (shutdown); later sends
   // fail at once with reason "cancelled".
   virtual void cancel() = 0;

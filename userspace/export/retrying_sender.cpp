@@ -27,7 +27,7 @@ RetryingSender::RetryingSender(OtlpTransport& transport, RetrySettings settings,
       what_(std::move(what)),
       backoff_(settings, std::random_device{}()) {}
 
-RetryingSender::Result RetryingSender::send(Signal signal, const google::protobuf::Message& request,
+RetryingSender::Result RetryingSender::send(Signal signal, std::string_view request,
                                             google::protobuf::Message& response, size_t items) {
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();

@@ -48,7 +48,7 @@ class RetryingSender {
 
   enum class Result { kAccepted, kGaveUp, kStopped };
   // Blocks the calling thread (a sender thread) through every attempt and wait.
-  Result send(Signal signal, const google::protobuf::Message& request, google::protobuf::Message& response,
+  Result send(Signal signal, std::string_view request, google::protobuf::Message& response,
               size_t items);
   // From any thread: ends waits at once and cancels a call in flight; send()
   // then returns kStopped and every later send() fails at once.
