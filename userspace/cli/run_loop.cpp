@@ -185,6 +185,8 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // After attaching, so that no syscall falls between the scan and the probes.
   size_t seeded = sensor->seed_inflight_syscalls();
   spdlog::debug("{} threads were blocked in socket I/O at start and will be traced from that call", seeded);
+  const size_t own = sensor->seed_own_ports();
+  spdlog::debug("{} connections of the sensor's own (export, API server) are excluded from tracing", own);
 
   tls::Discovery discovery;
   auto tls_hooks = std::make_unique<tls::TlsHooks>(

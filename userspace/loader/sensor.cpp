@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/inflight.h"
+#include "loader/own_sockets.h"
 #include "loader/preflight.h"
 #include "metrics/metrics.h"
 #include "spanwire.h"
@@ -211,6 +212,14 @@ size_t Sensor::seed_inflight_syscalls() {
                              BPF_NOEXIST) == 0)
       ++seeded;
   }
+  return seeded;
+}
+
+size_t Sensor::seed_own_ports() {
+  size_t seeded = 0;
+  const uint8_t one = 1;
+  for (uint16_t port : own_tcp_ports("/proc", static_cast<uint32_t>(getpid())))
+    if (bpf_map__update_elem(skel_->maps.self_ports, &port, sizeof(port), &one, sizeof(one), BPF_ANY) == 0) ++seeded;
   return seeded;
 }
 

@@ -50,6 +50,9 @@ class Sensor {
   // Recovers socket syscalls that were already blocked when the probes
   // attached (see inflight.h); returns how many threads were seeded.
   size_t seed_inflight_syscalls();
+  // Registers the local ports of the sensor's TCP connections opened before
+  // the probes attached (loader/own_sockets.h); returns how many.
+  size_t seed_own_ports();
   // Drops the kernel's connection state of exited processes.
   void forget_processes(const std::unordered_set<uint32_t>& tgids);
   // Attaches the TLS uprobes to the functions of one library or executable file,
