@@ -1,37 +1,20 @@
 #include "loader/inflight.h"
 
 #include "util/proc_file.h"
+#include "util/text.h"
 
 #include <sys/syscall.h>
 
-#include <charconv>
 #include <filesystem>
 #include <system_error>
 
 namespace spanwire {
 
 namespace {
+// A decimal number, or hexadecimal after "0x" (/proc/PID/syscall arguments).
 bool parse_number(std::string_view s, uint64_t& out) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  auto res = std::from_chars(s.data(), s.data() + s.size(), out, base);
-  return res.ec == std::errc() && res.ptr == s.data() + s.size();
-}
-
-std::vector<std::string_view> words(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\n')) ++i;
-    size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\n') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) return parse_whole(s.substr(2), out, 16);
+  return parse_whole(s, out);
 }
 
 std::optional<uint32_t> as_id(const std::filesystem::path& p) {
@@ -43,7 +26,7 @@ std::optional<uint32_t> as_id(const std::filesystem::path& p) {
 }  // namespace
 
 std::optional<InflightSyscall> parse_proc_syscall(std::string_view text) {
-  auto w = words(text);
+  auto w = split_fields(text, " \n");
   if (w.size() < 7) return std::nullopt;  // "running", or "-1 SP PC" (not in a syscall)
   uint64_t nr = 0;
   if (!parse_number(w[0], nr)) return std::nullopt;

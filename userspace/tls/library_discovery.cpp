@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "util/proc_file.h"
+#include "util/text.h"
 
 namespace spanwire::tls {
 
@@ -63,8 +64,7 @@ void add_unique(std::vector<FileKey>& keys, const FileKey& key) {
 
 std::optional<uint32_t> parse_pid(std::string_view name) {
   uint32_t pid = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-  if (ec != std::errc() || end != name.data() + name.size() || name.empty()) return std::nullopt;
+  if (!parse_whole(name, pid)) return std::nullopt;
   return pid;
 }
 

@@ -11,6 +11,17 @@ std::string_view trim(std::string_view s, std::string_view chars) {
   return s.substr(first, s.find_last_not_of(chars) - first + 1);
 }
 
+std::vector<std::string_view> split_fields(std::string_view s, std::string_view separators, size_t max_fields) {
+  std::vector<std::string_view> out;
+  size_t i = s.find_first_not_of(separators);
+  while (i != std::string_view::npos && out.size() < max_fields) {
+    const size_t end = std::min(s.find_first_of(separators, i), s.size());
+    out.push_back(s.substr(i, end - i));
+    i = s.find_first_not_of(separators, end);
+  }
+  return out;
+}
+
 std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

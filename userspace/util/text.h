@@ -3,8 +3,13 @@
 // whitespace is not the same set as a config value's or a file's.
 #pragma once
 
+#include <charconv>
+#include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace spanwire {
 
@@ -17,5 +22,18 @@ std::string_view trim(std::string_view s, std::string_view chars);
 
 // ASCII lower case (header names, enum spellings, gRPC metadata keys).
 std::string to_lower(std::string_view s);
+
+// The fields of `s` between runs of `separators` (no empty fields), at most
+// `max_fields` of them: /proc tables are columns padded with spaces.
+std::vector<std::string_view> split_fields(std::string_view s, std::string_view separators,
+                                           size_t max_fields = std::numeric_limits<size_t>::max());
+
+// The whole of `s` as an unsigned number in `base`; false for anything else
+// (empty, a sign, trailing bytes, out of range for T).
+template <class T>
+bool parse_whole(std::string_view s, T& out, int base = 10) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+}
 
 }  // namespace spanwire
