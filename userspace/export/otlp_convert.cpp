@@ -72,17 +72,23 @@ void add_otlp_attributes(const std::vector<Attribute>& attributes,
   }
 }
 
+ResourceGroups group_by_resource(const std::vector<Span>& spans) {
+  ResourceGroups groups;
+  std::unordered_map<const Resource*, size_t> group_of;
+  for (const auto& span : spans) {
+    auto [it, inserted] = group_of.try_emplace(span.resource.get(), groups.size());
+    if (inserted) groups.push_back({span.resource.get(), {}});
+    groups[it->second].second.push_back(&span);
+  }
+  return groups;
+}
+
 opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest to_otlp_request(
     const std::vector<Span>& spans) {
   opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
-  // Repeated message fields keep their elements at stable addresses, so the
-  // ScopeSpans pointers stay valid while more groups are added.
-  std::unordered_map<const Resource*, trace::ScopeSpans*> group_of;
-  for (const auto& span : spans) {
-    const Resource* resource = span.resource.get();
-    auto [it, inserted] = group_of.try_emplace(resource, nullptr);
-    if (inserted) it->second = add_resource_group(resource, *request.add_resource_spans());
-    fill_span(span, *it->second->add_spans());
+  for (const auto& [resource, members] : group_by_resource(spans)) {
+    trace::ScopeSpans* scope_spans = add_resource_group(resource, *request.add_resource_spans());
+    for (const Span* span : members) fill_span(*span, *scope_spans->add_spans());
   }
   return request;
 }

@@ -5,7 +5,6 @@
 
 #include <bit>
 #include <type_traits>
-#include <unordered_map>
 
 #include "export/otlp_convert.h"
 #include "export/utf8_repair.h"
@@ -105,28 +104,19 @@ const std::string& OtlpTraceEncoder::encode(const std::vector<Span>& spans) {
     }
   };
 
-  // Resources in first-seen order, each with its spans in arrival order.
-  std::vector<std::pair<const Resource*, std::vector<const Span*>>> groups;
-  std::unordered_map<const Resource*, size_t> group_of;
-  for (const auto& span : spans) {
-    auto [it, inserted] = group_of.try_emplace(span.resource.get(), groups.size());
-    if (inserted) groups.push_back({span.resource.get(), {}});
-    groups[it->second].second.push_back(&span);
-  }
-
   out_.clear();
-  for (const auto& [resource, members] : groups) {
+  for (const auto& [resource, members] : group_by_resource(spans)) {
     group_.clear();
     if (resource != nullptr) {
-      scope_.clear();  // borrowed for the Resource message
-      put_attributes(scope_, field::kResourceAttributes, resource->attributes);
-      put_bytes(group_, field::kResourceSpansResource, scope_);
+      small_.clear();
+      put_attributes(small_, field::kResourceAttributes, resource->attributes);
+      put_bytes(group_, field::kResourceSpansResource, small_);
     }
     scope_.clear();
-    span_.clear();  // borrowed for the InstrumentationScope message
-    put_string(span_, field::kScopeName, kOtlpScopeName);
-    put_string(span_, field::kScopeVersion, SPANWIRE_VERSION);
-    put_bytes(scope_, field::kScopeSpansScope, span_);
+    small_.clear();
+    put_string(small_, field::kScopeName, kOtlpScopeName);
+    put_string(small_, field::kScopeVersion, SPANWIRE_VERSION);
+    put_bytes(scope_, field::kScopeSpansScope, small_);
     for (const Span* s : members) {
       span_.clear();
       put_bytes(span_, field::kTraceId, std::string_view(reinterpret_cast<const char*>(s->trace_id.data()), 16));
@@ -143,13 +133,13 @@ const std::string& OtlpTraceEncoder::encode(const std::vector<Span>& spans) {
       if (s->start_unix_ns != 0) put_fixed64(span_, field::kStart, s->start_unix_ns);
       if (s->end_unix_ns != 0) put_fixed64(span_, field::kEnd, s->end_unix_ns);
       put_attributes(span_, field::kAttributes, s->attributes);
-      value_.clear();  // borrowed for the Status message, which is always present
-      put_string(value_, field::kStatusMessage, s->status_message);
+      small_.clear();  // the Status message, always present (set_code/set_message)
+      put_string(small_, field::kStatusMessage, s->status_message);
       if (s->status != StatusCode::kUnset) {
-        put_tag(value_, field::kStatusCode, Wire::WIRETYPE_VARINT);
-        put_varint(value_, static_cast<uint64_t>(s->status));
+        put_tag(small_, field::kStatusCode, Wire::WIRETYPE_VARINT);
+        put_varint(small_, static_cast<uint64_t>(s->status));
       }
-      put_bytes(span_, field::kStatus, value_);
+      put_bytes(span_, field::kStatus, small_);
       if (s->flags != 0) put_fixed32(span_, field::kFlags, s->flags);
       put_bytes(scope_, field::kScopeSpansSpans, span_);
     }

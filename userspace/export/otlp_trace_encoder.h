@@ -29,6 +29,7 @@ class OtlpTraceEncoder {
   std::string span_;        // one Span
   std::string attribute_;   // one KeyValue
   std::string value_;       // one AnyValue
+  std::string small_;       // a Resource, InstrumentationScope or Status
 };
 
 }  // namespace spanwire
