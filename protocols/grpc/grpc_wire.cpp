@@ -1,5 +1,7 @@
 #include "grpc/grpc_wire.h"
 
+#include "common/hex.h"
+
 namespace spanwire::grpc_wire {
 namespace {
 
@@ -11,13 +13,6 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
     if (lower(s[i]) != prefix[i]) return false;
   }
   return true;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

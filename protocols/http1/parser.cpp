@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/hex.h"
+
 namespace spanwire::http1 {
 namespace {
 
@@ -19,13 +21,6 @@ std::string_view trim_ows(std::string_view s) {
 std::string_view without_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool parse_decimal(std::string_view s, uint64_t& out) {

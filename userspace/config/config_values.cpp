@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/hex.h"
+
 namespace spanwire {
 namespace {
 
@@ -17,13 +19,6 @@ constexpr std::array<std::pair<std::string_view, SamplerKind>, 6> kSamplers{{
     {"parentbased_always_off", SamplerKind::kParentBasedAlwaysOff},
     {"parentbased_traceidratio", SamplerKind::kParentBasedTraceIdRatio},
 }};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
