@@ -5,7 +5,6 @@
 //   spanwire version
 #include <unistd.h>
 
-#include <csignal>
 
 #include <cstdlib>
 #include <cstring>
@@ -61,17 +60,7 @@ int run_command(Config& config, bool trace_view, bool json_view) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SIGINT/SIGTERM are taken by the run loop through a signalfd. Block them
-  // before any thread exists (exporter senders, gRPC, the health server):
-  // threads inherit the mask, and one thread without it would let the
-  // default action kill the process before the flush.
-  signal(SIGINT, SIG_DFL);  // a shell starts background jobs with SIGINT ignored
-  signal(SIGTERM, SIG_DFL);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  spanwire::block_stop_signals();  // before any thread exists (cli/run_loop.h)
 
   CLI::App app{"spanwire: eBPF zero-instrumentation tracing. Captures HTTP traffic of every process on this host "
                "from syscalls and turns each exchange into an OpenTelemetry span."};

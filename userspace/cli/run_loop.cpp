@@ -85,20 +85,30 @@ class SensorProbes final : public tls::AttachedProbes {
  private:
   std::vector<Sensor::Link> links_;
 };
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
 }  // namespace
+
+sigset_t block_stop_signals() {
+  // A shell starts background jobs with SIGINT ignored, and ignored signals
+  // never reach a signalfd: restore the default action first (the mask keeps
+  // it from ever running).
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  const sigset_t set = stop_signal_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
 
 int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics) {
   // Signals arrive through a signalfd so the loop sees them between batches.
-  // A shell starts background jobs with SIGINT ignored, and ignored signals
-  // never reach a signalfd: restore the default action first (the mask below
-  // keeps it from ever running).
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  const sigset_t mask = stop_signal_set();  // blocked by main (block_stop_signals)
   UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
   // The sensor's own endpoint first: a port already taken is a start-up error.
