@@ -16,10 +16,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "util/text.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire {
 

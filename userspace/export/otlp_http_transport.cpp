@@ -19,10 +19,7 @@
 #include "google/rpc/status.pb.h"
 #include "util/text.h"
 #include "util/curl_init.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire {
 

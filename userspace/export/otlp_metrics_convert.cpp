@@ -5,10 +5,7 @@
 #include <unordered_map>
 
 #include "export/otlp_convert.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire {
 namespace {

@@ -8,10 +8,7 @@
 
 #include "export/otlp_convert.h"
 #include "export/utf8_repair.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire {
 namespace {

@@ -17,10 +17,7 @@
 #include "k8s/watch_stream.h"
 #include "util/text.h"
 #include "util/curl_init.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire::k8s {
 

@@ -6,10 +6,7 @@
 
 #include "metrics/metrics.h"
 #include "span/route.h"
-
-#ifndef SPANWIRE_VERSION
-#define SPANWIRE_VERSION "dev"
-#endif
+#include "util/version.h"
 
 namespace spanwire {
 namespace {
