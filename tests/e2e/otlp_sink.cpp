@@ -5,14 +5,16 @@
 //
 //   otlp_sink --listen 127.0.0.1:0 --out spans.jsonl [--status-file status.json]
 //             [--tls-cert cert.pem --tls-key key.pem] [--require-header key=value]
-//             [--fail-first N]
+//             [--fail-first N] [--answer-delay-ms MS]
 //
 // --require-header answers UNAUTHENTICATED to calls without that metadata;
 // --fail-first answers UNAVAILABLE to the first N calls (a collector that is
-// restarting), so tests can check that the sensor retries.
+// restarting), so tests can check that the sensor retries; --answer-delay-ms
+// holds every call that long (a hung collector), for shutdown tests.
 //
 // Prints "listening <host>:<port>" once on stdout when ready; logs go to
 // stderr. Stops cleanly on SIGTERM or SIGINT.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -22,6 +24,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
@@ -156,6 +159,7 @@ class StatusFile {
 struct Behaviour {
   std::string header_key, header_value;  // required metadata; empty: none
   uint64_t fail_first = 0;               // calls answered UNAVAILABLE first
+  uint64_t answer_delay_ms = 0;          // a collector that holds every call this long
 };
 
 class TraceSink final : public collector::TraceService::Service {
@@ -180,6 +184,7 @@ class TraceSink final : public collector::TraceService::Service {
 
   grpc::Status Export(grpc::ServerContext* context, const collector::ExportTraceServiceRequest* request,
                       collector::ExportTraceServiceResponse*) override {
+    if (behaviour_.answer_delay_ms > 0 && hold(context)) return {grpc::StatusCode::CANCELLED, "caller gave up"};
     // One call at a time keeps each call's lines together in the file.
     std::lock_guard lock(mutex_);
     ++attempts_;
@@ -210,10 +215,27 @@ class TraceSink final : public collector::TraceService::Service {
                        {"export_calls", calls_},
                        {"spans", span_count_},
                        {"attempts", attempts_},
+                       {"held", held_},
                        {"failed_on_purpose", failed_},
                        {"unauthenticated", unauthenticated_},
                        {"metrics_calls", metrics_calls_},
                        {"metrics", metrics_count_}});
+  }
+
+  // Holds a call for answer_delay_ms, counting it as an attempt at once;
+  // true if the caller cancelled meanwhile (its deadline passed).
+  bool hold(grpc::ServerContext* context) {
+    {
+      std::lock_guard lock(mutex_);
+      ++held_;
+      write_status();
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(behaviour_.answer_delay_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (context->IsCancelled()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
   }
 
   std::mutex mutex_;
@@ -224,6 +246,7 @@ class TraceSink final : public collector::TraceService::Service {
   uint64_t calls_ = 0;
   uint64_t span_count_ = 0;
   uint64_t attempts_ = 0;
+  uint64_t held_ = 0;
   uint64_t failed_ = 0;
   uint64_t unauthenticated_ = 0;
   uint64_t metrics_calls_ = 0;
@@ -265,6 +288,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   app.add_option("--require-header", require_header, "key=value metadata every call must carry");
   app.add_option("--fail-first", behaviour.fail_first, "answer UNAVAILABLE to the first N calls");
+  app.add_option("--answer-delay-ms", behaviour.answer_delay_ms,
+                 "hold every trace export call this long before answering (a hung collector)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("otlp_sink"));

@@ -204,6 +204,19 @@ std::unique_ptr<OtlpSpanExporter> make_exporter(const TestOptions& o, Metrics& m
   return std::make_unique<OtlpSpanExporter>(std::make_unique<OtlpGrpcTransport>(settings), o.exporter, metrics);
 }
 
+// Waits (bounded by kPatience) until the sender thread has brought the
+// counters to the state `done` describes. flush() is the shutdown flush and
+// retries nothing, so tests of retrying wait for the outcome instead.
+template <typename Predicate>
+bool wait_until(Predicate done) {
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
 class OtlpSpanExporterTest : public ::testing::Test {
  protected:
   void SetUp() override { spdlog::set_level(spdlog::level::warn); }
@@ -333,7 +346,7 @@ TEST_F(OtlpSpanExporterTest, RetriesUntilTheCollectorComesUpAndDeliversOnce) {
   closed.release();
   TestCollector collector(closed.port());
   ASSERT_TRUE(collector.running());
-  exporter->flush(kPatience);
+  ASSERT_TRUE(wait_until([&] { return metrics.spans_exported + metrics.export_batches_failed > 0; }));
   EXPECT_EQ(metrics.spans_exported, 1u);
   EXPECT_EQ(metrics.export_batches, 1u);
   EXPECT_EQ(metrics.export_batches_failed, 0u);
@@ -346,19 +359,20 @@ TEST_F(OtlpSpanExporterTest, RetriesUnavailableButNotAPermanentError) {
   ASSERT_TRUE(collector.running());
   auto options = options_for(collector.endpoint());
   options.exporter.retry.max_elapsed = kPatience;
+  options.exporter.batch_timeout = 10ms;  // each span goes out on its own, without a flush
   auto exporter = make_exporter(options, metrics);
   const auto resources = make_resources(1);
 
   collector.service().fail_next(2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
   exporter->export_span(make_span(0, resources[0]));
-  exporter->flush(kPatience);
+  ASSERT_TRUE(wait_until([&] { return metrics.spans_exported + metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);  // two failures, then delivered
   EXPECT_EQ(metrics.spans_exported, 1u);
   EXPECT_EQ(metrics.export_retries, 2u);
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
   exporter->export_span(make_span(1, resources[0]));
-  exporter->flush(kPatience);
+  ASSERT_TRUE(wait_until([&] { return metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 4u);  // not retried
   EXPECT_EQ(metrics.export_batches_failed, 1u);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
@@ -370,12 +384,13 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
   ASSERT_TRUE(collector.running());
   auto options = options_for(collector.endpoint());
   options.exporter.retry.max_elapsed = kPatience;
+  options.exporter.batch_timeout = 10ms;  // each span goes out on its own, without a flush
   auto exporter = make_exporter(options, metrics);
   const auto resources = make_resources(1);
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too big"));
   exporter->export_span(make_span(0, resources[0]));
-  exporter->flush(kPatience);
+  ASSERT_TRUE(wait_until([&] { return metrics.spans_dropped_export_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 1u);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
 
@@ -388,7 +403,7 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
       1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down", details.SerializeAsString()));
   const auto before = std::chrono::steady_clock::now();
   exporter->export_span(make_span(1, resources[0]));
-  exporter->flush(kPatience);
+  ASSERT_TRUE(wait_until([&] { return metrics.spans_exported > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);
   EXPECT_EQ(metrics.spans_exported, 1u);
   // The server's 300 ms wins over the 10 ms backoff.
@@ -484,6 +499,52 @@ TEST_F(OtlpSpanExporterTest, DestructorInterruptsARetryWait) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
+}
+
+// A batch that failed and waits out a long backoff when SIGTERM's flush
+// starts: the flush ends the wait, the collector (back by then) gets one last
+// attempt at once, and the flush returns long before the backoff would.
+TEST_F(OtlpSpanExporterTest, FlushEndsARetryWaitWithOneLastAttempt) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.exporter.retry.initial = 60s;
+  options.exporter.retry.max_interval = 60s;
+  options.exporter.retry.max_elapsed = 600s;
+  options.exporter.batch_timeout = 10ms;
+  auto exporter = make_exporter(options, metrics);
+  collector.service().fail_next(1, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
+  exporter->export_span(make_span(0, make_resources(1)[0]));
+  ASSERT_TRUE(wait_until([&] { return metrics.export_retries == 1; }));
+  const auto before = std::chrono::steady_clock::now();
+  exporter->flush(kPatience);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);
+  EXPECT_EQ(collector.service().requests().size(), 2u);
+  EXPECT_EQ(metrics.spans_exported, 1u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 0u);
+}
+
+// With the collector refusing connections, a flush tries every queued batch
+// once and drops (and counts) each failure instead of backing off.
+TEST_F(OtlpSpanExporterTest, FlushWithTheCollectorDownTriesEachBatchOnceAndCountsTheDrops) {
+  ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  auto options = options_for("127.0.0.1:" + std::to_string(closed.port()));
+  options.timeout = 500ms;
+  options.exporter.max_batch_size = 10;
+  options.exporter.retry.initial = 60s;
+  options.exporter.retry.max_interval = 60s;
+  options.exporter.retry.max_elapsed = 600s;
+  auto exporter = make_exporter(options, metrics);
+  const auto resources = make_resources(1);
+  for (size_t i = 0; i < 25; ++i) exporter->export_span(make_span(i, resources[0]));
+  ASSERT_TRUE(wait_until([&] { return metrics.export_retries == 1; }));  // the first batch waits 60 s
+  const auto before = std::chrono::steady_clock::now();
+  exporter->flush(kPatience);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);
+  EXPECT_EQ(metrics.export_batches_failed, 3u);
+  EXPECT_EQ(metrics.spans_dropped_export_failed, 25u);
+  EXPECT_EQ(metrics.export_retries, 1u);  // the flush itself never backs off
 }
 
 TEST(Backoff, GrowsToTheCapWithJitterInBounds) {

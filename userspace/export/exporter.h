@@ -13,7 +13,9 @@ class SpanExporter {
  public:
   virtual ~SpanExporter() = default;
   virtual void export_span(Span span) = 0;
-  // Sends or writes whatever is buffered; waits at most `timeout`.
+  // The shutdown flush: sends or writes whatever is buffered, waiting at
+  // most `timeout`. Nothing is retried after it starts: a failed send is
+  // dropped and counted rather than waiting out a backoff.
   virtual void flush(std::chrono::milliseconds timeout) = 0;
 };
 

@@ -51,6 +51,9 @@ void OtlpSpanExporter::export_span(Span span) {
 }
 
 void OtlpSpanExporter::flush(std::chrono::milliseconds timeout) {
+  // A batch waiting out a backoff would hold the flush for the whole timeout:
+  // every batch gets one more attempt now, and a failure drops it (counted).
+  sender_.stop_retrying();
   if (!queue_.wait_flushed(timeout))
     spdlog::warn("{}: flush did not finish within {} ms; {} spans still queued", transport_->describe(),
                  timeout.count(), queue_.size());

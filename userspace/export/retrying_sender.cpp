@@ -55,6 +55,10 @@ RetryingSender::Result RetryingSender::send(Signal signal, std::string_view requ
       log_failure(result, items, "not retryable, dropped");
       return Result::kGaveUp;
     }
+    if (last_attempts()) {
+      log_failure(result, items, "shutting down, no more retries: dropped");
+      return Result::kGaveUp;
+    }
     if (elapsed + delay > settings_.max_elapsed) {
       log_failure(result, items,
                   fmt::format("retried for {} s, giving up on them", elapsed.count() / 1000));
@@ -63,7 +67,9 @@ RetryingSender::Result RetryingSender::send(Signal signal, std::string_view requ
     log_failure(result, items, fmt::format("retrying in {} ms", delay.count()));
     metrics_.export_retries++;
     std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, delay, [&] { return stopped_; })) return Result::kStopped;
+    // Woken by stop_retrying(): the loop makes the one last attempt at once.
+    wake_.wait_for(lock, delay, [&] { return stopped_ || last_attempts_; });
+    if (stopped_) return Result::kStopped;
   }
 }
 
@@ -84,6 +90,19 @@ void RetryingSender::stop_waiting() {
     stopped_ = true;
   }
   wake_.notify_all();
+}
+
+void RetryingSender::stop_retrying() {
+  {
+    std::lock_guard lock(mutex_);
+    last_attempts_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool RetryingSender::last_attempts() const {
+  std::lock_guard lock(mutex_);
+  return last_attempts_;
 }
 
 bool RetryingSender::stopped() const {

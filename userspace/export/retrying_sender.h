@@ -55,10 +55,15 @@ class RetryingSender {
   void stop();
   // Like stop(), but a call in flight runs to its end (its own timeout).
   void stop_waiting();
+  // For a shutdown flush: ends a retry wait at once and makes every failure
+  // from now on final. The request in hand gets one more attempt without
+  // waiting, later requests one attempt each; nothing waits out a backoff.
+  void stop_retrying();
   bool stopped() const;
   const OtlpTransport& transport() const { return transport_; }
 
  private:
+  bool last_attempts() const;
   void log_failure(const ExportResult& result, size_t items, const std::string& next_step);
 
   OtlpTransport& transport_;
@@ -72,6 +77,7 @@ class RetryingSender {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopped_ = false;
+  bool last_attempts_ = false;  // stop_retrying() was called
 };
 
 }  // namespace spanwire
