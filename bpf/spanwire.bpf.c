@@ -124,13 +124,30 @@ struct {
 	__type(value, __u8);
 } self_ports SEC(".maps");
 
-/* A data event is too large for the 512-byte stack: build it per CPU. */
+/* A data event is too large for the 512-byte stack: it is built in this
+ * CPU's slot (programs run with migration disabled). The slack after the
+ * event lets the verifier accept a copy at any offset below the payload
+ * ceiling of any length up to it, as gathering an iovec array needs. A
+ * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
+ * is a plain array the loader sizes to the number of possible CPUs. */
+struct data_scratch_slot {
+	struct sw_data_event ev;
+	__u8 slack[SW_MAX_PAYLOAD];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* resized by the loader: one slot per possible CPU */
 	__type(key, __u32);
-	__type(value, struct sw_data_event);
+	__type(value, struct data_scratch_slot);
 } data_scratch SEC(".maps");
+
+static __always_inline struct sw_data_event *scratch_event(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct data_scratch_slot *slot = bpf_map_lookup_elem(&data_scratch, &cpu);
+	return slot ? &slot->ev : NULL;
+}
 
 static __always_inline __u64 ringbuf_flags(void)
 {
@@ -460,20 +477,45 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 	emit_open(tgid, fd, c);
 }
 
-/* One chunk of payload: reserves its byte range and copies up to the cap.
- * SW_DATA_TLS in ev->flags selects the plaintext stream's positions. */
-static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+/* Payload bytes copied into one data event at most: the loader's cap,
+ * within the event's ceiling. */
+static __always_inline __u64 copy_cap(void)
+{
+	__u64 cap = payload_cap;
+	return cap == 0 || cap > SW_MAX_PAYLOAD ? SW_MAX_PAYLOAD : cap;
+}
+
+/* Sends a data event whose first `copied` payload bytes are in ev->data:
+ * reserves its byte range of `len` in the stream (SW_DATA_TLS in ev->flags
+ * selects the plaintext stream's positions); bytes past `copied` are a
+ * known, counted gap. */
+static __always_inline int submit_data(struct conn_state *c, struct sw_data_event *ev, __u64 len, __u64 copied,
+				       __u32 no_copy)
 {
 	__u32 dir = ev->direction & 1;
-	__u64 n = no_copy ? 0 : len;
-	__u64 cap = payload_cap;
 	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ);
 
 	ev->pos = __sync_fetch_and_add((keep & SW_DATA_TLS) ? &c->tls_pos[dir] : &c->pos[dir], len);
 	ev->len = len;
 	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | keep;
-	if (cap > SW_MAX_PAYLOAD)
-		cap = SW_MAX_PAYLOAD;
+	asm volatile("" : "+r"(copied));
+	if (copied > SW_MAX_PAYLOAD)
+		copied = SW_MAX_PAYLOAD;
+	ev->copied = copied;
+	if (len > copied)
+		stat_add(SW_STAT_BYTES_UNCOPIED, len - copied);
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied, ringbuf_flags()))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	else
+		stat_add(SW_STAT_DATA_EVENTS, 1);
+	return 0;
+}
+
+/* One contiguous chunk of payload, copied up to the cap. */
+static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+{
+	__u64 n = no_copy ? 0 : len;
+	__u64 cap = copy_cap();
 	if (n > cap)
 		n = cap;
 	asm volatile("" : "+r"(n));
@@ -481,37 +523,65 @@ static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev,
 		n = SW_MAX_PAYLOAD;
 	if (n && bpf_probe_read_user(ev->data, n, (const void *)ubuf))
 		n = 0;
-	ev->copied = n;
-	if (len > n)
-		stat_add(SW_STAT_BYTES_UNCOPIED, len - n);
-	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + n, ringbuf_flags()))
-		stat_add(SW_STAT_RINGBUF_DROPS, 1);
-	else
-		stat_add(SW_STAT_DATA_EVENTS, 1);
+	return submit_data(c, ev, len, n, no_copy);
+}
+
+/* Gathering a vectored syscall's bytes into one event (bpf_loop state). */
+struct iov_gather {
+	__u64 iov;     /* user address of the struct iovec array */
+	__u64 left;    /* bytes the syscall moved that no iovec has been given yet */
+	__u64 copied;  /* bytes gathered into the event so far */
+	__u64 cap;     /* gather at most this many */
+	__u32 broken;  /* an iovec could not be read: the copy ends there */
+};
+
+/* One iovec: its share of the syscall's bytes, appended to the event. Stops
+ * the loop once every byte is placed or the cap is reached; an unreadable
+ * iovec ends the copy there (the rest of the syscall is a counted gap). */
+static long gather_one_iovec(__u32 i, void *ctx)
+{
+	struct iov_gather *g = ctx;
+	struct iovec v = {};
+	if (g->left == 0 || g->copied >= g->cap)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)(g->iov + (__u64)i * sizeof(struct iovec)))) {
+		g->broken = 1;
+		return 1;
+	}
+	__u64 n = v.iov_len < g->left ? v.iov_len : g->left;
+	__u64 room = g->cap - g->copied;
+	__u64 take = n < room ? n : room;
+	__u64 off = g->copied;
+	g->left -= n;
+	if (take == 0)
+		return 0;
+	struct sw_data_event *ev = scratch_event();
+	if (!ev)
+		return 1;
+	/* Bounds the verifier can check against the slot's slack. */
+	asm volatile("" : "+r"(off), "+r"(take));
+	if (off >= SW_MAX_PAYLOAD || take > SW_MAX_PAYLOAD || take == 0)
+		return 1;
+	if (bpf_probe_read_user(ev->data + off, take, v.iov_base)) {
+		g->broken = 1;
+		return 1;
+	}
+	g->copied += take;
 	return 0;
 }
 
-/* Spreads `total` bytes over an iovec array the way the kernel filled it. */
+/* The `total` bytes a vectored syscall moved, spread over its iovec array the
+ * way the kernel filled it: one event, copied from consecutive iovecs up to
+ * the cap. However many iovecs the bytes came in, none becomes a gap. */
 static __noinline int emit_iov(struct conn_state *c, struct sw_data_event *ev, __u64 iov_ptr, __u64 iovcnt, __u64 total)
 {
-	const struct iovec *iov = (const struct iovec *)iov_ptr;
-	for (int i = 0; i < SW_MAX_IOV; i++) {
-		struct iovec v = {};
-		if (i >= iovcnt || total == 0)
-			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
-			break;
-		__u64 n = v.iov_len < total ? v.iov_len : total;
-		if (n)
-			emit_chunk(c, ev, (__u64)v.iov_base, n, 0);
-		total -= n;
-	}
-	if (total) {
-		/* More iovecs than walked: the bytes still count, as a known gap. */
-		stat_add(SW_STAT_IOV_TRUNCATED, 1);
-		emit_chunk(c, ev, 0, total, 1);
-	}
-	return 0;
+	struct iov_gather g = {.iov = iov_ptr, .left = total, .cap = copy_cap()};
+	if (iovcnt > SW_MAX_IOV)
+		iovcnt = SW_MAX_IOV;
+	bpf_loop(iovcnt, gather_one_iovec, &g, 0);
+	if (g.broken || (g.left > 0 && g.copied < g.cap))
+		stat_add(SW_STAT_IOV_TRUNCATED, 1); /* an unreadable or short iovec array */
+	return submit_data(c, ev, total, g.copied, 0);
 }
 
 /* User pointer and length of the first payload segment, for inference. */
@@ -584,8 +654,7 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, const struct conn_state *c,
 							      __u64 ts_start, __u8 dir, __u8 sys)
 {
-	__u32 zero = 0;
-	struct sw_data_event *ev = bpf_map_lookup_elem(&data_scratch, &zero);
+	struct sw_data_event *ev = scratch_event();
 	if (!ev)
 		return NULL;
 	ev->hdr.type = SW_EV_DATA;
@@ -598,6 +667,12 @@ static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, 
 	ev->direction = dir;
 	ev->syscall = sys;
 	return ev;
+}
+
+/* Protocols whose payload is copied to userspace; others are only counted. */
+static __always_inline bool payload_copied(__u8 protocol)
+{
+	return protocol == SW_PROTO_HTTP1 || protocol == SW_PROTO_HTTP2;
 }
 
 /* The connection carries TLS: what it already inferred from ciphertext is void. */
@@ -632,7 +707,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 		first_segment(a, ret, &ptr, &len);
 		infer_protocol(tgid, a->fd, c, ptr, len, ret, a->dir, c->pos[0] == 0 && c->pos[1] == 0);
 	}
-	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
+	if (!payload_copied(c->protocol)) {
 		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
 		return 0;
 	}
@@ -821,7 +896,7 @@ static __always_inline int tls_exit(long ret, bool ex)
 	mark_tls(c);
 	if (c->protocol == SW_PROTO_UNKNOWN)
 		infer_protocol(tgid, a.fd, c, a.buf, bytes, bytes, a.dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0);
-	if (c->protocol != SW_PROTO_HTTP1 && c->protocol != SW_PROTO_HTTP2) {
+	if (!payload_copied(c->protocol)) {
 		__sync_fetch_and_add(&c->tls_pos[a.dir & 1], bytes);
 		return 0;
 	}
@@ -834,9 +909,7 @@ static __always_inline int tls_exit(long ret, bool ex)
 		return 0;
 	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
 
-	__u64 cap = payload_cap;
-	if (cap == 0 || cap > SW_MAX_PAYLOAD)
-		cap = SW_MAX_PAYLOAD;
+	__u64 cap = copy_cap();
 	__u64 off = 0;
 	for (int i = 0; i < SW_TLS_MAX_CHUNKS; i++) {
 		__u64 left = bytes - off;

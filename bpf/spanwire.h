@@ -11,9 +11,11 @@
  * the ceiling is 32 KiB less the 64-byte event header. */
 #define SW_DATA_HEADER_SIZE 64
 #define SW_MAX_PAYLOAD (32768 - SW_DATA_HEADER_SIZE)
-/* Vectored I/O: iovecs walked per syscall and messages walked per *mmsg call.
- * gRPC writes a request as ~25 iovecs (one per header name and value). */
-#define SW_MAX_IOV 32
+/* Vectored I/O: iovecs walked per syscall (the kernel's own UIO_MAXIOV, so
+ * every iovec a syscall can move is walked) and messages walked per *mmsg
+ * call. gRPC writes a request as one iovec per header name and value, and
+ * many concurrent calls as hundreds in one sendmsg. */
+#define SW_MAX_IOV 1024
 #define SW_MAX_MMSG 4
 #define SW_COMM_LEN 16
 
@@ -66,7 +68,7 @@ enum sw_stat {
 	SW_STAT_BYTES_UNCOPIED,     /* bytes beyond the per-event cap or iovec bound */
 	SW_STAT_CONNS_TRACED,       /* connections recognised as HTTP and traced */
 	SW_STAT_CONNS_OTHER,        /* TCP connections of another protocol: no payload */
-	SW_STAT_IOV_TRUNCATED,      /* syscalls with more iovecs/messages than walked */
+	SW_STAT_IOV_TRUNCATED,      /* syscalls with more messages than walked, or an unreadable iovec array */
 	SW_STAT_STASH_FULL,         /* syscall entries that could not be remembered */
 	SW_STAT_CONN_MAP_FULL,      /* connections that could not be tracked */
 	SW_STAT_DATA_EVENTS,        /* data events emitted */

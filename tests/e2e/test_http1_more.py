@@ -1,5 +1,9 @@
-"""HTTP/1 end to end beyond Python: IPv6 and IPv4-mapped sockets, and nginx,
-whose responses go out with writev (headers) and sendfile (body)."""
+"""HTTP/1 end to end beyond Python: IPv6 and IPv4-mapped sockets, nginx,
+whose responses go out with writev (headers) and sendfile (body), and a
+request written as 200 iovecs in one sendmsg."""
+import os
+import socket
+
 import pytest
 
 from conftest import attr, curl, wait_for_port, free_port, resource_name, start_nginx
@@ -72,3 +76,31 @@ def test_nginx_static_files_with_sendfile(sink, sensor_factory, nginx):
     stats = sensor.wait_stats(lambda st: st["stream_gap_bytes"] >= 65536)
     assert stats["stream_gap_bytes"] >= 65536
     assert stats["http1_resyncs"] == 0
+
+
+def test_request_written_as_200_iovecs_in_one_sendmsg(sink, sensor_factory, http_app):
+    """Every iovec a syscall moved is gathered into its data event: a request
+    head split over 200 iovecs parses whole, on the client and server side."""
+    sensor = sensor_factory(sink)
+    port, _ = http_app()
+    head = (b"GET /users/200 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(b"X-Pad-%03d: v\r\n" % i for i in range(40)) + b"Connection: close\r\n\r\n")
+    step = len(head) // 200 + 1
+    pieces = [head[i:i + step] for i in range(0, len(head), step)]
+    pieces += [b""] * (200 - len(pieces))  # empty iovecs move no bytes and must not confuse the walk
+    assert len(pieces) == 200
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        assert sock.sendmsg(pieces) == len(head)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
+    spans = spans_for(sink, "/users/200", 2)
+    assert sorted(s["kind"] for s in spans) == [SERVER, CLIENT], spans
+    for s in spans:
+        assert attr(s, "http.request.method") == "GET"
+        assert attr(s, "http.response.status_code") == 200
+    client = next(s for s in spans if s["kind"] == CLIENT)
+    assert client["resource"]["process.pid"] == os.getpid()
+    stats = sensor.stats()
+    assert stats["kernel_iov_truncated"] == 0, stats

@@ -20,11 +20,11 @@ def grpc_server(procs):
     return port, proc
 
 
-def grpc_call(procs, port, scenario):
-    proc = procs.start([PYTHON, str(HERE / "apps" / "grpc_app.py"), "call", str(port), scenario],
+def grpc_call(procs, port, scenario, *args, timeout=30):
+    proc = procs.start([PYTHON, str(HERE / "apps" / "grpc_app.py"), "call", str(port), scenario, *args],
                        f"grpc_{scenario}")
-    line = read_line(proc, timeout=30)
-    proc.wait(timeout=30)
+    line = read_line(proc, timeout=timeout)
+    proc.wait(timeout=timeout)
     return line, proc.pid
 
 
@@ -125,6 +125,27 @@ def test_fifty_concurrent_calls_on_one_channel(sink, sensor_factory, grpc_server
         partner = client_of[attr(s, "spanwire.http2.stream_id")]
         assert s["parent_span_id"] == partner["span_id"] and s["trace_id"] == partner["trace_id"]
         assert attr(s, "spanwire.link") == "tuple"
+
+
+def test_hundred_concurrent_calls_twenty_times_keep_their_method(sink, sensor_factory, grpc_server, procs):
+    """100 calls at once on one channel make gRPC write their HEADERS frames in
+    one sendmsg of hundreds of iovecs. Every byte of it must reach the HPACK
+    decoder: one lost piece loses the client's dynamic table for the rest of
+    the connection, and later calls their method."""
+    sensor = sensor_factory(sink)
+    port, server_proc = grpc_server
+    line, client_pid = grpc_call(procs, port, "burst", "100", "20", timeout=120)
+    assert line == "OK 2000"
+    ours = {server_proc.pid, client_pid}
+    spans = sink.wait_for(lambda s: s["resource"]["process.pid"] in ours, 4000, timeout=60)
+    clients = [s for s in spans if s["kind"] == CLIENT]
+    servers = [s for s in spans if s["kind"] == SERVER]
+    assert len(clients) == 2000 and len(servers) == 2000, (len(clients), len(servers))
+    lost = [s for s in spans if attr(s, "rpc.method") != "Unary" or s["name"] != "demo.Echo/Unary"]
+    assert not lost, f"{len(lost)} calls lost their method, e.g. {lost[0]['name']} {lost[0]['attributes']}"
+    stats = sensor.stats()
+    assert stats["kernel_iov_truncated"] == 0, stats
+    assert stats["kernel_ringbuf_drops"] == 0, stats
 
 
 def test_grpc_connection_opened_before_the_sensor(sink, sensor_factory, grpc_server, procs):

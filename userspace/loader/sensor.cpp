@@ -89,6 +89,12 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   skel_->rodata->wakeup_bytes = std::min<uint32_t>(options.ringbuf_bytes / 16, 256u << 10);
   if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes))
     throw StartupError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
+  // The data event scratch has one slot per CPU (the kernel programs index it
+  // by the CPU they run on).
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw StartupError("cannot count this machine's CPUs: " + errno_text(cpus));
+  if (int err = bpf_map__set_max_entries(skel_->maps.data_scratch, static_cast<uint32_t>(cpus)))
+    throw StartupError("cannot size the data event scratch map: " + errno_text(err));
 
   auto t0 = std::chrono::steady_clock::now();
   if (int err = spanwire_bpf__load(skel_.get())) {

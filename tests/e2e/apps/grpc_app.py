@@ -14,7 +14,9 @@ Service demo.Echo:
   Chat         bidirectional: echoes every request
 Scenarios: unary, notfound, stream, collect (4 requests), chat (3 requests),
 concurrent (50 unary calls at once on one channel), held (one call, print
-"first", wait for a line on stdin, then two more calls on the same channel).
+"first", wait for a line on stdin, then two more calls on the same channel),
+burst N ROUNDS (ROUNDS rounds of N unary calls at once on one channel: gRPC
+then writes many HEADERS frames in one sendmsg of hundreds of iovecs).
 """
 import sys
 from concurrent import futures
@@ -60,7 +62,7 @@ def serve(port):
     server.wait_for_termination()
 
 
-def call(port, scenario):
+def call(port, scenario, *args):
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
         unary_call = channel.unary_unary("/demo.Echo/Unary")
@@ -89,10 +91,17 @@ def call(port, scenario):
         elif scenario == "concurrent":
             calls = [unary_call.future(b"call-%02d" % i, timeout=20) for i in range(50)]
             print("OK", sum(1 for c in calls if c.result() is not None), flush=True)
+        elif scenario == "burst":
+            per_round, rounds = int(args[0]), int(args[1])
+            done = 0
+            for r in range(rounds):
+                calls = [unary_call.future(b"r%02d-c%03d" % (r, i), timeout=30) for i in range(per_round)]
+                done += sum(1 for c in calls if c.result() is not None)
+            print("OK", done, flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]))
     else:
-        call(int(sys.argv[2]), sys.argv[3])
+        call(int(sys.argv[2]), sys.argv[3], *sys.argv[4:])
