@@ -22,6 +22,22 @@ HERE = pathlib.Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"  # Debian's python: the one the tests' apps are written for
 
 
+def under_ci():
+    """CI sets CI (true, 1, yes); there a test that cannot run is a failure."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def cannot_run(reason):
+    """A test whose environment cannot run it: outside CI it is skipped with a
+    banner no one can miss; under CI it fails, so that a run where BPF (or a
+    tool a test needs) is missing can never be green."""
+    if under_ci():
+        pytest.fail(f"CANNOT RUN UNDER CI: {reason}", pytrace=False)
+    msg = f"END-TO-END TEST SKIPPED: {reason}"
+    print("\n" + "!" * 80 + "\n" + msg + "\n" + "!" * 80, file=sys.stderr)
+    pytest.skip(msg)
+
+
 def pytest_addoption(parser):
     parser.addoption("--build-dir", default=str(HERE.parent.parent / "build"))
 
@@ -169,7 +185,8 @@ class Sensor:
 def start_sensor(procs, build_dir, tmp_path, args, name="spanwire", env_extra=None):
     """Starts `spanwire run ARGS` and waits until its probes are attached.
 
-    Skips (loudly) only when the kernel or the environment cannot run BPF at all.
+    When the kernel or the environment cannot run BPF at all, the test fails
+    under CI and is skipped loudly elsewhere (cannot_run).
     """
     stats = tmp_path / f"{name}-stats.json"
     cmd = [str(build_dir / "spanwire"), "run", "--stats-file", str(stats), "--log-level", "info"] + args
@@ -184,9 +201,7 @@ def start_sensor(procs, build_dir, tmp_path, args, name="spanwire", env_extra=No
             return Sensor(proc, stats)
         if proc.poll() is not None:
             if os.geteuid() != 0 or "missing capabilities" in log or "exposes no BTF" in log:
-                msg = f"BPF UNAVAILABLE, END-TO-END TEST SKIPPED: {log.strip()}"
-                print("\n" + "!" * 80 + "\n" + msg + "\n" + "!" * 80, file=sys.stderr)
-                pytest.skip(msg)
+                cannot_run(f"BPF unavailable: {log.strip()}")
             pytest.fail(f"sensor exited with {proc.returncode} before attaching:\n{log}")
         time.sleep(0.1)
     pytest.fail(f"sensor did not attach within 30s:\n{proc.log_path.read_text()}")

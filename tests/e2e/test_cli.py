@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 
-import pytest
+from conftest import cannot_run
 
 
 def run(build_dir, *args, user=None, env_extra=None):
@@ -65,8 +65,9 @@ def test_bad_values_give_one_line(build_dir):
     assert res.returncode != 0 and "--no-such-flag" in res.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to another user")
 def test_without_privileges_explains_what_is_missing(build_dir):
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        cannot_run("needs root and setpriv (util-linux) to drop to another user")
     res = run(build_dir, "run", user=65534)
     assert res.returncode == 2
     lines = error_lines(res.stderr)

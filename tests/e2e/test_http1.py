@@ -7,7 +7,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 
 from conftest import PYTHON, HERE, attr, curl, read_line, resource_name
 

@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from conftest import HERE, PYTHON, attr, curl, free_port, read_line, start_sensor, start_sink, wait_for_port
+from conftest import (HERE, PYTHON, attr, cannot_run, curl, free_port, read_line, start_sensor, start_sink,
+                      wait_for_port)
 
 NODE = "node-1"
 SERVER, CLIENT = 2, 3
@@ -31,7 +32,7 @@ class FakePod:
         self.name, self.uid, self.container_id, self.ip = name, uid, container_id, ip
         root = cgroup2_root()
         if root is None:
-            pytest.skip("no cgroup v2 hierarchy mounted: cannot place processes in pod-like cgroups")
+            cannot_run("no cgroup v2 hierarchy mounted: cannot place processes in pod-like cgroups")
         slug = uid.replace("-", "_")
         self.dirs = [root / "kubepods.slice", root / "kubepods.slice" / "kubepods-besteffort.slice",
                      root / "kubepods.slice" / "kubepods-besteffort.slice" / f"kubepods-besteffort-pod{slug}.slice"]

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import uuid
 
-import pytest
+
+from conftest import cannot_run
 
 
 def test_minimal_btf_object_loads(build_dir):
@@ -14,7 +15,7 @@ def test_minimal_btf_object_loads(build_dir):
     assert obj.exists(), "the fallback object is built by every build"
     bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
     if os.geteuid() != 0:
-        pytest.skip("BPF UNAVAILABLE: not root, cannot load BPF programs")
+        cannot_run("BPF unavailable: not root, cannot load BPF programs")
     if not os.path.ismount("/sys/fs/bpf"):
         subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
     pin = f"/sys/fs/bpf/spanwire-minbtf-{uuid.uuid4().hex[:8]}"

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import HERE, PYTHON, attr, free_port, read_line, start_nginx, wait_for_port
+from conftest import HERE, PYTHON, attr, cannot_run, free_port, read_line, start_nginx, wait_for_port
 
 SERVER, CLIENT = 2, 3
 SYSTEM_LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
@@ -122,7 +122,7 @@ def test_process_started_after_sensor_with_its_own_libssl(sink, sensor_factory, 
     libssl, as a container would bring) is found after exec and hooked, without a
     restart; `spanwire doctor` lists it with its user."""
     if not os.path.exists(SYSTEM_LIBSSL):
-        pytest.skip(f"{SYSTEM_LIBSSL} not found")
+        cannot_run(f"{SYSTEM_LIBSSL} not found (package libssl3)")
     private = tmp_path / "privlib"
     private.mkdir()
     shutil.copy(SYSTEM_LIBSSL, private / "libssl.so.3")
