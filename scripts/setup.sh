@@ -8,7 +8,7 @@ BUILD_PKGS=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libcurl4-openssl-dev libnghttp2-dev libbpfcc-dev libhttp-parser-dev libjemalloc-dev
+  libcurl4-openssl-dev libnghttp2-dev libhttp-parser-dev libjemalloc-dev
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
