@@ -3,6 +3,7 @@ each start-up problem."""
 import os
 import shutil
 import subprocess
+import time
 
 from conftest import cannot_run
 
@@ -73,3 +74,33 @@ def test_without_privileges_explains_what_is_missing(build_dir):
     lines = error_lines(res.stderr)
     assert len(lines) == 1, res.stderr
     assert "CAP_BPF" in lines[0] and "CAP_PERFMON" in lines[0] and "root" in lines[0]
+
+
+def test_a_process_filter_the_kernel_cannot_hold_is_a_startup_error(build_dir):
+    """The kernel's name filter holds 64 names. A 65th that could not be
+    written used to leave the filter on with names missing: the sensor ran
+    and silently traced nothing of those processes."""
+    if os.geteuid() != 0:
+        cannot_run("needs root to load the sensor's BPF programs")
+    args = [a for i in range(65) for a in ("--comm", f"proc{i}")]
+    res = run(build_dir, "run", *args)
+    assert res.returncode == 2, res.stderr
+    lines = error_lines(res.stderr)
+    assert len(lines) == 1 and "--comm filter" in lines[0] and "64" in lines[0], res.stderr
+
+
+def test_an_unwritable_stats_file_is_counted_and_logged_once(build_dir, tmp_path):
+    if os.geteuid() != 0:
+        cannot_run("needs root to load the sensor's BPF programs")
+    stats = tmp_path / "no-such-dir" / "stats.json"
+    proc = subprocess.Popen([str(build_dir / "spanwire"), "run", "--stats-file", str(stats)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(4)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    warnings = [l for l in err.splitlines() if "--stats-file could not be written" in l]
+    assert len(warnings) == 1, err  # throttled: once a minute, not every second
+    assert "stats_file_errors=" in err, err

@@ -71,6 +71,32 @@ TEST_F(Http2SpanTest, GrpcOkCall) {
   EXPECT_EQ(s.end_unix_ns - s.start_unix_ns, 300u);
 }
 
+TEST_F(Http2SpanTest, GrpcAuthorityWithoutPortMeansTheSchemesDefault) {
+  auto st = grpc_call({{":status", "200"}}, {{"grpc-status", "0"}});
+  st.request.headers[3].value = "cart.example";  // :authority, no port
+  ConnectionInfo tls = connection(Role::kClient);
+  tls.tls = true;
+  st.request.headers[1].value = "https";  // :scheme
+  EXPECT_EQ(builder.build(tls, st, resource).int_attr("server.port"), 443);
+  st.request.headers.erase(st.request.headers.begin() + 1);  // no :scheme: the connection decides
+  EXPECT_EQ(builder.build(tls, st, resource).int_attr("server.port"), 443);
+  EXPECT_EQ(builder.build(connection(Role::kClient), st, resource).int_attr("server.port"), 80);
+}
+
+TEST_F(Http2SpanTest, AStatusThatIsNotThreeDigitsIsNotReported) {
+  http2::Stream st;
+  st.id = 1;
+  st.request = side({{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "a"}}, 100, 200);
+  for (const char* bad : {"2OO", "20", "2000", "-200", " 200", "099"}) {
+    st.response = side({{":status", bad}}, 300, 400);
+    Span s = builder.build(connection(Role::kClient), st, resource);
+    EXPECT_EQ(s.find("http.response.status_code"), nullptr) << bad;
+    EXPECT_EQ(s.status, StatusCode::kUnset) << bad;
+  }
+  st.response = side({{":status", "503"}}, 300, 400);
+  EXPECT_EQ(builder.build(connection(Role::kClient), st, resource).int_attr("http.response.status_code"), 503);
+}
+
 TEST_F(Http2SpanTest, NotFoundIsAClientErrorOnly) {
   auto st = grpc_call({{":status", "200"}}, {{"grpc-status", "5"}, {"grpc-message", "no%20such%20cart"}});
   Span server = builder.build(connection(Role::kServer), st, resource);

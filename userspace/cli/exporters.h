@@ -26,8 +26,9 @@ class FanOutExporter final : public SpanExporter {
 };
 
 struct ExportChain {
+  // Declared first, so destroyed last: it outlives the exporter writing to it.
+  std::unique_ptr<std::ofstream> json_file;
   FanOutExporter exporter;
-  std::unique_ptr<std::ofstream> json_file;  // owned here: outlives the exporter writing to it
 };
 
 enum class OutputMode { kRun, kTraceLines, kTraceJson };

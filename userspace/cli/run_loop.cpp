@@ -5,14 +5,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/stats_file.h"
 #include "conn/connection_tracker.h"
+#include "export/log_throttle.h"
 #include "export/otlp_metrics_exporter.h"
 #include "k8s/api_client.h"
 #include "k8s/metadata_cache.h"
@@ -37,15 +39,42 @@ namespace spanwire {
 namespace {
 constexpr uint64_t kMs = 1'000'000;
 
-void write_stats(const std::string& path, const Metrics& metrics) {
-  if (path.empty()) return;
-  nlohmann::json j = metrics.to_json();
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << '\n';
+// A degradation the loop rides out (counted by the caller): one warning per
+// minute at most, however often it happens.
+class Degradation {
+ public:
+  explicit Degradation(std::string what) : what_(std::move(what)) {}
+  void report(const std::string& detail) {
+    if (auto suppressed = log_.admit(LogThrottle::Clock::now()))
+      spdlog::warn("{}: {}{}", what_, detail,
+                   *suppressed > 0 ? fmt::format(" ({} more since the last warning)", *suppressed) : "");
   }
-  std::rename(tmp.c_str(), path.c_str());  // readers never see a half-written file
+
+ private:
+  std::string what_;
+  LogThrottle log_{std::chrono::minutes(1)};
+};
+
+void write_stats(const std::string& path, Metrics& metrics, Degradation& failures) {
+  if (path.empty()) return;
+  if (std::string error = write_stats_file(path, metrics); !error.empty()) {
+    metrics.stats_file_errors++;
+    failures.report(error + " (counted in stats_file_errors)");
+  }
+}
+
+// The loop waits on the ring buffer and the stop signals at once.
+UniqueFd make_epoll(std::initializer_list<int> fds) {
+  UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) throw StartupError(std::string("cannot create the event loop (epoll_create1): ") + std::strerror(errno));
+  for (int fd : fds) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      throw StartupError(std::string("cannot watch a file descriptor (epoll_ctl): ") + std::strerror(errno));
+  }
+  return ep;
 }
 
 // Where the Kubernetes API server is: the flags/config, else the in-cluster
@@ -108,8 +137,15 @@ sigset_t block_stop_signals() {
 
 int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics) {
   // Signals arrive through a signalfd so the loop sees them between batches.
+  // Without it SIGINT and SIGTERM, blocked since main started, could never
+  // stop the sensor: that is a start-up error.
   const sigset_t mask = stop_signal_set();  // blocked by main (block_stop_signals)
   UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) {
+    spdlog::error("cannot receive stop signals (signalfd): {}; the sensor could not be stopped cleanly",
+                  std::strerror(errno));
+    return 2;
+  }
 
   // The sensor's own endpoint first: a port already taken is a start-up error.
   std::unique_ptr<HealthServer> health;
@@ -217,27 +253,40 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
                SPANWIRE_VERSION, sensor->attached_hooks().size(), fmt::join(sensor->attached_hooks(), ", "),
                tls_hooks->attached_files(), config.payload_cap, config.ringbuf_bytes >> 20);
 
-  UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
-  for (int fd : {sensor->ring_buffer_fd(), sigfd.get()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  UniqueFd ep;
+  try {
+    ep = make_epoll({sensor->ring_buffer_fd(), sigfd.get()});
+  } catch (const StartupError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   }
 
+  Degradation consume_failures("reading the ring buffer failed");
+  Degradation stats_failures("reading the kernel's counters failed");
+  Degradation sweep_failures("sweeping exited processes from the kernel's tables failed");
+  Degradation stats_file_failures("the --stats-file could not be written");
+  std::unordered_set<uint32_t> exited;  // processes whose kernel state is still to be swept
   uint64_t last_tick = 0, last_stats = 0, last_calibration = monotonic_now_ns();
   bool stop = false;
   while (!stop) {
     epoll_event events[2];
-    int n = epoll_wait(ep.get(), events, 2, 100);
+    const int n = epoll_wait(ep.get(), events, 2, 100);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("the event loop failed (epoll_wait): {}; stopping", std::strerror(errno));
+      stop = true;
+    }
     for (int i = 0; i < n; ++i)
       if (events[i].data.fd == sigfd.get()) stop = true;
     now = monotonic_now_ns();
-    sensor->consume();
+    if (const int consumed = sensor->consume(); consumed < 0) {
+      metrics.ringbuf_consume_errors++;
+      consume_failures.report(std::string(std::strerror(-consumed)) + " (counted in ringbuf_consume_errors)");
+    }
     if (now - last_tick >= 100 * kMs) {
       tracker.tick(now);
-      linker.tick(now);
+      // The sampler first: the spans the linker releases then meet the same clock.
       sampler.tick(now);
+      linker.tick(now);
       metrics.connections_tracked = tracker.size();
       metrics.spans_held_linker = linker.held();
       metrics.spans_held_sampler = sampler.held();
@@ -260,11 +309,20 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       last_tick = now;
     }
     if (now - last_stats >= 1000 * kMs) {
-      std::unordered_set<uint32_t> exited = decoder.take_exited();
-      for (uint32_t pid : exited) tls_hooks->on_exit(pid);
-      sensor->forget_processes(exited);
-      sensor->read_kernel_stats(metrics);
-      write_stats(config.stats_file, metrics);
+      for (uint32_t pid : decoder.take_exited()) {
+        tls_hooks->on_exit(pid);
+        exited.insert(pid);
+      }
+      if (sensor->forget_processes(exited)) {
+        exited.clear();
+      } else {
+        metrics.kernel_sweep_errors++;
+        sweep_failures.report(fmt::format("{} processes kept for the next sweep (counted in kernel_sweep_errors)",
+                                          exited.size()));
+      }
+      if (!sensor->read_kernel_stats(metrics))
+        stats_failures.report("kept their last values (counted in kernel_stats_unreadable)");
+      write_stats(config.stats_file, metrics, stats_file_failures);
       last_stats = now;
     }
     if (now - last_calibration >= 60'000 * kMs) {
@@ -277,8 +335,8 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // tracepoint, which can take seconds on a loaded host.
   spdlog::info("stopping: flushing spans, then detaching probes");
   now = monotonic_now_ns();
-  sensor->consume();
-  sensor->read_kernel_stats(metrics);
+  if (sensor->consume() < 0) metrics.ringbuf_consume_errors++;
+  if (!sensor->read_kernel_stats(metrics)) stats_failures.report("at shutdown");
   tracker.on_unknown_connection = nullptr;
   tracker.close_all(now);
   metrics.connections_tracked = tracker.size();
@@ -286,7 +344,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // Releases every held span, decides every pending trace, then flushes the exporter.
   linker.flush(config.shutdown_timeout);
   metrics_exporter.reset();  // one last export of the RED metrics
-  write_stats(config.stats_file, metrics);
+  write_stats(config.stats_file, metrics, stats_file_failures);
   tls_hooks.reset();  // uprobe links first: they belong to the sensor's BPF object
   sensor.reset();
   spdlog::info("all probes detached");

@@ -105,15 +105,20 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
     throw StartupError("loading the sensor failed: " + hint);
   }
 
+  // The filter flags are already set in the loaded programs: a filter entry
+  // that cannot be written would silently narrow tracing, so it is fatal.
+  const uint8_t one = 1;
   for (uint32_t pid : options.pids) {
-    uint8_t one = 1;
-    bpf_map__update_elem(skel_->maps.pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+    if (int err = bpf_map__update_elem(skel_->maps.pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY))
+      throw StartupError("cannot install the --pid filter for " + std::to_string(pid) + ": " + errno_text(err) +
+                         " (at most " + std::to_string(bpf_map__max_entries(skel_->maps.pid_filter)) + " pids)");
   }
   for (const auto& comm : options.comms) {
     char key[SW_COMM_LEN] = {};
     std::strncpy(key, comm.c_str(), sizeof(key) - 1);  // the kernel keeps 15 characters
-    uint8_t one = 1;
-    bpf_map__update_elem(skel_->maps.comm_filter, key, sizeof(key), &one, sizeof(one), BPF_ANY);
+    if (int err = bpf_map__update_elem(skel_->maps.comm_filter, key, sizeof(key), &one, sizeof(one), BPF_ANY))
+      throw StartupError("cannot install the --comm filter for " + comm + ": " + errno_text(err) + " (at most " +
+                         std::to_string(bpf_map__max_entries(skel_->maps.comm_filter)) + " names)");
   }
 
   auto t1 = std::chrono::steady_clock::now();
@@ -182,29 +187,39 @@ int Sensor::ring_buffer_fd() const { return ring_buffer__epoll_fd(ring_.get()); 
 
 int Sensor::consume() { return ring_buffer__consume(ring_.get()); }
 
-void Sensor::read_kernel_stats(Metrics& m) const {
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return;
+bool Sensor::read_kernel_stats(Metrics& m) const {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    m.kernel_stats_unreadable++;
+    return false;
+  }
   std::vector<uint64_t> values(static_cast<size_t>(ncpu));
-  auto total = [&](uint32_t idx) -> uint64_t {
-    if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), values.data(),
-                             values.size() * sizeof(uint64_t), 0) != 0)
-      return 0;
+  bool complete = true;
+  // A counter that cannot be read keeps its last value: reading it as 0
+  // would make drops look like they never happened.
+  auto read = [&](uint32_t idx, std::atomic<uint64_t>& into) {
+    if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), values.data(), values.size() * sizeof(uint64_t),
+                             0) != 0) {
+      complete = false;
+      return;
+    }
     uint64_t sum = 0;
     for (uint64_t v : values) sum += v;
-    return sum;
+    into = sum;
   };
-  m.kernel_ringbuf_drops = total(SW_STAT_RINGBUF_DROPS);
-  m.kernel_bytes_uncopied = total(SW_STAT_BYTES_UNCOPIED);
-  m.kernel_conns_traced = total(SW_STAT_CONNS_TRACED);
-  m.kernel_conns_other = total(SW_STAT_CONNS_OTHER);
-  m.kernel_iov_truncated = total(SW_STAT_IOV_TRUNCATED);
-  m.kernel_stash_full = total(SW_STAT_STASH_FULL);
-  m.kernel_conn_map_full = total(SW_STAT_CONN_MAP_FULL);
-  m.kernel_data_events = total(SW_STAT_DATA_EVENTS);
-  m.kernel_tls_conns = total(SW_STAT_TLS_CONNS);
-  m.kernel_tls_encrypted_bytes = total(SW_STAT_TLS_ENCRYPTED_BYTES);
-  m.kernel_tls_no_conn = total(SW_STAT_TLS_NO_CONN);
+  read(SW_STAT_RINGBUF_DROPS, m.kernel_ringbuf_drops);
+  read(SW_STAT_BYTES_UNCOPIED, m.kernel_bytes_uncopied);
+  read(SW_STAT_CONNS_TRACED, m.kernel_conns_traced);
+  read(SW_STAT_CONNS_OTHER, m.kernel_conns_other);
+  read(SW_STAT_IOV_TRUNCATED, m.kernel_iov_truncated);
+  read(SW_STAT_STASH_FULL, m.kernel_stash_full);
+  read(SW_STAT_CONN_MAP_FULL, m.kernel_conn_map_full);
+  read(SW_STAT_DATA_EVENTS, m.kernel_data_events);
+  read(SW_STAT_TLS_CONNS, m.kernel_tls_conns);
+  read(SW_STAT_TLS_ENCRYPTED_BYTES, m.kernel_tls_encrypted_bytes);
+  read(SW_STAT_TLS_NO_CONN, m.kernel_tls_no_conn);
+  if (!complete) m.kernel_stats_unreadable++;
+  return complete;
 }
 
 size_t Sensor::seed_inflight_syscalls() {
@@ -234,8 +249,8 @@ void Sensor::forget_connection(uint32_t tgid, int32_t fd) {
   bpf_map__delete_elem(skel_->maps.conns, &key, sizeof(key), 0);
 }
 
-void Sensor::forget_processes(const std::unordered_set<uint32_t>& tgids) {
-  if (tgids.empty()) return;
+bool Sensor::forget_processes(const std::unordered_set<uint32_t>& tgids) {
+  if (tgids.empty()) return true;
   // Batched reads: one syscall per few thousand entries, not one per key.
   constexpr uint32_t kBatch = 4096;
   const size_t value_size = bpf_map__value_size(skel_->maps.conns);
@@ -251,14 +266,24 @@ void Sensor::forget_processes(const std::unordered_set<uint32_t>& tgids) {
                                    &count, nullptr);
     for (uint32_t i = 0; i < count; ++i)
       if (tgids.count(keys[i].tgid) != 0) doomed.push_back(keys[i]);
-    if (err != 0) break;  // ENOENT: the whole table was read
+    if (err == -ENOENT) break;  // the whole table was read
+    if (err != 0) {
+      spdlog::debug("sweeping the kernel's connection table failed: {}", errno_text(err));
+      return false;
+    }
     in_batch = out_batch;
     first = false;
   }
-  if (!doomed.empty()) {
-    uint32_t count = static_cast<uint32_t>(doomed.size());
-    bpf_map_delete_batch(fd, doomed.data(), &count, nullptr);
+  if (doomed.empty()) return true;
+  uint32_t count = static_cast<uint32_t>(doomed.size());
+  // ENOENT: some entries went away on their own meanwhile (close(2), LRU).
+  const int err = bpf_map_delete_batch(fd, doomed.data(), &count, nullptr);
+  if (err != 0 && err != -ENOENT) {
+    spdlog::debug("deleting {} exited connections from the kernel's table failed: {}", doomed.size(),
+                  errno_text(err));
+    return false;
   }
+  return true;
 }
 
 }  // namespace spanwire

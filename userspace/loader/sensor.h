@@ -43,8 +43,9 @@ class Sensor {
   int consume();                    // handles every waiting record; returns the count
   const std::vector<std::string>& attached_hooks() const { return attached_; }
 
-  // Copies the kernel's counters into the metrics (kernel_* fields).
-  void read_kernel_stats(Metrics& metrics) const;
+  // Copies the kernel's counters into the metrics (kernel_* fields). A counter
+  // that cannot be read keeps its value; false then (and counted).
+  bool read_kernel_stats(Metrics& metrics) const;
   // Drops the kernel's state of one connection: its next syscall re-announces it.
   void forget_connection(uint32_t tgid, int32_t fd);
   // Recovers socket syscalls that were already blocked when the probes
@@ -53,8 +54,9 @@ class Sensor {
   // Registers the local ports of the sensor's TCP connections opened before
   // the probes attached (loader/own_sockets.h); returns how many.
   size_t seed_own_ports();
-  // Drops the kernel's connection state of exited processes.
-  void forget_processes(const std::unordered_set<uint32_t>& tgids);
+  // Drops the kernel's connection state of exited processes; false if the
+  // table could not be swept (the caller retries with the next sweep).
+  [[nodiscard]] bool forget_processes(const std::unordered_set<uint32_t>& tgids);
   // Attaches the TLS uprobes to the functions of one library or executable file,
   // for every process that maps it (now or later). `functions` are the ones the
   // file defines, of SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_set_fd.

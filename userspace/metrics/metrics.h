@@ -76,13 +76,17 @@ namespace spanwire {
   X(kernel_bytes_uncopied, "bytes beyond the per-event payload cap")             \
   X(kernel_conns_traced, "connections the kernel recognised as HTTP")            \
   X(kernel_conns_other, "TCP connections of other protocols (no payload)")       \
-  X(kernel_iov_truncated, "syscalls with more iovecs than the kernel walks")     \
+  X(kernel_iov_truncated, "syscalls with more messages than the kernel walks, or unreadable iovecs") \
   X(kernel_stash_full, "syscalls the kernel could not follow (stash full)")      \
   X(kernel_conn_map_full, "connections the kernel could not track (map full)")   \
   X(kernel_data_events, "data events the kernel emitted")                       \
   X(kernel_tls_conns, "connections found to carry TLS (plaintext from uprobes)") \
   X(kernel_tls_encrypted_bytes, "encrypted bytes of TLS connections, counted, never copied") \
   X(kernel_tls_no_conn, "TLS calls whose connection was unknown: plaintext lost") \
+  X(kernel_stats_unreadable, "reads of the kernel's counters that failed (the last values were kept)") \
+  X(kernel_sweep_errors, "sweeps of exited processes' kernel state that failed (retried next second)") \
+  X(ringbuf_consume_errors, "ring-buffer reads that failed (retried on the next wakeup)") \
+  X(stats_file_errors, "writes of the --stats-file that failed")                 \
   X(tls_files_hooked, "TLS library files (or executables) with uprobes attached") \
   X(tls_attach_failures, "TLS library files whose uprobes could not be attached") \
   X(k8s_lists, "complete LISTs read from the Kubernetes API")                    \

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cstdlib>
 
 #include "grpc/grpc_wire.h"
 #include "http2/frame.h"
 #include "span/route.h"
+#include "util/text.h"
 
 namespace spanwire {
 namespace {
@@ -42,10 +41,7 @@ HostPort parse_host_header(std::string_view v) {
   }
   if (colon != std::string_view::npos) {
     int port = 0;
-    auto digits = v.substr(colon + 1);
-    auto res = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (res.ec == std::errc() && res.ptr == digits.data() + digits.size() && port > 0 && port < 65536)
-      hp.port = port;
+    if (parse_whole(v.substr(colon + 1), port) && port > 0 && port < 65536) hp.port = port;
   }
   return hp;
 }
@@ -195,8 +191,10 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
   if (f.user_agent) add(a, "user_agent.original", *f.user_agent);
   add(a, "http.request.body.size", static_cast<int64_t>(f.request_body));
   if (f.answered) {
-    add(a, "http.response.status_code", static_cast<int64_t>(f.status));
     add(a, "http.response.body.size", static_cast<int64_t>(f.response_body));
+  }
+  if (f.answered && f.status != 0) {  // 0: a status that was not three digits is not reported
+    add(a, "http.response.status_code", static_cast<int64_t>(f.status));
     // Servers own 5xx; for clients every 4xx/5xx is a failed call.
     if (f.status >= 500 || (client && f.status >= 400)) {
       span.status = StatusCode::kError;
@@ -241,7 +239,10 @@ void describe_grpc(Span& span, const ConnectionInfo& conn, const http2::Stream& 
     add(a, "rpc.service", std::string(mp->service));
     add(a, "rpc.method", std::string(mp->method));
   }
-  add_server_attributes(a, conn, st.request.header(":authority"), 80);
+  // An :authority without a port means the scheme's default: 443 over TLS.
+  const std::string* scheme = st.request.header(":scheme");
+  const bool https = scheme ? *scheme == "https" : conn.tls;
+  add_server_attributes(a, conn, st.request.header(":authority"), https ? 443 : 80);
   add_network_attributes(a, conn, "2");
   if (const std::string* ua = st.request.header("user-agent")) add(a, "user_agent.original", *ua);
 
@@ -270,6 +271,12 @@ void describe_grpc(Span& span, const ConnectionInfo& conn, const http2::Stream& 
     add(a, "spanwire.rpc.message_counts_incomplete", true);
 }
 
+// An HTTP/2 :status: three digits (RFC 9110 section 15), else 0.
+int parse_status_code(std::string_view text) {
+  int code = 0;
+  return text.size() == 3 && parse_whole(text, code) && code >= 100 ? code : 0;
+}
+
 std::string_view value_or(const std::string* v, std::string_view fallback) { return v ? std::string_view(*v) : fallback; }
 }  // namespace
 
@@ -295,7 +302,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std
     f.request_body = rq.data_bytes;
     if (const std::string* status = rs.header(":status")) {
       f.answered = true;
-      f.status = std::atoi(status->c_str());
+      f.status = parse_status_code(*status);
       f.response_body = rs.data_bytes;
     }
     describe_http(span, conn, f);
