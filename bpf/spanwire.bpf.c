@@ -130,9 +130,23 @@ struct {
  * ceiling of any length up to it, as gathering an iovec array needs. A
  * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
  * is a plain array the loader sizes to the number of possible CPUs. */
+/* Gathering a vectored syscall's bytes into one event. It lives in the
+ * scratch slot, not on the stack: values the loop callback reads from map
+ * memory are not tracked precisely by the verifier, so the callback is
+ * verified once instead of once per distinct byte count. */
+struct iov_gather {
+	__u64 iov;     /* user address of the struct iovec array */
+	__u64 left;    /* bytes the syscall moved that no iovec has been given yet */
+	__u64 copied;  /* bytes gathered into the event so far */
+	__u64 cap;     /* gather at most this many */
+	__u32 broken;  /* an iovec could not be read: the copy ends there */
+	__u32 pad;
+};
+
 struct data_scratch_slot {
 	struct sw_data_event ev;
 	__u8 slack[SW_MAX_PAYLOAD];
+	struct iov_gather gather;
 };
 
 struct {
@@ -142,10 +156,15 @@ struct {
 	__type(value, struct data_scratch_slot);
 } data_scratch SEC(".maps");
 
-static __always_inline struct sw_data_event *scratch_event(void)
+static __always_inline struct data_scratch_slot *scratch_slot(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	struct data_scratch_slot *slot = bpf_map_lookup_elem(&data_scratch, &cpu);
+	return bpf_map_lookup_elem(&data_scratch, &cpu);
+}
+
+static __always_inline struct sw_data_event *scratch_event(void)
+{
+	struct data_scratch_slot *slot = scratch_slot();
 	return slot ? &slot->ev : NULL;
 }
 
@@ -526,21 +545,15 @@ static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev,
 	return submit_data(c, ev, len, n, no_copy);
 }
 
-/* Gathering a vectored syscall's bytes into one event (bpf_loop state). */
-struct iov_gather {
-	__u64 iov;     /* user address of the struct iovec array */
-	__u64 left;    /* bytes the syscall moved that no iovec has been given yet */
-	__u64 copied;  /* bytes gathered into the event so far */
-	__u64 cap;     /* gather at most this many */
-	__u32 broken;  /* an iovec could not be read: the copy ends there */
-};
-
 /* One iovec: its share of the syscall's bytes, appended to the event. Stops
  * the loop once every byte is placed or the cap is reached; an unreadable
  * iovec ends the copy there (the rest of the syscall is a counted gap). */
-static long gather_one_iovec(__u32 i, void *ctx)
+static long gather_one_iovec(__u32 i, void *unused)
 {
-	struct iov_gather *g = ctx;
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return 1;
+	struct iov_gather *g = &slot->gather;
 	struct iovec v = {};
 	if (g->left == 0 || g->copied >= g->cap)
 		return 1;
@@ -555,14 +568,11 @@ static long gather_one_iovec(__u32 i, void *ctx)
 	g->left -= n;
 	if (take == 0)
 		return 0;
-	struct sw_data_event *ev = scratch_event();
-	if (!ev)
-		return 1;
 	/* Bounds the verifier can check against the slot's slack. */
 	asm volatile("" : "+r"(off), "+r"(take));
-	if (off >= SW_MAX_PAYLOAD || take > SW_MAX_PAYLOAD || take == 0)
+	if (off >= SW_MAX_PAYLOAD || take > SW_MAX_PAYLOAD)
 		return 1;
-	if (bpf_probe_read_user(ev->data + off, take, v.iov_base)) {
+	if (bpf_probe_read_user(slot->ev.data + off, take, v.iov_base)) {
 		g->broken = 1;
 		return 1;
 	}
@@ -575,13 +585,21 @@ static long gather_one_iovec(__u32 i, void *ctx)
  * the cap. However many iovecs the bytes came in, none becomes a gap. */
 static __noinline int emit_iov(struct conn_state *c, struct sw_data_event *ev, __u64 iov_ptr, __u64 iovcnt, __u64 total)
 {
-	struct iov_gather g = {.iov = iov_ptr, .left = total, .cap = copy_cap()};
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return 0;
+	struct iov_gather *g = &slot->gather;
+	g->iov = iov_ptr;
+	g->left = total;
+	g->copied = 0;
+	g->cap = copy_cap();
+	g->broken = 0;
 	if (iovcnt > SW_MAX_IOV)
 		iovcnt = SW_MAX_IOV;
-	bpf_loop(iovcnt, gather_one_iovec, &g, 0);
-	if (g.broken || (g.left > 0 && g.copied < g.cap))
+	bpf_loop(iovcnt, gather_one_iovec, NULL, 0);
+	if (g->broken || (g->left > 0 && g->copied < g->cap))
 		stat_add(SW_STAT_IOV_TRUNCATED, 1); /* an unreadable or short iovec array */
-	return submit_data(c, ev, total, g.copied, 0);
+	return submit_data(c, ev, total, g->copied, 0);
 }
 
 /* User pointer and length of the first payload segment, for inference. */
