@@ -1,4 +1,4 @@
-#include "util/text.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -25,6 +25,19 @@ std::vector<std::string_view> split_fields(std::string_view s, std::string_view 
 std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string one_line(std::string_view text, size_t max) {
+  text = trim(text, kAnyWhitespace);
+  std::string out;
+  for (const char c : text.substr(0, max)) out += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
+  if (text.size() > max) {
+    // Cut before a multi-byte character that did not fit whole.
+    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+    out += "...";
+  }
   return out;
 }
 

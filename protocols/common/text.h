@@ -1,5 +1,5 @@
-// Small string helpers shared by the parsers of settings, headers and /proc
-// files. Each caller names the whitespace it trims: HTTP's optional
+// Small string helpers shared by the protocol parsers and the daemon's
+// parsers of settings, headers and /proc files. Each caller names the whitespace it trims: HTTP's optional
 // whitespace is not the same set as a config value's or a file's.
 #pragma once
 
@@ -19,6 +19,10 @@ inline constexpr std::string_view kAnyWhitespace = " \t\n\v\f\r";  // std::isspa
 
 // `s` without leading and trailing characters from `chars`.
 std::string_view trim(std::string_view s, std::string_view chars);
+
+// A peer's text made fit for one log line: trimmed, control characters
+// turned to spaces, and cut at a UTF-8 boundary with "..." past `max` bytes.
+std::string one_line(std::string_view text, size_t max = 200);
 
 // ASCII lower case (header names, enum spellings, gRPC metadata keys).
 std::string to_lower(std::string_view s);

@@ -3,15 +3,6 @@
 #include <utility>
 
 namespace spanwire::http1 {
-namespace {
-
-bool is_interim(int status) { return status >= 100 && status < 200 && status != 101; }
-
-bool switches_protocols(std::string_view method, int status) {
-  return status == 101 || (method == "CONNECT" && status / 100 == 2);
-}
-
-}  // namespace
 
 ExchangeMatcher::ExchangeMatcher(Limits limits)
     : requests_(Kind::kRequest, limits), responses_(Kind::kResponse, limits) {
@@ -173,7 +164,7 @@ void ExchangeMatcher::on_request_done(Message request) {
 
 void ExchangeMatcher::on_response_head(const Message& head) {
   last_response_head_ = head.stream_offset;
-  if (is_interim(head.status_code)) {
+  if (is_interim_status(head.status_code)) {
     ++stats_.informational;
     Pending* entry = first_awaiting();
     if (entry && entry->interim.size() < kMaxInterim) entry->interim.push_back(head);

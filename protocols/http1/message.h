@@ -18,6 +18,16 @@ struct Header {
   bool operator==(const Header&) const = default;
 };
 
+// A 1xx other than 101: an interim response, followed by the final response
+// to the same request (RFC 9110 section 15.2).
+inline bool is_interim_status(int status) { return status >= 100 && status < 200 && status != 101; }
+
+// After this response the connection carries another protocol: 101
+// Switching Protocols, or a 2xx to CONNECT (a tunnel, RFC 9110 section 9.3.6).
+inline bool switches_protocols(std::string_view method, int status) {
+  return status == 101 || (method == "CONNECT" && status / 100 == 2);
+}
+
 // ASCII case-insensitive equality (header names and methods are ASCII by grammar).
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -4,41 +4,30 @@
 #include <utility>
 
 #include "common/hex.h"
+#include "common/text.h"
 
 namespace spanwire::http1 {
 namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
+bool is_ows(char c) { return kOptionalWhitespace.find(c) != npos; }
 
 std::string_view without_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
 }
 
-bool parse_decimal(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;  // 19 decimal digits always fit in 64 bits
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return true;
-}
+// A Content-Length or chunk-size digit string: at most 19 digits, which
+// always fit in 64 bits (a 20-digit length is no real body).
+bool parse_decimal(std::string_view s, uint64_t& out) { return s.size() <= 19 && parse_whole(s, out); }
 
 // Calls f(element) for each comma-separated element, trimmed; stops early if f fails.
 template <typename F>
 bool for_each_element(std::string_view list, F&& f) {
   for (;;) {
     size_t comma = list.find(',');
-    if (!f(trim_ows(list.substr(0, comma)))) return false;
+    if (!f(trim(list.substr(0, comma), kOptionalWhitespace))) return false;
     if (comma == npos) return true;
     list.remove_prefix(comma + 1);
   }
@@ -72,12 +61,12 @@ void parse_field_lines(std::string_view block, size_t lines, std::vector<Header>
     block.remove_prefix(lf == npos ? block.size() : lf + 1);
     if (line.empty()) continue;
     if (is_ows(line.front())) {  // obs-fold: joins the previous value with one SP
-      std::string_view more = trim_ows(line);
+      std::string_view more = trim(line, kOptionalWhitespace);
       if (!out.empty() && !more.empty()) out.back().value.append(" ").append(more);
       continue;
     }
     std::string_view name = field_name(line);
-    std::string_view value = trim_ows(line.substr(line.find(':') + 1));
+    std::string_view value = trim(line.substr(line.find(':') + 1), kOptionalWhitespace);
     out.push_back({std::string(name), std::string(value)});
   }
 }
@@ -532,9 +521,9 @@ void Parser::begin_body(const Framing& f) {
 
   const int status = message_.status_code;
   // Interim responses precede the final response to the same request.
-  if (status >= 100 && status < 200 && status != 101) return complete_message();
+  if (is_interim_status(status)) return complete_message();
   const std::string method = take_expected_method();
-  if (status == 101 || (method == "CONNECT" && status / 100 == 2)) {
+  if (switches_protocols(method, status)) {
     after_ = After::kUpgrade;  // the stream carries another protocol from here on
     return complete_message();
   }

@@ -1,4 +1,4 @@
-#include "k8s/api_client.h"
+#include "k8s/watcher.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -24,7 +24,7 @@
 
 #include <gtest/gtest.h>
 
-#include "k8s/watch_stream.h"
+#include "k8s/line_splitter.h"
 
 extern char** environ;
 
@@ -41,7 +41,7 @@ constexpr auto kWait = 15s;  // bound of every wait for the watcher
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "k8s_api_client_test.XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "k8s_watcher_test.XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }

@@ -553,7 +553,7 @@ TEST(Backoff, GrowsToTheCapWithJitterInBounds) {
   r.max_interval = 1000ms;
   r.multiplier = 2;
   r.jitter = 0.5;
-  Backoff backoff(r, 42);
+  Backoff backoff(r.backoff(), 42);
   const int64_t bases[] = {100, 200, 400, 800, 1000, 1000, 1000};
   for (int64_t base : bases) {
     const auto d = backoff.next().count();
@@ -563,7 +563,7 @@ TEST(Backoff, GrowsToTheCapWithJitterInBounds) {
   backoff.reset();
   EXPECT_LE(backoff.next().count(), 150);
   // Jitter differs between sensors (seeds), so their retries spread out.
-  Backoff a(r, 1), b(r, 2);
+  Backoff a(r.backoff(), 1), b(r.backoff(), 2);
   EXPECT_NE(a.next(), b.next());
 }
 

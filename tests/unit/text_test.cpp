@@ -1,4 +1,4 @@
-#include "util/text.h"
+#include "common/text.h"
 
 #include <gtest/gtest.h>
 
@@ -36,3 +36,11 @@ TEST(ParseWhole, OnlyTheWholeStringInRange) {
 
 }  // namespace
 }  // namespace spanwire
+
+TEST(OneLine, TrimsNeutralisesControlsAndCutsAtACharacterBoundary) {
+  EXPECT_EQ(spanwire::one_line("  bad\nrequest\t\r\n"), "bad request");
+  EXPECT_EQ(spanwire::one_line("abcdef", 3), "abc...");
+  // "é" is two bytes: a cut through it drops the whole character.
+  EXPECT_EQ(spanwire::one_line("ab\xc3\xa9z", 3), "ab...");
+  EXPECT_EQ(spanwire::one_line("short", 200), "short");
+}

@@ -16,7 +16,7 @@
 #include "conn/connection_tracker.h"
 #include "export/log_throttle.h"
 #include "export/otlp_metrics_exporter.h"
-#include "k8s/api_client.h"
+#include "k8s/watcher.h"
 #include "k8s/metadata_cache.h"
 #include "metrics/health_server.h"
 #include "metrics/red_metrics.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "util/text.h"
+#include "common/text.h"
 
 namespace spanwire {
 

@@ -1,7 +1,6 @@
 #include "conn/http1_session.h"
 
-#include <cctype>
-
+#include "common/text.h"
 #include "conn/connection_tracker.h"
 #include "metrics/metrics.h"
 
@@ -35,9 +34,7 @@ http2::StreamSide as_stream_one(const http1::Message& request) {
   side.headers.push_back({":path", request.target});
   for (const http1::Header& h : request.headers) {
     if (hop_only(h.name)) continue;
-    std::string name = h.name;
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    side.headers.push_back({std::move(name), h.value});
+    side.headers.push_back({to_lower(h.name), h.value});
   }
   side.headers_truncated = request.headers_truncated;
   side.data_bytes = request.body_bytes;

@@ -15,7 +15,8 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "util/text.h"
+#include "grpc/grpc_wire.h"
+#include "common/text.h"
 #include "util/version.h"
 
 namespace spanwire {
@@ -103,15 +104,10 @@ bool grpc_code_is_retryable(int code, bool has_retry_info) {
 
 namespace {
 
+// grpc::StatusCode's values are the gRPC specification's codes.
 std::string_view code_name(grpc::StatusCode code) {
-  // Indexed by grpc::StatusCode, whose values are fixed by the gRPC spec.
-  static constexpr std::array<std::string_view, 17> kNames = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  const auto i = static_cast<size_t>(code);
-  return i < kNames.size() ? kNames[i] : "UNKNOWN_CODE";
+  const char* name = grpc_wire::status_name(static_cast<int>(code));
+  return name ? name : "UNKNOWN_CODE";
 }
 
 // What the user should check for each way an export can fail.

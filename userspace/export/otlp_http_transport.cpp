@@ -17,8 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "google/rpc/status.pb.h"
-#include "util/text.h"
-#include "util/curl_init.h"
+#include "common/text.h"
+#include "util/curl.h"
 #include "util/version.h"
 
 namespace spanwire {
@@ -29,22 +29,6 @@ using std::chrono::milliseconds;
 
 // An OTLP response is a few bytes; anything past this is not one and is dropped.
 constexpr size_t kMaxResponseBytes = 1u << 20;
-// Server messages quoted in a log line are cut here.
-constexpr size_t kMaxQuotedBytes = 200;
-
-// A server's text made fit for one log line: control characters become
-// spaces, and it is cut (at a UTF-8 boundary) when long.
-std::string one_line(std::string_view text) {
-  text = trim(text, kLineWhitespace);
-  std::string out;
-  for (const char c : text.substr(0, kMaxQuotedBytes)) out += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
-  if (text.size() > kMaxQuotedBytes) {
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
-    out += "...";
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- settings
 
@@ -140,12 +124,6 @@ size_t collect_body(char* data, size_t size, size_t count, void* user) {
   const size_t n = size * count;
   if (body->size() < kMaxResponseBytes) body->append(data, std::min(n, kMaxResponseBytes - body->size()));
   return n;
-}
-
-// Called by libcurl at least about once a second, also while it waits for a
-// connection or an answer: the way cancel() reaches a call in flight.
-int abort_if_cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
 // ---------------------------------------------------------------- outcomes
@@ -301,7 +279,7 @@ OtlpHttpTransport::OtlpHttpTransport(const OtlpSettings& settings) : settings_(s
   must(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), "CURLOPT_NOSIGNAL");  // we are one thread of many
   must(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L), "CURLOPT_TCP_KEEPALIVE");
   must(curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L), "CURLOPT_NOPROGRESS");
-  must(curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_if_cancelled), "CURLOPT_XFERINFOFUNCTION");
+  must(curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_transfer_when_set), "CURLOPT_XFERINFOFUNCTION");
   must(curl_easy_setopt(h, CURLOPT_XFERINFODATA, static_cast<void*>(&cancelled_)), "CURLOPT_XFERINFODATA");
   must(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body), "CURLOPT_WRITEFUNCTION");
   must(curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&curl_->response_body)), "CURLOPT_WRITEDATA");

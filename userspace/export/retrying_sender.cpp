@@ -1,7 +1,6 @@
 #include "export/retrying_sender.h"
 
-#include <algorithm>
-#include <cmath>
+#include <random>
 
 #include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
@@ -10,22 +9,12 @@ namespace spanwire {
 
 using std::chrono::milliseconds;
 
-Backoff::Backoff(const RetrySettings& settings, uint64_t seed) : settings_(settings), random_(seed) {}
-
-milliseconds Backoff::next() {
-  const double grown = static_cast<double>(settings_.initial.count()) * std::pow(settings_.multiplier, attempt_);
-  const double cap = static_cast<double>(settings_.max_interval.count());
-  if (grown < cap) ++attempt_;  // stop growing once capped: no overflow after hours of failures
-  std::uniform_real_distribution<double> factor(1.0 - settings_.jitter, 1.0 + settings_.jitter);
-  return milliseconds(static_cast<int64_t>(std::max(1.0, std::min(grown, cap) * factor(random_))));
-}
-
 RetryingSender::RetryingSender(OtlpTransport& transport, RetrySettings settings, Metrics& metrics, std::string what)
     : transport_(transport),
       settings_(settings),
       metrics_(metrics),
       what_(std::move(what)),
-      backoff_(settings, std::random_device{}()) {}
+      backoff_(settings.backoff(), std::random_device{}()) {}
 
 RetryingSender::Result RetryingSender::send(Signal signal, std::string_view request,
                                             google::protobuf::Message& response, size_t items) {

@@ -9,12 +9,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <random>
 #include <string>
 
 #include "export/log_throttle.h"
 #include "export/otlp_transport.h"
 #include "metrics/metrics.h"
+#include "util/backoff.h"
 
 namespace spanwire {
 
@@ -24,21 +24,8 @@ struct RetrySettings {
   std::chrono::milliseconds max_elapsed{300000};  // 0: never retry
   double multiplier = 1.5;
   double jitter = 0.5;  // each delay is scaled by a uniform factor in [1 - jitter, 1 + jitter]
-};
 
-// The delays between attempts: initial, initial * multiplier, ... capped at
-// max_interval, each with random jitter so that many sensors do not hammer a
-// recovering collector in lockstep.
-class Backoff {
- public:
-  Backoff(const RetrySettings& settings, uint64_t seed);
-  std::chrono::milliseconds next();
-  void reset() { attempt_ = 0; }
-
- private:
-  RetrySettings settings_;
-  std::mt19937_64 random_;
-  int attempt_ = 0;
+  BackoffPolicy backoff() const { return {initial, max_interval, multiplier, jitter}; }
 };
 
 class RetryingSender {

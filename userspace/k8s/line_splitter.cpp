@@ -1,4 +1,4 @@
-#include "k8s/watch_stream.h"
+#include "k8s/line_splitter.h"
 
 namespace spanwire::k8s {
 

@@ -1,4 +1,4 @@
-#include "k8s/api_client.h"
+#include "k8s/watcher.h"
 
 #include <curl/curl.h>
 
@@ -14,9 +14,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "k8s/watch_stream.h"
-#include "util/text.h"
-#include "util/curl_init.h"
+#include "k8s/line_splitter.h"
+#include "common/text.h"
+#include "util/backoff.h"
+#include "util/curl.h"
 #include "util/version.h"
 
 namespace spanwire::k8s {
@@ -49,13 +50,6 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::string one_line(std::string_view text, size_t max = 200) {
-  std::string out;
-  for (const char c : text.substr(0, max)) out += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
-  if (text.size() > max) out += "...";
-  return std::string(trim(out, kAnyWhitespace));
 }
 
 std::string_view status_text(long status) {
@@ -108,12 +102,6 @@ std::string status_message(const std::string& body) {
   return one_line(body);
 }
 
-// Called by libcurl about once a second, also while a watch is idle: how a
-// stop request reaches a transfer in flight.
-int abort_if_stopping(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
-}
-
 }  // namespace
 
 std::string_view kind_name(Kind kind) {
@@ -158,7 +146,10 @@ std::optional<ApiConfig> in_cluster_config(const char* (*getenv)(const char*), c
 
 class Watcher::Stream {
  public:
-  Stream(Watcher& watcher, Kind kind) : w_(watcher), kind_(kind), rng_(std::random_device{}()) {
+  Stream(Watcher& watcher, Kind kind)
+      : w_(watcher),
+        kind_(kind),
+        backoff_({watcher.options_.backoff_initial, watcher.options_.backoff_max, 2.0, 0.5}, std::random_device{}()) {
     if (!easy_) throw std::runtime_error("libcurl could not create a handle");
   }
 
@@ -353,7 +344,7 @@ class Watcher::Stream {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // one thread of many
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_if_stopping);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_transfer_when_set);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, static_cast<void*>(&w_.stop_));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&t));
@@ -413,22 +404,14 @@ class Watcher::Stream {
   }
 
   void succeeded() {
-    failures_ = 0;
+    backoff_.reset();
     if (failing_)
       spdlog::info("Kubernetes API {}: watching {} again", w_.config_.base_url, kind_name(kind_));
     failing_ = false;
   }
 
-  bool backoff() {
-    const auto cap = w_.options_.backoff_max;
-    auto delay = w_.options_.backoff_initial;
-    for (int i = 0; i < failures_ && delay < cap; ++i) delay *= 2;
-    delay = std::min(delay, cap);
-    ++failures_;
-    // Jitter spreads the reconnects of a whole DaemonSet after an API outage.
-    std::uniform_int_distribution<int64_t> pick(delay.count() / 2, std::max<int64_t>(delay.count(), 1));
-    return w_.sleep_unless_stopped(milliseconds(pick(rng_)));
-  }
+  // Jitter spreads the reconnects of a whole DaemonSet after an API outage.
+  bool backoff() { return w_.sleep_unless_stopped(backoff_.next()); }
 
   Outcome list() {
     nlohmann::json items = nlohmann::json::array();
@@ -503,8 +486,7 @@ class Watcher::Stream {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy_{curl_easy_init(), curl_easy_cleanup};
   LineSplitter splitter_{kMaxEventBytes};
   std::string resource_version_;
-  std::mt19937_64 rng_;
-  int failures_ = 0;  // consecutive, for the backoff
+  Backoff backoff_;  // reset by every success
   bool failing_ = false;
   std::optional<Clock::time_point> last_logged_;
   int suppressed_ = 0;

@@ -1,7 +1,7 @@
 #include "loader/inflight.h"
 
 #include "util/proc_file.h"
-#include "util/text.h"
+#include "common/text.h"
 
 #include <sys/syscall.h>
 

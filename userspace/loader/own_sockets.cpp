@@ -4,7 +4,7 @@
 #include <system_error>
 
 #include "util/proc_file.h"
-#include "util/text.h"
+#include "common/text.h"
 
 namespace spanwire {
 namespace {

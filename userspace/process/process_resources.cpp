@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "util/proc_file.h"
-#include "util/text.h"
+#include "common/text.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 #include "span/sampling_rules.h"
-#include "util/text.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <charconv>

@@ -6,7 +6,7 @@
 #include "grpc/grpc_wire.h"
 #include "http2/frame.h"
 #include "span/route.h"
-#include "util/text.h"
+#include "common/text.h"
 
 namespace spanwire {
 namespace {

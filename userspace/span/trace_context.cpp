@@ -1,5 +1,5 @@
 #include "span/trace_context.h"
-#include "util/text.h"
+#include "common/text.h"
 
 #include <algorithm>
 

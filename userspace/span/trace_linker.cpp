@@ -156,27 +156,35 @@ void TraceLinker::on_client(uint64_t id) {
   orphan_calls_[thread].emplace(linkage.start_ns, id);  // its server span may finish later
 }
 
-std::pair<uint64_t, std::optional<TraceId>> TraceLinker::tree_of(uint64_t id) {
-  uint64_t cur = id;
-  for (int depth = 0; depth < kMaxDepth; ++depth) {
-    Node* n = find(cur);
-    if (n->trace) return {cur, n->trace};
-    if (n->parent == 0 || find(n->parent) == nullptr) return {cur, std::nullopt};
-    cur = n->parent;
+template <class Visit>
+uint64_t TraceLinker::walk_up(uint64_t id, Visit visit) {
+  uint64_t last = id;
+  for (int depth = 0; depth < kMaxDepth && id != 0; ++depth) {
+    const Node* n = find(id);
+    if (n == nullptr) break;  // the parent was released and forgotten
+    last = id;
+    if (visit(id, *n)) break;
+    id = n->parent;
   }
-  return {cur, std::nullopt};
+  return last;
+}
+
+std::pair<uint64_t, std::optional<TraceId>> TraceLinker::tree_of(uint64_t id) {
+  std::optional<TraceId> trace;
+  const uint64_t top = walk_up(id, [&](uint64_t, const Node& n) {
+    trace = n.trace;
+    return trace.has_value();
+  });
+  return {top, trace};
 }
 
 bool TraceLinker::link(uint64_t child, uint64_t parent, Link how) {
   Node* c = find(child);
   Node* p = find(parent);
   if (c == nullptr || p == nullptr || child == parent || c->released || c->parent != 0) return false;
-  uint64_t cur = parent;  // no cycles: the child must not be an ancestor of the parent
-  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
-    if (cur == child) return false;
-    const Node* n = find(cur);
-    cur = n ? n->parent : 0;
-  }
+  bool cycle = false;  // the child must not be an ancestor of the parent
+  walk_up(parent, [&](uint64_t cur, const Node&) { return cycle = cur == child; });
+  if (cycle) return false;
   // One trace id per tree: a released part fixed it.
   const auto [child_top, child_trace] = tree_of(child);
   const auto [parent_top, parent_trace] = tree_of(parent);
@@ -194,27 +202,22 @@ bool TraceLinker::link(uint64_t child, uint64_t parent, Link how) {
 TraceId TraceLinker::choose_trace(uint64_t id) {
   // The top-most trace context from a header on the way to the root, else the root's id.
   std::optional<TraceId> from_header;
-  uint64_t cur = id;
   TraceId root_trace{};
-  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
-    const Node* n = find(cur);
-    if (n == nullptr) break;
-    if (n->linkage.context != ContextSource::kNone) from_header = n->own_trace;
-    root_trace = n->own_trace;
-    cur = n->parent;
-  }
+  walk_up(id, [&](uint64_t, const Node& n) {
+    if (n.linkage.context != ContextSource::kNone) from_header = n.own_trace;
+    root_trace = n.own_trace;
+    return false;
+  });
   return from_header.value_or(root_trace);
 }
 
 std::optional<bool> TraceLinker::remote_sampled(uint64_t id) {
+  // The sampled flag of the top-most header on the way to the root.
   std::optional<bool> sampled;
-  uint64_t cur = id;
-  for (int depth = 0; depth < kMaxDepth && cur != 0; ++depth) {
-    const Node* n = find(cur);
-    if (n == nullptr) break;
-    if (n->linkage.context != ContextSource::kNone) sampled = (n->flags & 1) != 0;
-    cur = n->parent;
-  }
+  walk_up(id, [&](uint64_t, const Node& n) {
+    if (n.linkage.context != ContextSource::kNone) sampled = (n.flags & 1) != 0;
+    return false;
+  });
   return sampled;
 }
 

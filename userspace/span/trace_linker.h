@@ -72,6 +72,10 @@ class TraceLinker final : public SpanExporter {
   void on_server(uint64_t id);
   void on_client(uint64_t id);
   bool link(uint64_t child, uint64_t parent, Link how);
+  // Visits id, its parent, ... up to the root (or the first node already
+  // forgotten), until visit(id, node) returns true; returns the last id visited.
+  template <class Visit>
+  uint64_t walk_up(uint64_t id, Visit visit);
   // The decided trace id of id's tree, if any; and the node where it is (or the root).
   std::pair<uint64_t, std::optional<TraceId>> tree_of(uint64_t id);
   TraceId choose_trace(uint64_t id);

@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "util/proc_file.h"
-#include "util/text.h"
+#include "common/text.h"
 
 namespace spanwire::tls {
 
