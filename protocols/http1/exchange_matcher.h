@@ -66,7 +66,7 @@ class ExchangeMatcher {
   const ParserStats& request_stats() const { return requests_.stats(); }
   const ParserStats& response_stats() const { return responses_.stats(); }
 
-  // Added: the connection switched protocols (101, CONNECT 2xx); both parsers stopped.
+  // The connection switched protocols (101, CONNECT 2xx); both parsers stopped.
   bool upgraded() const { return upgraded_; }
   // Keep the bytes each direction carries after the switch (see Parser) for an owner
   // that parses the new protocol; it takes them after every input.

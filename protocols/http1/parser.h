@@ -48,7 +48,7 @@ class Parser {
   void close(uint64_t ts);
   // Response parsers only: method of the next request awaiting a response, in order.
   void expect_response_to(std::string_view method);
-  // Added overload, with the request's first_ts. A response whose head follows a loss of
+  // With the request's first_ts. A response whose head follows a loss of
   // sync then answers the latest queued request sent no later than it (older ones lost
   // their answers and leave the queue), and a response older than every queued request
   // takes none: the rule ExchangeMatcher pairs by, applied before body framing so that
@@ -63,8 +63,6 @@ class Parser {
   bool upgraded() const { return state_ == State::kUpgraded; }
   // Start resynchronising: the stream was joined mid-way.
   void start_midstream();
-
-  // --- Additions beyond the core API (used by ExchangeMatcher) ---
 
   Kind kind() const { return kind_; }
   // The message whose head is parsed but whose body is still arriving; nullptr otherwise.

@@ -70,7 +70,6 @@ class ConnectionParser {
   std::vector<Stream> take_streams();
   const ParserStats& stats() const { return stats_; }
 
-  // --- Additions ---
   size_t open_streams() const { return open_.size(); }
   // The stream with this id while it is open (not yet finished); nullptr otherwise.
   const Stream* find_open(uint32_t id) const;

@@ -22,23 +22,23 @@ struct StreamSide {
   std::vector<Header> trailers;  // a later header block (with END_STREAM)
   uint64_t data_bytes = 0;       // DATA payload bytes, padding excluded (bytes lost in gaps included)
   uint64_t first_ts = 0, last_ts = 0;  // caller's timestamps of the first / last frame byte of this side
-  // Added: offset of this side's first frame in its direction's byte stream (counting
+  // Offset of this side's first frame in its direction's byte stream (counting
   // every byte fed or declared missing, the client preface included).
   uint64_t first_offset = 0;
   bool end_stream = false;
   // Some header fields could not be decoded (unknown HPACK dynamic table): they are
   // omitted, never guessed.
   bool headers_uncertain = false;
-  // Added: fields beyond Limits::max_header_list were dropped, or a block exceeded
+  // Fields beyond Limits::max_header_list were dropped, or a block exceeded
   // Limits::max_header_block and was dropped whole.
   bool headers_truncated = false;
-  // Added: some DATA bytes of this side were not seen (gap); data_bytes still counts them.
+  // Some DATA bytes of this side were not seen (gap); data_bytes still counts them.
   bool data_gap = false;
   // gRPC length-prefixed messages in the DATA payload, filled when the side's
   // content-type is application/grpc*. message_bytes excludes the 5-byte prefixes.
   uint64_t messages = 0;
   uint64_t message_bytes = 0;
-  // Added: the message count is a lower bound (a gap broke the framing, or the side was
+  // The message count is a lower bound (a gap broke the framing, or the side was
   // joined after its first DATA byte).
   bool messages_uncertain = false;
 
@@ -49,7 +49,7 @@ struct StreamSide {
     }
     return nullptr;
   }
-  // Added: same lookup in the trailers.
+  // The same lookup in the trailers.
   const std::string* trailer(std::string_view name) const {
     for (const Header& h : trailers) {
       if (h.name == name) return &h.value;
@@ -64,10 +64,10 @@ struct Stream {
   StreamSide request, response;          // request = client -> server side
   std::optional<uint32_t> rst_error;     // RST_STREAM error code (either side)
   std::optional<uint32_t> goaway_error;  // error code of the connection GOAWAY that ended this stream
-  // Added: id above the last_stream_id of a GOAWAY from the peer that was to process it:
+  // The id is above the last_stream_id of a GOAWAY from the peer that was to process it:
   // the stream was never processed (safe to retry). goaway_error is set too.
   bool refused = false;
-  // Added: dropped from the open set to respect Limits::max_open_streams.
+  // Dropped from the open set to respect Limits::max_open_streams.
   bool evicted = false;
 
   // Both sides ended (END_STREAM), or the stream was reset or refused.
@@ -99,7 +99,6 @@ struct ParserStats {
   uint64_t skipped_bytes = 0;  // bytes discarded while resynchronising
   uint64_t hpack_uncertain_blocks = 0;  // header blocks with omitted fields
   bool hpack_state_unknown = false;     // some direction lost its HPACK dynamic table
-  // Added:
   uint64_t resyncs = 0;           // times a direction lost frame alignment
   uint64_t evicted_streams = 0;   // open streams dropped for Limits::max_open_streams
   uint64_t gaps = 0;              // gap_client / gap_server calls

@@ -85,7 +85,7 @@ class ExportersTest : public ::testing::Test {
 TEST_F(ExportersTest, TerminalPrintsServerSpanOnOneLine) {
   std::ostringstream out;
   TerminalExporter exporter(out);
-  exporter.export_span(server_span());
+  exporter.consume(server_span());
   EXPECT_EQ(out.str(),
             "22:13:20.123 SERVER python3[4242] GET /users/{id} -> 200  3.21ms  "
             "127.0.0.1:50412 -> 127.0.0.1:8000  trace=4bf92f35 span=00f067aa\n");
@@ -114,8 +114,8 @@ TEST_F(ExportersTest, TerminalFormatsIpv6AndMissingData) {
 TEST_F(ExportersTest, JsonWritesOneObjectPerLine) {
   std::ostringstream out;
   JsonExporter exporter(out);
-  exporter.export_span(server_span());
-  exporter.export_span(client_span());
+  exporter.consume(server_span());
+  exporter.consume(client_span());
 
   std::istringstream lines(out.str());
   std::string line;
@@ -162,8 +162,8 @@ TEST_F(ExportersTest, JsonKeepsKeyOrderAndSurvivesInvalidUtf8) {
 TEST_F(ExportersTest, TraceViewTextHasHeaderThenOneLinePerExchange) {
   std::ostringstream out;
   TraceViewExporter view(out, false);
-  view.export_span(server_span());
-  view.export_span(client_span());
+  view.consume(server_span());
+  view.consume(client_span());
   EXPECT_EQ(out.str(),
             "TIME             PID COMM            ROLE   METHOD  STATUS LATENCY_MS REQ_BYTES RESP_BYTES PEER                  PATH\n"
             "22:13:20.123    4242 python3         server GET        200       3.21         0      1234 127.0.0.1:50412       /users/42\n"
@@ -173,8 +173,8 @@ TEST_F(ExportersTest, TraceViewTextHasHeaderThenOneLinePerExchange) {
 TEST_F(ExportersTest, TraceViewJsonHasOneCompactObjectPerLine) {
   std::ostringstream out;
   TraceViewExporter view(out, true);
-  view.export_span(server_span());
-  view.export_span(client_span());
+  view.consume(server_span());
+  view.consume(client_span());
   EXPECT_EQ(out.str(),
             R"({"time":"2023-11-14T22:13:20.123+00:00","pid":4242,"comm":"python3","role":"server","method":"GET",)"
             R"("path":"/users/42","status":200,"latency_ms":3.21,"request_bytes":0,"response_bytes":1234,)"

@@ -233,7 +233,7 @@ TEST_F(OtlpSpanExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource
     options.exporter.max_batch_size = 512;
     auto exporter_ptr = make_exporter(options, metrics);
     auto& exporter = *exporter_ptr;
-    for (size_t i = 0; i < 1200; ++i) exporter.export_span(make_span(i, resources[i % 2]));
+    for (size_t i = 0; i < 1200; ++i) exporter.consume(make_span(i, resources[i % 2]));
     ASSERT_TRUE(collector.service().wait_for_calls(2));
     exporter.flush(kPatience);
   }
@@ -272,7 +272,7 @@ TEST_F(OtlpSpanExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
   auto exporter_ptr = make_exporter(options, metrics);
     auto& exporter = *exporter_ptr;
   const auto resources = make_resources(1);
-  for (size_t i = 0; i < 3; ++i) exporter.export_span(make_span(i, resources[0]));
+  for (size_t i = 0; i < 3; ++i) exporter.consume(make_span(i, resources[0]));
   // No flush: only the timer can send these.
   ASSERT_TRUE(collector.service().wait_for_calls(1));
   EXPECT_EQ(span_count(collector.service().requests()[0]), 3u);
@@ -290,10 +290,10 @@ TEST_F(OtlpSpanExporterTest, FullQueueDropsTheOldestSpans) {
 
   // Hold the first batch at the collector so the sender cannot drain the queue.
   collector.service().close_gate();
-  for (size_t i = 0; i < 10; ++i) exporter.export_span(make_span(i, resources[0]));
+  for (size_t i = 0; i < 10; ++i) exporter.consume(make_span(i, resources[0]));
   ASSERT_TRUE(collector.service().wait_for_calls(1));
   // 30 more into a queue of 20: spans 10..19 make way for 30..39.
-  for (size_t i = 10; i < 40; ++i) exporter.export_span(make_span(i, resources[0]));
+  for (size_t i = 10; i < 40; ++i) exporter.consume(make_span(i, resources[0]));
   EXPECT_EQ(metrics.spans_dropped_queue_full, 10u);
   collector.service().open_gate();
   exporter.flush(kPatience);
@@ -319,7 +319,7 @@ TEST_F(OtlpSpanExporterTest, UnreachableCollectorCountsFailedBatchesWithoutHangi
   {
     auto exporter = make_exporter(options, metrics);
     const auto resources = make_resources(1);
-    for (size_t i = 0; i < 25; ++i) exporter->export_span(make_span(i, resources[0]));
+    for (size_t i = 0; i < 25; ++i) exporter->consume(make_span(i, resources[0]));
     exporter->flush(kPatience);
     EXPECT_EQ(metrics.export_batches_failed, 3u);
     EXPECT_EQ(metrics.spans_dropped_export_failed, 25u);
@@ -338,7 +338,7 @@ TEST_F(OtlpSpanExporterTest, RetriesUntilTheCollectorComesUpAndDeliversOnce) {
   options.exporter.batch_timeout = 10ms;
   options.exporter.retry.max_elapsed = kPatience;
   auto exporter = make_exporter(options, metrics);
-  exporter->export_span(make_span(0, make_resources(1)[0]));
+  exporter->consume(make_span(0, make_resources(1)[0]));
   // Let a few attempts fail, then start the collector on that port.
   const auto give_up = std::chrono::steady_clock::now() + kPatience;
   while (metrics.export_retries < 2 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
@@ -364,14 +364,14 @@ TEST_F(OtlpSpanExporterTest, RetriesUnavailableButNotAPermanentError) {
   const auto resources = make_resources(1);
 
   collector.service().fail_next(2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
-  exporter->export_span(make_span(0, resources[0]));
+  exporter->consume(make_span(0, resources[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.spans_exported + metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);  // two failures, then delivered
   EXPECT_EQ(metrics.spans_exported, 1u);
   EXPECT_EQ(metrics.export_retries, 2u);
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
-  exporter->export_span(make_span(1, resources[0]));
+  exporter->consume(make_span(1, resources[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 4u);  // not retried
   EXPECT_EQ(metrics.export_batches_failed, 1u);
@@ -389,7 +389,7 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
   const auto resources = make_resources(1);
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too big"));
-  exporter->export_span(make_span(0, resources[0]));
+  exporter->consume(make_span(0, resources[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.spans_dropped_export_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 1u);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
@@ -402,7 +402,7 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
   collector.service().fail_next(
       1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down", details.SerializeAsString()));
   const auto before = std::chrono::steady_clock::now();
-  exporter->export_span(make_span(1, resources[0]));
+  exporter->consume(make_span(1, resources[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.spans_exported > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);
   EXPECT_EQ(metrics.spans_exported, 1u);
@@ -420,9 +420,9 @@ TEST_F(OtlpSpanExporterTest, QueueMemoryCeilingDropsTheOldest) {
   auto exporter = make_exporter(options, metrics);
   const auto resources = make_resources(1);
   collector.service().close_gate();
-  for (size_t i = 0; i < 10; ++i) exporter->export_span(make_span(100 + i, resources[0]));
+  for (size_t i = 0; i < 10; ++i) exporter->consume(make_span(100 + i, resources[0]));
   ASSERT_TRUE(collector.service().wait_for_calls(1));
-  for (size_t i = 10; i < 40; ++i) exporter->export_span(make_span(100 + i, resources[0]));
+  for (size_t i = 10; i < 40; ++i) exporter->consume(make_span(100 + i, resources[0]));
   EXPECT_EQ(metrics.spans_dropped_queue_full, 15u);
   EXPECT_LE(metrics.export_queue_bytes.load(), span_bytes * 15);
   collector.service().open_gate();
@@ -436,7 +436,7 @@ TEST_F(OtlpSpanExporterTest, CountsSpansTheCollectorRejects) {
   collector.service().reject_next(2);
   auto exporter = make_exporter(options_for(collector.endpoint()), metrics);
   const auto resources = make_resources(1);
-  for (size_t i = 0; i < 5; ++i) exporter->export_span(make_span(i, resources[0]));
+  for (size_t i = 0; i < 5; ++i) exporter->consume(make_span(i, resources[0]));
   exporter->flush(kPatience);
   EXPECT_EQ(metrics.export_batches, 1u);
   EXPECT_EQ(metrics.spans_exported, 3u);
@@ -451,7 +451,7 @@ TEST_F(OtlpSpanExporterTest, SendsHeadersAsMetadata) {
   auto options = options_for(collector.endpoint());
   options.headers = {{"Authorization", "Bearer s3cret"}, {"x-tenant", "blue"}};
   auto exporter = make_exporter(options, metrics);
-  exporter->export_span(make_span(0, make_resources(1)[0]));
+  exporter->consume(make_span(0, make_resources(1)[0]));
   exporter->flush(kPatience);
   const auto metadata = collector.service().metadata();
   ASSERT_EQ(metadata.count("authorization"), 1u);
@@ -471,7 +471,7 @@ TEST_F(OtlpSpanExporterTest, DestructorCancelsACallTheCollectorHoldsAndCountsThe
     options.timeout = 60s;  // only the shutdown cancel can end the held call in time
     auto exporter = make_exporter(options, metrics);
     const auto resources = make_resources(1);
-    for (size_t i = 0; i < 6; ++i) exporter->export_span(make_span(i, resources[0]));
+    for (size_t i = 0; i < 6; ++i) exporter->consume(make_span(i, resources[0]));
     ASSERT_TRUE(collector.service().wait_for_calls(1));
     exporter->flush(200ms);  // cannot finish: the collector holds the call
   }
@@ -491,7 +491,7 @@ TEST_F(OtlpSpanExporterTest, DestructorInterruptsARetryWait) {
   const auto before = std::chrono::steady_clock::now();
   {
     auto exporter = make_exporter(options, metrics);
-    exporter->export_span(make_span(0, make_resources(1)[0]));
+    exporter->consume(make_span(0, make_resources(1)[0]));
     const auto give_up = before + kPatience;
     while (metrics.export_retries == 0 && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(10ms);
@@ -514,7 +514,7 @@ TEST_F(OtlpSpanExporterTest, FlushEndsARetryWaitWithOneLastAttempt) {
   options.exporter.batch_timeout = 10ms;
   auto exporter = make_exporter(options, metrics);
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
-  exporter->export_span(make_span(0, make_resources(1)[0]));
+  exporter->consume(make_span(0, make_resources(1)[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.export_retries == 1; }));
   const auto before = std::chrono::steady_clock::now();
   exporter->flush(kPatience);
@@ -537,7 +537,7 @@ TEST_F(OtlpSpanExporterTest, FlushWithTheCollectorDownTriesEachBatchOnceAndCount
   options.exporter.retry.max_elapsed = 600s;
   auto exporter = make_exporter(options, metrics);
   const auto resources = make_resources(1);
-  for (size_t i = 0; i < 25; ++i) exporter->export_span(make_span(i, resources[0]));
+  for (size_t i = 0; i < 25; ++i) exporter->consume(make_span(i, resources[0]));
   ASSERT_TRUE(wait_until([&] { return metrics.export_retries == 1; }));  // the first batch waits 60 s
   const auto before = std::chrono::steady_clock::now();
   exporter->flush(kPatience);

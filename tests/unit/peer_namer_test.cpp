@@ -7,9 +7,9 @@
 namespace spanwire {
 namespace {
 
-struct Recorder final : SpanExporter {
+struct Recorder final : SpanConsumer {
   std::vector<Span> spans;
-  void export_span(Span s) override { spans.push_back(std::move(s)); }
+  void consume(Span s) override { spans.push_back(std::move(s)); }
   void flush(std::chrono::milliseconds) override {}
 };
 
@@ -29,12 +29,12 @@ TEST(PeerNamer, NamesClientPeersTheOrchestratorKnows) {
         return std::nullopt;
       },
       out);
-  namer.export_span(client("10.0.0.7", "cart.shop.svc"));       // by the socket's peer
-  namer.export_span(client("192.168.1.1", "10.96.0.20"));       // by the address the client asked for
-  namer.export_span(client("192.168.1.1", "example.com"));      // unknown: left alone
+  namer.consume(client("10.0.0.7", "cart.shop.svc"));       // by the socket's peer
+  namer.consume(client("192.168.1.1", "10.96.0.20"));       // by the address the client asked for
+  namer.consume(client("192.168.1.1", "example.com"));      // unknown: left alone
   Span server = client("10.0.0.7", "10.0.0.7");
   server.kind = SpanKind::kServer;                                // servers are not callers
-  namer.export_span(server);
+  namer.consume(server);
   ASSERT_EQ(out.spans.size(), 4u);
   EXPECT_EQ(out.spans[0].string_attr("peer.service"), "cart");
   EXPECT_EQ(out.spans[1].string_attr("peer.service"), "payments");

@@ -220,10 +220,10 @@ TEST(RedMetricsTest, SeriesBeyondTheLimitFoldIntoOverflow) {
   EXPECT_EQ(snap.series[3].requests, 1u);
 }
 
-struct Recorder final : SpanExporter {
+struct Recorder final : SpanConsumer {
   std::vector<Span> spans;
   int flushes = 0;
-  void export_span(Span span) override { spans.push_back(std::move(span)); }
+  void consume(Span span) override { spans.push_back(std::move(span)); }
   void flush(std::chrono::milliseconds) override { ++flushes; }
 };
 
@@ -234,7 +234,7 @@ TEST(RedMetricsTest, TapCountsAndPassesSpansOnUnchanged) {
   RedMetricsTap tap(red, next);
   Span span = http_span(resource("shop"), SpanKind::kServer, 200, kMs);
   span.name = "GET /users/{id}";
-  tap.export_span(span);
+  tap.consume(span);
   tap.flush(std::chrono::milliseconds(10));
   ASSERT_EQ(next.spans.size(), 1u);
   EXPECT_EQ(next.spans[0].name, "GET /users/{id}");

@@ -18,8 +18,8 @@ namespace {
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kWindow = 1000 * kMs;
 
-struct Collect final : SpanExporter {
-  void export_span(Span span) override { spans.push_back(std::move(span)); }
+struct Collect final : SpanConsumer {
+  void consume(Span span) override { spans.push_back(std::move(span)); }
   void flush(std::chrono::milliseconds) override {}
   std::vector<Span> spans;
 };
@@ -100,7 +100,7 @@ TEST_F(TraceLinkerTest, TwoTierCallInEveryArrivalOrder) {
     Metrics m;
     TraceLinker linker(sink, m, {.window_ns = kWindow});
     std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);
-    for (int i : order) linker.export_span(spans[i]);
+    for (int i : order) linker.consume(spans[i]);
     EXPECT_TRUE(sink.spans.empty()) << "held for the window";
     linker.tick(100 * kMs + 10 * kMs + kWindow);
     ASSERT_EQ(sink.spans.size(), 4u);
@@ -126,7 +126,7 @@ TEST_F(TraceLinkerTest, ConcurrentInterleavedRequestsStayApart) {
     all.insert(all.end(), spans.begin(), spans.end());
   }
   std::vector<size_t> order{3, 7, 11, 2, 6, 10, 1, 5, 9, 0, 4, 8};
-  for (size_t i : order) linker.export_span(all[i]);
+  for (size_t i : order) linker.consume(all[i]);
   linker.flush(std::chrono::milliseconds(0));
   ASSERT_EQ(out.spans.size(), 12u);
   for (uint8_t c = 0; c < 3; ++c) expect_two_tier(out.spans, static_cast<uint8_t>(10 * (c + 1)));
@@ -138,9 +138,9 @@ TEST_F(TraceLinkerTest, ConcurrentInterleavedRequestsStayApart) {
 TEST_F(TraceLinkerTest, MissingPartnerLeavesARootInItsOwnTrace) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
   std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);
-  linker.export_span(spans[1]);  // frontend server: its client (curl) was not traced
-  linker.export_span(spans[2]);
-  linker.export_span(spans[3]);
+  linker.consume(spans[1]);  // frontend server: its client (curl) was not traced
+  linker.consume(spans[2]);
+  linker.consume(spans[3]);
   linker.tick(10'000 * kMs);
   ASSERT_EQ(out.spans.size(), 3u);
   const Span& front = by_name("2");
@@ -163,7 +163,7 @@ TEST_F(TraceLinkerTest, TraceparentDecidesTheTraceWhileTheTupleDecidesTheParent)
     spans[i].linkage.context = ContextSource::kTraceparent;
     spans[i].flags = 0;  // the caller did not sample it
   }
-  for (int i : {3, 2, 1, 0}) linker.export_span(spans[i]);
+  for (int i : {3, 2, 1, 0}) linker.consume(spans[i]);
   linker.flush(std::chrono::milliseconds(0));
   for (const Span& s : out.spans) EXPECT_EQ(s.trace_id, header_trace) << s.name;
   // Every span of the tree carries the header's sampled flag to the sampler,
@@ -181,7 +181,7 @@ TEST_F(TraceLinkerTest, HeaderParentWhenTheCallerIsNotOnThisHost) {
   server.trace_id = trace_of(0x77);
   server.parent_span_id = id_of(0x66);
   server.linkage.context = ContextSource::kB3;
-  linker.export_span(server);
+  linker.consume(server);
   linker.flush(std::chrono::milliseconds(0));
   ASSERT_EQ(out.spans.size(), 1u);
   EXPECT_EQ(out.spans[0].trace_id, trace_of(0x77));
@@ -193,10 +193,10 @@ TEST_F(TraceLinkerTest, HeaderParentWhenTheCallerIsNotOnThisHost) {
 TEST_F(TraceLinkerTest, NeverLinksACallToARequestNotInFlight) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
   // The thread served a request that ended before the call started.
-  linker.export_span(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 5 * kMs));
-  linker.export_span(make(3, SpanKind::kClient, 20, 21, std::nullopt, 6 * kMs, 8 * kMs));
+  linker.consume(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 5 * kMs));
+  linker.consume(make(3, SpanKind::kClient, 20, 21, std::nullopt, 6 * kMs, 8 * kMs));
   // Another thread of the process was serving at the time: an unlinked call.
-  linker.export_span(make(5, SpanKind::kServer, 20, 22, std::nullopt, 5 * kMs, 9 * kMs));
+  linker.consume(make(5, SpanKind::kServer, 20, 22, std::nullopt, 5 * kMs, 9 * kMs));
   linker.flush(std::chrono::milliseconds(0));
   EXPECT_FALSE(by_name("3").has_parent());
   EXPECT_EQ(metrics.calls_unlinked.load(), 1u);
@@ -204,9 +204,9 @@ TEST_F(TraceLinkerTest, NeverLinksACallToARequestNotInFlight) {
 
 TEST_F(TraceLinkerTest, EventLoopAmbiguityPicksTheLatestRequestAndSaysSo) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
-  linker.export_span(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 10 * kMs));
-  linker.export_span(make(5, SpanKind::kServer, 20, 21, std::nullopt, 2 * kMs, 10 * kMs));
-  linker.export_span(make(3, SpanKind::kClient, 20, 21, std::nullopt, 3 * kMs, 4 * kMs));
+  linker.consume(make(2, SpanKind::kServer, 20, 21, std::nullopt, 0, 10 * kMs));
+  linker.consume(make(5, SpanKind::kServer, 20, 21, std::nullopt, 2 * kMs, 10 * kMs));
+  linker.consume(make(3, SpanKind::kClient, 20, 21, std::nullopt, 3 * kMs, 4 * kMs));
   linker.flush(std::chrono::milliseconds(0));
   EXPECT_EQ(by_name("3").parent_span_id, id_of(5));
   EXPECT_EQ(by_name("3").find("spanwire.link.ambiguous") != nullptr, true);
@@ -216,10 +216,10 @@ TEST_F(TraceLinkerTest, EventLoopAmbiguityPicksTheLatestRequestAndSaysSo) {
 TEST_F(TraceLinkerTest, LateChildJoinsTheReleasedParentsTrace) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
   std::vector<Span> spans = two_tier(40000, 40001, 0);
-  linker.export_span(spans[0]);
+  linker.consume(spans[0]);
   linker.tick(2 * kWindow);  // curl's span is out
   ASSERT_EQ(out.spans.size(), 1u);
-  linker.export_span(spans[1]);  // the frontend's arrives late: still under curl's
+  linker.consume(spans[1]);  // the frontend's arrives late: still under curl's
   linker.flush(std::chrono::milliseconds(0));
   EXPECT_EQ(by_name("2").parent_span_id, by_name("1").span_id);
   EXPECT_EQ(by_name("2").trace_id, by_name("1").trace_id);
@@ -228,9 +228,9 @@ TEST_F(TraceLinkerTest, LateChildJoinsTheReleasedParentsTrace) {
 TEST_F(TraceLinkerTest, LateParentIsCountedNotLinked) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
   std::vector<Span> spans = two_tier(40000, 40001, 0);
-  linker.export_span(spans[1]);
+  linker.consume(spans[1]);
   linker.tick(2 * kWindow);
-  linker.export_span(spans[0]);
+  linker.consume(spans[0]);
   linker.flush(std::chrono::milliseconds(0));
   EXPECT_FALSE(by_name("2").has_parent());
   EXPECT_EQ(metrics.links_too_late.load(), 1u);
@@ -238,7 +238,7 @@ TEST_F(TraceLinkerTest, LateParentIsCountedNotLinked) {
 
 TEST_F(TraceLinkerTest, MemoryIsBounded) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow, .max_held = 10});
-  for (uint8_t i = 1; i <= 50; ++i) linker.export_span(make(i, SpanKind::kClient, 10, i, std::nullopt, i, i + 1));
+  for (uint8_t i = 1; i <= 50; ++i) linker.consume(make(i, SpanKind::kClient, 10, i, std::nullopt, i, i + 1));
   EXPECT_EQ(linker.held(), 10u);
   EXPECT_EQ(out.spans.size(), 40u);
   EXPECT_EQ(metrics.spans_released_early.load(), 40u);

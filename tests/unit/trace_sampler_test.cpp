@@ -24,8 +24,8 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kSec = 1000 * kMs;
 constexpr uint64_t kT0 = 1000 * kSec;  // a CLOCK_MONOTONIC-like origin
 
-struct Record final : SpanExporter {
-  void export_span(Span span) override { spans.push_back(std::move(span)); }
+struct Record final : SpanConsumer {
+  void consume(Span span) override { spans.push_back(std::move(span)); }
   void flush(std::chrono::milliseconds timeout) override { flushes.push_back(timeout); }
   std::vector<Span> spans;
   std::vector<std::chrono::milliseconds> flushes;
@@ -200,8 +200,8 @@ TEST(SamplingRulesTest, TokenBucketHoldsOneSecondAndRefills) {
 
 TEST_F(TraceSamplerTest, AlwaysOnKeepsEverythingAndSetsTheSampledFlag) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kAlwaysOn));
-  sampler.export_span(make_span(trace_with(kLowRandomness, 1), 1));
-  sampler.export_span(from_header(trace_with(kLowRandomness, 2), 2, /*sampled=*/false));  // flag ignored
+  sampler.consume(make_span(trace_with(kLowRandomness, 1), 1));
+  sampler.consume(from_header(trace_with(kLowRandomness, 2), 2, /*sampled=*/false));  // flag ignored
   ASSERT_EQ(out.spans.size(), 2u);
   for (const Span& s : out.spans) EXPECT_EQ(s.flags & 1, 1u);
   EXPECT_EQ(counts(metrics), (Counts{.sampled = 2}));
@@ -209,9 +209,9 @@ TEST_F(TraceSamplerTest, AlwaysOnKeepsEverythingAndSetsTheSampledFlag) {
 
 TEST_F(TraceSamplerTest, AlwaysOffDropsEverything) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kAlwaysOff));
-  sampler.export_span(make_span(trace_with(kHighRandomness, 1), 1));
-  sampler.export_span(make_span(trace_with(kHighRandomness, 1), 2));
-  sampler.export_span(from_header(trace_with(kHighRandomness, 2), 3, /*sampled=*/true));  // flag ignored
+  sampler.consume(make_span(trace_with(kHighRandomness, 1), 1));
+  sampler.consume(make_span(trace_with(kHighRandomness, 1), 2));
+  sampler.consume(from_header(trace_with(kHighRandomness, 2), 3, /*sampled=*/true));  // flag ignored
   EXPECT_TRUE(out.spans.empty());
   EXPECT_EQ(sampler.held(), 0u);
   EXPECT_EQ(counts(metrics), (Counts{.head = 3, .sampled_out = 2}));
@@ -225,12 +225,12 @@ TEST_F(TraceSamplerTest, RatioDecisionsAreConsistentAcrossInstancesAndArrivalOrd
   TraceSampler second(other_out, other_metrics, settings(SamplerKind::kTraceIdRatio, 0.25));
   // Two spans per trace; the second instance sees the traces and their spans in reverse.
   for (const TraceId& id : ids) {
-    first.export_span(make_span(id, 1));
-    first.export_span(make_span(id, 2));
+    first.consume(make_span(id, 1));
+    first.consume(make_span(id, 2));
   }
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-    second.export_span(make_span(*it, 2));
-    second.export_span(make_span(*it, 1));
+    second.consume(make_span(*it, 2));
+    second.consume(make_span(*it, 1));
   }
   const auto kept = traces_of(out.spans);
   EXPECT_EQ(kept, traces_of(other_out.spans));
@@ -253,8 +253,8 @@ TEST_F(TraceSamplerTest, RatioIsMonotonic) {
   TraceSampler narrow(out, metrics, settings(SamplerKind::kTraceIdRatio, 0.1));
   TraceSampler wide(wide_out, wide_metrics, settings(SamplerKind::kTraceIdRatio, 0.5));
   for (const TraceId& id : ids) {
-    narrow.export_span(make_span(id, 1));
-    wide.export_span(make_span(id, 1));
+    narrow.consume(make_span(id, 1));
+    wide.consume(make_span(id, 1));
   }
   const auto kept_narrow = traces_of(out.spans), kept_wide = traces_of(wide_out.spans);
   EXPECT_TRUE(std::includes(kept_wide.begin(), kept_wide.end(), kept_narrow.begin(), kept_narrow.end()));
@@ -268,7 +268,7 @@ TEST_F(TraceSamplerTest, ExplicitRandomnessInTheHeaderDecides) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kTraceIdRatio, 0.5));
   Span s = from_header(trace_with(kLowRandomness, 1), 1, /*sampled=*/false);
   s.trace_state = "ot=rv:ffffffffffffff";
-  sampler.export_span(std::move(s));
+  sampler.consume(std::move(s));
   EXPECT_EQ(out.spans.size(), 1u);
   EXPECT_EQ(counts(metrics), (Counts{.sampled = 1}));
 }
@@ -276,9 +276,9 @@ TEST_F(TraceSamplerTest, ExplicitRandomnessInTheHeaderDecides) {
 TEST_F(TraceSamplerTest, ParentBasedFollowsTheRemoteParent) {
   // The root sampler would keep every local trace; the remote parent's flag rules header traces.
   TraceSampler sampler(out, metrics, settings(SamplerKind::kParentBasedAlwaysOn));
-  sampler.export_span(from_header(trace_with(kHighRandomness, 1), 1, /*sampled=*/false));
-  sampler.export_span(from_header(trace_with(kHighRandomness, 2), 2, /*sampled=*/true));
-  sampler.export_span(make_span(trace_with(kLowRandomness, 3), 3));  // started here: root sampler
+  sampler.consume(from_header(trace_with(kHighRandomness, 1), 1, /*sampled=*/false));
+  sampler.consume(from_header(trace_with(kHighRandomness, 2), 2, /*sampled=*/true));
+  sampler.consume(make_span(trace_with(kLowRandomness, 3), 3));  // started here: root sampler
   ASSERT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(out.spans[0].name, "span-2");
   EXPECT_EQ(out.spans[1].name, "span-3");
@@ -287,10 +287,10 @@ TEST_F(TraceSamplerTest, ParentBasedFollowsTheRemoteParent) {
 
 TEST_F(TraceSamplerTest, ParentBasedRatioUsesTheRatioForLocalRoots) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kParentBasedTraceIdRatio, 0.5));
-  sampler.export_span(from_header(trace_with(kLowRandomness, 1), 1, /*sampled=*/true));   // kept: parent
-  sampler.export_span(from_header(trace_with(kHighRandomness, 2), 2, /*sampled=*/false));  // dropped: parent
-  sampler.export_span(make_span(trace_with(kHighRandomness, 3), 3));                       // kept: ratio
-  sampler.export_span(make_span(trace_with(kLowRandomness, 4), 4));                        // dropped: ratio
+  sampler.consume(from_header(trace_with(kLowRandomness, 1), 1, /*sampled=*/true));   // kept: parent
+  sampler.consume(from_header(trace_with(kHighRandomness, 2), 2, /*sampled=*/false));  // dropped: parent
+  sampler.consume(make_span(trace_with(kHighRandomness, 3), 3));                       // kept: ratio
+  sampler.consume(make_span(trace_with(kLowRandomness, 4), 4));                        // dropped: ratio
   ASSERT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(out.spans[0].name, "span-1");
   EXPECT_EQ(out.spans[1].name, "span-3");
@@ -305,9 +305,9 @@ TEST_F(TraceSamplerTest, HeldTraceTakesTheTopMostHeader) {
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
   const TraceId trace = trace_with(kHighRandomness, 1);
-  sampler.export_span(make_span(trace, 1, kT0 + 5 * kMs, kT0 + 6 * kMs));    // local child: no header
-  sampler.export_span(from_header(trace, 2, /*sampled=*/false, kT0 + 3 * kMs));  // a lower header
-  sampler.export_span(from_header(trace, 3, /*sampled=*/true, kT0 + 1 * kMs));   // the top-most one
+  sampler.consume(make_span(trace, 1, kT0 + 5 * kMs, kT0 + 6 * kMs));    // local child: no header
+  sampler.consume(from_header(trace, 2, /*sampled=*/false, kT0 + 3 * kMs));  // a lower header
+  sampler.consume(from_header(trace, 3, /*sampled=*/true, kT0 + 1 * kMs));   // the top-most one
   EXPECT_EQ(sampler.held(), 3u);
   EXPECT_EQ(metrics.spans_held_sampler.load(), 3u);
   sampler.tick(kT0 + 500 * kMs);
@@ -322,8 +322,8 @@ TEST_F(TraceSamplerTest, FirstSpanDecidesWhenNothingIsHeld) {
   // comes later follows that decision rather than splitting the trace.
   TraceSampler sampler(out, metrics, settings(SamplerKind::kParentBasedAlwaysOn));
   const TraceId trace = trace_with(kLowRandomness, 1);
-  sampler.export_span(make_span(trace, 1));
-  sampler.export_span(from_header(trace, 2, /*sampled=*/false));
+  sampler.consume(make_span(trace, 1));
+  sampler.consume(from_header(trace, 2, /*sampled=*/false));
   ASSERT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(out.spans[1].flags & 1, 1u);
   EXPECT_EQ(counts(metrics), (Counts{.sampled = 1}));
@@ -337,10 +337,10 @@ TEST_F(TraceSamplerTest, ErrorRescuesATraceTheRatioDropped) {
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
   const TraceId failing = trace_with(kLowRandomness, 1), fine = trace_with(kLowRandomness, 2);
-  sampler.export_span(make_span(failing, 1));
-  sampler.export_span(make_span(fine, 2));
+  sampler.consume(make_span(failing, 1));
+  sampler.consume(make_span(fine, 2));
   sampler.tick(kT0 + 300 * kMs);
-  sampler.export_span(with_error(make_span(failing, 3)));  // keeps the trace from going quiet
+  sampler.consume(with_error(make_span(failing, 3)));  // keeps the trace from going quiet
   sampler.tick(kT0 + 500 * kMs);                             // `fine` has been quiet for 500 ms
   EXPECT_TRUE(out.spans.empty());
   EXPECT_EQ(sampler.held(), 2u);
@@ -362,9 +362,9 @@ TEST_F(TraceSamplerTest, SlowTraceIsRescued) {
   sampler.tick(kT0);
   const TraceId slow = trace_with(kLowRandomness, 1), quick = trace_with(kLowRandomness, 2);
   // The local trace lasts from its first start to its last end: 150 ms over two spans.
-  sampler.export_span(make_span(slow, 1, kT0, kT0 + 60 * kMs));
-  sampler.export_span(make_span(slow, 2, kT0 + 100 * kMs, kT0 + 150 * kMs));
-  sampler.export_span(make_span(quick, 3, kT0, kT0 + 99 * kMs));
+  sampler.consume(make_span(slow, 1, kT0, kT0 + 60 * kMs));
+  sampler.consume(make_span(slow, 2, kT0 + 100 * kMs, kT0 + 150 * kMs));
+  sampler.consume(make_span(quick, 3, kT0, kT0 + 99 * kMs));
   sampler.tick(kT0 + 500 * kMs);
   ASSERT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(traces_of(out.spans), std::set<TraceId>{slow});
@@ -376,7 +376,7 @@ TEST_F(TraceSamplerTest, TailRatioThinsWhatTheHeadKept) {
   s.tail_ratio = 0.5;
   TraceSampler sampler(out, metrics, s);
   const auto ids = random_traces(2'000, 3);
-  for (const TraceId& id : ids) sampler.export_span(make_span(id, 1));
+  for (const TraceId& id : ids) sampler.consume(make_span(id, 1));
   const auto kept = traces_of(out.spans);
   for (const TraceId& id : ids) EXPECT_EQ(kept.contains(id), kept_at(trace_randomness(id, ""), 0x80000000000000));
   EXPECT_NEAR(static_cast<double>(kept.size()) / ids.size(), 0.5, 0.06);
@@ -390,9 +390,9 @@ TEST_F(TraceSamplerTest, ErrorRescuesATraceTheTailRatioDropped) {
   s.keep_errors = true;
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
-  sampler.export_span(with_error(make_span(trace_with(kLowRandomness, 1), 1)));
-  sampler.export_span(make_span(trace_with(kLowRandomness, 2), 2));
-  sampler.export_span(make_span(trace_with(kHighRandomness, 3), 3));  // kept at once
+  sampler.consume(with_error(make_span(trace_with(kLowRandomness, 1), 1)));
+  sampler.consume(make_span(trace_with(kLowRandomness, 2), 2));
+  sampler.consume(make_span(trace_with(kHighRandomness, 3), 3));  // kept at once
   EXPECT_EQ(out.spans.size(), 1u);
   sampler.tick(kT0 + 500 * kMs);
   ASSERT_EQ(out.spans.size(), 2u);
@@ -408,13 +408,13 @@ TEST_F(TraceSamplerTest, RateCeilingKeepsOneSecondsWorthThenTheRate) {
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
   const auto ids = random_traces(1'100, 11);
-  for (size_t i = 0; i < 100; ++i) sampler.export_span(make_span(ids[i], 1));  // a burst
+  for (size_t i = 0; i < 100; ++i) sampler.consume(make_span(ids[i], 1));  // a burst
   EXPECT_EQ(out.spans.size(), 5u);
   EXPECT_EQ(counts(metrics), (Counts{.rate_limit = 95, .sampled = 5, .sampled_out = 95}));
   // Then 100 traces a second for 10 s: 5 a second pass.
   for (size_t i = 100; i < ids.size(); ++i) {
     sampler.tick(kT0 + (i - 99) * 10 * kMs);
-    sampler.export_span(make_span(ids[i], 1));
+    sampler.consume(make_span(ids[i], 1));
   }
   const uint64_t kept = out.spans.size() - 5;
   EXPECT_GE(kept, 49u);
@@ -429,9 +429,9 @@ TEST_F(TraceSamplerTest, RateCeilingCountsATraceOnce) {
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
   const TraceId a = trace_with(kHighRandomness, 1), b = trace_with(kHighRandomness, 2);
-  for (uint8_t n = 1; n <= 3; ++n) sampler.export_span(make_span(a, n));
-  sampler.export_span(make_span(b, 4));
-  sampler.export_span(make_span(b, 5));
+  for (uint8_t n = 1; n <= 3; ++n) sampler.consume(make_span(a, n));
+  sampler.consume(make_span(b, 4));
+  sampler.consume(make_span(b, 5));
   EXPECT_EQ(out.spans.size(), 3u);
   EXPECT_EQ(traces_of(out.spans), std::set<TraceId>{a});
   EXPECT_EQ(counts(metrics), (Counts{.rate_limit = 2, .sampled = 1, .sampled_out = 1}));
@@ -443,8 +443,8 @@ TEST_F(TraceSamplerTest, RateCeilingAppliesToRescuedTraces) {
   s.max_traces_per_second = 1;
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
-  sampler.export_span(with_error(make_span(trace_with(kHighRandomness, 1), 1)));
-  sampler.export_span(with_error(make_span(trace_with(kHighRandomness, 2), 2)));
+  sampler.consume(with_error(make_span(trace_with(kHighRandomness, 1), 1)));
+  sampler.consume(with_error(make_span(trace_with(kHighRandomness, 2), 2)));
   sampler.tick(kT0 + 500 * kMs);
   EXPECT_EQ(out.spans.size(), 1u);
   EXPECT_EQ(counts(metrics), (Counts{.rate_limit = 1, .kept_error = 1, .sampled = 1, .sampled_out = 1}));
@@ -458,15 +458,15 @@ TEST_F(TraceSamplerTest, LateSpansFollowTheDecision) {
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
   const TraceId kept = trace_with(kHighRandomness, 1), dropped = trace_with(kHighRandomness, 2);
-  sampler.export_span(with_error(make_span(kept, 1)));
-  sampler.export_span(make_span(dropped, 2));
+  sampler.consume(with_error(make_span(kept, 1)));
+  sampler.consume(make_span(dropped, 2));
   sampler.tick(kT0 + 500 * kMs);
   EXPECT_EQ(out.spans.size(), 1u);
   EXPECT_EQ(counts(metrics), (Counts{.head = 1, .kept_error = 1, .sampled = 1, .sampled_out = 1}));
   // Later spans without an error follow their trace; errors no longer change a dropped one.
   sampler.tick(kT0 + 2 * kSec);
-  sampler.export_span(make_span(kept, 3));
-  sampler.export_span(with_error(make_span(dropped, 4)));
+  sampler.consume(make_span(kept, 3));
+  sampler.consume(with_error(make_span(dropped, 4)));
   ASSERT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(out.spans[1].name, "span-3");
   EXPECT_EQ(out.spans[1].flags & 1, 1u);
@@ -477,14 +477,14 @@ TEST_F(TraceSamplerTest, LateSpansFollowTheDecision) {
 TEST_F(TraceSamplerTest, DecisionsAreForgottenAfterAWhile) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kAlwaysOn));
   sampler.tick(kT0);
-  sampler.export_span(make_span(trace_with(kHighRandomness, 1), 1));
+  sampler.consume(make_span(trace_with(kHighRandomness, 1), 1));
   EXPECT_EQ(sampler.remembered(), 1u);
   sampler.tick(kT0 + 4 * kSec);
   EXPECT_EQ(sampler.remembered(), 1u);
   sampler.tick(kT0 + 60 * kSec);
   EXPECT_EQ(sampler.remembered(), 0u);
   // A span after that starts the trace's decision anew.
-  sampler.export_span(make_span(trace_with(kHighRandomness, 1), 2));
+  sampler.consume(make_span(trace_with(kHighRandomness, 1), 2));
   EXPECT_EQ(out.spans.size(), 2u);
   EXPECT_EQ(counts(metrics), (Counts{.sampled = 2}));
 }
@@ -493,7 +493,7 @@ TEST_F(TraceSamplerTest, RememberedDecisionsAreBounded) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kAlwaysOn), {.max_remembered = 100});
   const auto ids = random_traces(1'000, 5);
   for (const TraceId& id : ids) {
-    sampler.export_span(make_span(id, 1));
+    sampler.consume(make_span(id, 1));
     ASSERT_LE(sampler.remembered(), 100u);
   }
   EXPECT_EQ(sampler.remembered(), 100u);
@@ -508,14 +508,14 @@ TEST_F(TraceSamplerTest, HeldSpansAreBoundedOldestTraceFirst) {
   sampler.tick(kT0);
   for (uint32_t i = 0; i < 15; ++i) {
     sampler.tick(kT0 + i * 100 * kMs);  // one trace per tick: their deadlines are ordered
-    sampler.export_span(make_span(trace_with(kHighRandomness, i), 1));
+    sampler.consume(make_span(trace_with(kHighRandomness, i), 1));
     ASSERT_LE(sampler.held(), 10u);
   }
   EXPECT_EQ(sampler.held(), 10u);
   EXPECT_EQ(metrics.spans_held_sampler.load(), 10u);
   EXPECT_EQ(counts(metrics), (Counts{.head = 5, .sampled_out = 5}));
   // The five decided early are the oldest: their next spans are late.
-  for (uint32_t i = 0; i < 5; ++i) sampler.export_span(make_span(trace_with(kHighRandomness, i), 2));
+  for (uint32_t i = 0; i < 5; ++i) sampler.consume(make_span(trace_with(kHighRandomness, i), 2));
   EXPECT_EQ(sampler.held(), 10u);
   EXPECT_EQ(counts(metrics), (Counts{.head = 10, .late = 5, .sampled_out = 5}));
 }
@@ -526,9 +526,9 @@ TEST_F(TraceSamplerTest, FlushDecidesEverythingThenFlushesTheNextStage) {
   s.decision_wait = std::chrono::milliseconds(60'000);
   TraceSampler sampler(out, metrics, s);
   sampler.tick(kT0);
-  sampler.export_span(with_error(make_span(trace_with(kHighRandomness, 1), 1)));
-  sampler.export_span(make_span(trace_with(kHighRandomness, 1), 2));
-  sampler.export_span(make_span(trace_with(kHighRandomness, 2), 3));
+  sampler.consume(with_error(make_span(trace_with(kHighRandomness, 1), 1)));
+  sampler.consume(make_span(trace_with(kHighRandomness, 1), 2));
+  sampler.consume(make_span(trace_with(kHighRandomness, 2), 3));
   sampler.tick(kT0 + 10 * kSec);
   EXPECT_EQ(sampler.held(), 3u);
   sampler.flush(std::chrono::milliseconds(1234));
@@ -544,9 +544,9 @@ TEST_F(TraceSamplerTest, DefaultSettingsPassSpansStraightThrough) {
   TraceSampler sampler(out, metrics, SamplingSettings{});  // no tick at all
   const auto ids = random_traces(100, 9);
   for (size_t i = 0; i < ids.size(); ++i) {
-    sampler.export_span(make_span(ids[i], 1));
-    sampler.export_span(with_error(make_span(ids[i], 2)));
-    sampler.export_span(from_header(ids[i], 3, /*sampled=*/true));
+    sampler.consume(make_span(ids[i], 1));
+    sampler.consume(with_error(make_span(ids[i], 2)));
+    sampler.consume(from_header(ids[i], 3, /*sampled=*/true));
     ASSERT_EQ(out.spans.size(), 3 * (i + 1));
   }
   EXPECT_EQ(sampler.held(), 0u);
@@ -558,9 +558,9 @@ TEST_F(TraceSamplerTest, DefaultSettingsHoldAnUnsampledRemoteParentForTheErrorRu
   TraceSampler sampler(out, metrics, SamplingSettings{});
   sampler.tick(kT0);
   const TraceId failing = trace_with(kHighRandomness, 1), quiet = trace_with(kHighRandomness, 2);
-  sampler.export_span(from_header(failing, 1, /*sampled=*/false));
-  sampler.export_span(with_error(make_span(failing, 2)));
-  sampler.export_span(from_header(quiet, 3, /*sampled=*/false));
+  sampler.consume(from_header(failing, 1, /*sampled=*/false));
+  sampler.consume(with_error(make_span(failing, 2)));
+  sampler.consume(from_header(quiet, 3, /*sampled=*/false));
   EXPECT_TRUE(out.spans.empty());
   sampler.tick(kT0 + 500 * kMs);
   EXPECT_EQ(traces_of(out.spans), std::set<TraceId>{failing});

@@ -13,9 +13,9 @@
 
 namespace spanwire {
 
-void FanOutExporter::export_span(Span span) {
-  for (size_t i = 0; i + 1 < exporters_.size(); ++i) exporters_[i]->export_span(span);
-  if (!exporters_.empty()) exporters_.back()->export_span(std::move(span));
+void FanOutExporter::consume(Span span) {
+  for (size_t i = 0; i + 1 < exporters_.size(); ++i) exporters_[i]->consume(span);
+  if (!exporters_.empty()) exporters_.back()->consume(std::move(span));
 }
 
 void FanOutExporter::flush(std::chrono::milliseconds timeout) {

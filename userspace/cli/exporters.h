@@ -17,7 +17,7 @@ namespace spanwire {
 class FanOutExporter final : public SpanExporter {
  public:
   void add(std::unique_ptr<SpanExporter> e) { exporters_.push_back(std::move(e)); }
-  void export_span(Span span) override;
+  void consume(Span span) override;
   void flush(std::chrono::milliseconds timeout) override;
   bool empty() const { return exporters_.empty(); }
 

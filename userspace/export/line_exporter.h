@@ -16,7 +16,7 @@ class LineExporter : public SpanExporter {
  public:
   explicit LineExporter(std::ostream& out) : out_(out) {}
 
-  void export_span(Span span) final { write_line(format_line(span)); }
+  void consume(Span span) final { write_line(format_line(span)); }
   void flush(std::chrono::milliseconds) final {
     std::lock_guard lock(mutex_);
     out_.flush();

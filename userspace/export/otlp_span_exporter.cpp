@@ -38,7 +38,7 @@ void OtlpSpanExporter::publish_queue_gauges() {
   metrics_.export_queue_bytes.store(queue_.bytes(), std::memory_order_relaxed);
 }
 
-void OtlpSpanExporter::export_span(Span span) {
+void OtlpSpanExporter::consume(Span span) {
   const auto pushed = queue_.push(std::move(span));
   metrics_.export_queue_spans.store(pushed.size, std::memory_order_relaxed);
   metrics_.export_queue_bytes.store(pushed.bytes, std::memory_order_relaxed);

@@ -38,7 +38,7 @@ class OtlpSpanExporter final : public SpanExporter {
   OtlpSpanExporter(const OtlpSpanExporter&) = delete;
   OtlpSpanExporter& operator=(const OtlpSpanExporter&) = delete;
 
-  void export_span(Span span) override;
+  void consume(Span span) override;
   void flush(std::chrono::milliseconds timeout) override;
 
  private:

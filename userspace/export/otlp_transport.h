@@ -1,6 +1,6 @@
 // One OTLP export call over the wire: OTLP/gRPC or OTLP/HTTP with protobuf
-// bodies. A transport knows nothing of batching or retries (BatchExporter and
-// RetryPolicy do that); it sends one request, waits at most the configured
+// bodies. A transport knows nothing of batching or retries (OtlpSpanExporter
+// and RetryingSender do that); it sends one request, waits at most the configured
 // timeout, and classifies the outcome the way the OTLP specification does.
 #pragma once
 

@@ -26,7 +26,7 @@ class TerminalExporter final : public LineExporter {
  public:
   explicit TerminalExporter(std::ostream& out) : LineExporter(out) {}
 
-  // The line export_span() prints, without the newline.
+  // The line consume() prints, without the newline.
   static std::string format(const Span& span);
 
  protected:

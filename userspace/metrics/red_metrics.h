@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "export/exporter.h"
+#include "span/span_consumer.h"
 #include "span/span.h"
 
 namespace spanwire {
@@ -102,18 +102,16 @@ class RedMetrics {
 };
 
 // Counts every span into a RedMetrics, then hands it on unchanged.
-class RedMetricsTap final : public SpanExporter {
+class RedMetricsTap final : public SpanProcessor {
  public:
-  RedMetricsTap(RedMetrics& red, SpanExporter& next) : red_(red), next_(next) {}
-  void export_span(Span span) override {
+  RedMetricsTap(RedMetrics& red, SpanConsumer& next) : SpanProcessor(next), red_(red) {}
+  void consume(Span span) override {
     red_.record(span);
-    next_.export_span(std::move(span));
+    next_.consume(std::move(span));
   }
-  void flush(std::chrono::milliseconds timeout) override { next_.flush(timeout); }
 
  private:
   RedMetrics& red_;
-  SpanExporter& next_;
 };
 
 }  // namespace spanwire

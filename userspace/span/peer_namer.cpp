@@ -2,7 +2,7 @@
 
 namespace spanwire {
 
-void PeerNamer::export_span(Span span) {
+void PeerNamer::consume(Span span) {
   if (lookup_ && span.kind == SpanKind::kClient && span.find("peer.service") == nullptr) {
     for (std::string_view key : {"network.peer.address", "server.address"}) {
       const auto* address = span.find(key);
@@ -14,7 +14,7 @@ void PeerNamer::export_span(Span span) {
       }
     }
   }
-  next_.export_span(std::move(span));
+  next_.consume(std::move(span));
 }
 
 }  // namespace spanwire

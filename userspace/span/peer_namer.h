@@ -9,21 +9,19 @@
 #include <string>
 #include <string_view>
 
-#include "export/exporter.h"
+#include "span/span_consumer.h"
 
 namespace spanwire {
 
-class PeerNamer final : public SpanExporter {
+class PeerNamer final : public SpanProcessor {
  public:
   using Lookup = std::function<std::optional<std::string>(std::string_view ip)>;
-  PeerNamer(Lookup lookup, SpanExporter& next) : lookup_(std::move(lookup)), next_(next) {}
+  PeerNamer(Lookup lookup, SpanConsumer& next) : SpanProcessor(next), lookup_(std::move(lookup)) {}
 
-  void export_span(Span span) override;
-  void flush(std::chrono::milliseconds timeout) override { next_.flush(timeout); }
+  void consume(Span span) override;
 
  private:
   Lookup lookup_;
-  SpanExporter& next_;
 };
 
 }  // namespace spanwire

@@ -24,7 +24,7 @@ void SpanAssembler::export_one(const ConnectionInfo& conn, const Message& messag
   }
   Span span = builder_.build(conn, message, std::move(resource));
   metrics_.spans_created++;
-  exporter_.export_span(std::move(span));
+  next_.consume(std::move(span));
 }
 
 void SpanAssembler::on_exchange(const ConnectionInfo& conn, http1::Exchange&& exchange) { export_one(conn, exchange); }

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "conn/connection_tracker.h"
-#include "export/exporter.h"
+#include "span/span_consumer.h"
 #include "process/process_resources.h"
 #include "span/span_builder.h"
 
@@ -16,8 +16,8 @@ class Metrics;
 
 class SpanAssembler : public ConnectionObserver {
  public:
-  SpanAssembler(SpanBuilder& builder, ProcessResources& resources, SpanExporter& exporter, Metrics& metrics)
-      : builder_(builder), resources_(resources), exporter_(exporter), metrics_(metrics) {}
+  SpanAssembler(SpanBuilder& builder, ProcessResources& resources, SpanConsumer& next, Metrics& metrics)
+      : builder_(builder), resources_(resources), next_(next), metrics_(metrics) {}
 
   // Only exchanges on connections with one of these local or remote ports (empty: all).
   void set_port_filter(std::set<uint16_t> ports) { ports_ = std::move(ports); }
@@ -34,7 +34,7 @@ class SpanAssembler : public ConnectionObserver {
 
   SpanBuilder& builder_;
   ProcessResources& resources_;
-  SpanExporter& exporter_;
+  SpanConsumer& next_;
   Metrics& metrics_;
   std::set<uint16_t> ports_;
 };

@@ -25,15 +25,15 @@ void erase_one(std::multimap<uint64_t, uint64_t>& index, uint64_t key, uint64_t 
 }
 }  // namespace
 
-TraceLinker::TraceLinker(SpanExporter& next, Metrics& metrics, Options options)
-    : next_(next), metrics_(metrics), options_(options) {}
+TraceLinker::TraceLinker(SpanConsumer& next, Metrics& metrics, Options options)
+    : SpanProcessor(next), metrics_(metrics), options_(options) {}
 
 TraceLinker::Node* TraceLinker::find(uint64_t id) {
   auto it = nodes_.find(id);
   return it == nodes_.end() ? nullptr : &it->second;
 }
 
-void TraceLinker::export_span(Span span) {
+void TraceLinker::consume(Span span) {
   const uint64_t id = next_id_++;
   Node n;
   n.kind = span.kind;
@@ -255,7 +255,7 @@ void TraceLinker::release(uint64_t id) {
   --held_;
   n.expiry = now_ + options_.window_ns;  // remembered for late children
   released_expiry_.emplace(n.expiry, id);
-  next_.export_span(std::move(span));
+  next_.consume(std::move(span));
 }
 
 void TraceLinker::forget(uint64_t id) {

@@ -25,23 +25,23 @@
 #include <utility>
 #include <vector>
 
-#include "export/exporter.h"
+#include "span/span_consumer.h"
 #include "span/span.h"
 
 namespace spanwire {
 
 class Metrics;
 
-class TraceLinker final : public SpanExporter {
+class TraceLinker final : public SpanProcessor {
  public:
   struct Options {
     uint64_t window_ns = 1'000'000'000;
     size_t max_held = 100'000;
   };
 
-  TraceLinker(SpanExporter& next, Metrics& metrics, Options options);
+  TraceLinker(SpanConsumer& next, Metrics& metrics, Options options);
 
-  void export_span(Span span) override;  // holds it until its window passes
+  void consume(Span span) override;  // holds it until its window passes
   void flush(std::chrono::milliseconds timeout) override;  // releases everything held
   void tick(uint64_t now);  // releases the spans whose window passed (CLOCK_MONOTONIC)
   size_t held() const { return held_; }
@@ -91,7 +91,6 @@ class TraceLinker final : public SpanExporter {
   static void erase_entry(std::map<ThreadKey, ByStart>& index, const ThreadKey& thread, uint64_t start, uint64_t id);
   Node* find(uint64_t id);
 
-  SpanExporter& next_;
   Metrics& metrics_;
   Options options_;
   uint64_t now_ = 0;

@@ -27,8 +27,8 @@ size_t TraceSampler::TraceIdHash::operator()(const TraceId& id) const {
   return static_cast<size_t>(low ^ (high * 0x9E3779B97F4A7C15ull));
 }
 
-TraceSampler::TraceSampler(SpanExporter& next, Metrics& metrics, SamplingSettings settings, SamplerLimits limits)
-    : next_(next),
+TraceSampler::TraceSampler(SpanConsumer& next, Metrics& metrics, SamplingSettings settings, SamplerLimits limits)
+    : SpanProcessor(next),
       metrics_(metrics),
       settings_(settings),
       limits_(limits),
@@ -41,7 +41,7 @@ TraceSampler::TraceSampler(SpanExporter& next, Metrics& metrics, SamplingSetting
   limits_.max_remembered = std::max<size_t>(1, limits_.max_remembered);
 }
 
-void TraceSampler::export_span(Span span) {
+void TraceSampler::consume(Span span) {
   if (auto it = decided_.find(span.trace_id); it != decided_.end()) {
     follow(it->second, std::move(span));
     return;
@@ -139,7 +139,7 @@ void TraceSampler::follow(Decision& decision, Span&& span) {
 
 void TraceSampler::forward(Span&& span) {
   span.flags |= kSampledFlag;
-  next_.export_span(std::move(span));
+  next_.consume(std::move(span));
 }
 
 void TraceSampler::drop(Outcome why, size_t spans) {

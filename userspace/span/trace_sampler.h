@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "export/exporter.h"
+#include "span/span_consumer.h"
 #include "span/sampling_rules.h"
 #include "span/span.h"
 
@@ -49,11 +49,11 @@ struct SamplerLimits {
   size_t max_remembered = 200'000;  // trace decisions kept for later spans; beyond, the oldest are forgotten
 };
 
-class TraceSampler final : public SpanExporter {
+class TraceSampler final : public SpanProcessor {
  public:
-  TraceSampler(SpanExporter& next, Metrics& metrics, SamplingSettings settings, SamplerLimits limits = {});
+  TraceSampler(SpanConsumer& next, Metrics& metrics, SamplingSettings settings, SamplerLimits limits = {});
 
-  void export_span(Span span) override;
+  void consume(Span span) override;
   // Time (CLOCK_MONOTONIC) for everything: quiet periods, the rate ceiling and
   // how long decisions are remembered all run on the last tick's clock. Call it
   // before the linker's tick, so that the spans it releases see the same time.
@@ -99,7 +99,6 @@ class TraceSampler final : public SpanExporter {
   void remember(const TraceId& trace, Decision decision);
   void forget_until(uint64_t now, size_t room);
 
-  SpanExporter& next_;
   Metrics& metrics_;
   SamplingSettings settings_;
   SamplerLimits limits_;
