@@ -115,11 +115,6 @@ TEST(PrometheusTest, ParseErrorsByProtocolBesideThePlainCounters) {
   EXPECT_TRUE(has_line(text, "spanwire_http2_parse_errors_total 7"));
 }
 
-TEST(PrometheusTest, EscapeLabelValue) {
-  EXPECT_EQ(escape_label_value("plain"), "plain");
-  EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
-}
-
 // Every line is a comment or a well-formed sample, each family declared once,
 // samples of a family right after its TYPE line, and the text ends in a line feed.
 TEST(PrometheusTest, OutputIsWellFormed) {

@@ -2,34 +2,32 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
-#include <vector>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
 
 namespace spanwire {
 namespace {
 
-constexpr size_t kMaxRequestHead = 8192;
-constexpr size_t kMaxConnections = 32;  // more wait in the listen backlog
-constexpr auto kDrainTime = std::chrono::milliseconds(500);
+// Threads answering requests: scrapes and probes come one at a time, and one
+// more thread keeps a client that never finishes its request from delaying them.
+constexpr size_t kServerThreads = 2;
+constexpr const char* kPlainText = "text/plain; charset=utf-8";
 
 struct BindAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
+  std::string host;  // numeric, as getaddrinfo takes it
+  int port = 0;
 };
 
 [[noreturn]] void bad_address(const std::string& address, std::string_view why) {
@@ -41,7 +39,8 @@ BindAddress parse_address(const std::string& address) {
   constexpr std::string_view kExpected = "expected host:port, e.g. 127.0.0.1:9400, [::1]:9400 or :9400";
   std::string_view host;
   std::string_view port_text;
-  if (!address.empty() && address.front() == '[') {
+  const bool bracketed = !address.empty() && address.front() == '[';
+  if (bracketed) {
     const size_t close = address.find(']');
     if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
       bad_address(address, kExpected);
@@ -55,33 +54,19 @@ BindAddress parse_address(const std::string& address) {
     if (host.find(':') != std::string_view::npos) bad_address(address, "put an IPv6 address in brackets, e.g. [::1]:9400");
   }
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    bad_address(address, "the port must be a number from 0 to 65535");
+  if (!parse_whole(port_text, port) || port > 65535) bad_address(address, "the port must be a number from 0 to 65535");
 
-  BindAddress out;
-  const std::string host_str(host);
-  const bool bracketed = address.front() == '[';
+  BindAddress out{std::string(host), static_cast<int>(port)};
   if (bracketed) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&out.storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, host_str.c_str(), &sa->sin6_addr) != 1)
-      bad_address(address, "not an IPv6 address inside the brackets");
-    out.length = sizeof(sockaddr_in6);
-    return out;
-  }
-  auto* sa = reinterpret_cast<sockaddr_in*>(&out.storage);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons(static_cast<uint16_t>(port));
-  if (host.empty()) {
-    sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, out.host.c_str(), &v6) != 1) bad_address(address, "not an IPv6 address inside the brackets");
+  } else if (host.empty()) {
+    out.host = "0.0.0.0";
   } else if (host == "localhost") {
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  } else if (inet_pton(AF_INET, host_str.c_str(), &sa->sin_addr) != 1) {
+    out.host = "127.0.0.1";
+  } else if (in_addr v4{}; inet_pton(AF_INET, out.host.c_str(), &v4) != 1) {
     bad_address(address, "the host must be an IPv4 address, [IPv6 address] or localhost (names are not resolved)");
   }
-  out.length = sizeof(sockaddr_in);
   return out;
 }
 
@@ -99,91 +84,91 @@ std::string bind_error(const std::string& address, int err) {
   }
 }
 
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
-}
-
-std::string http_response(int status, std::string_view content_type, const std::string& body, bool head_only,
-                          std::string_view extra_headers = {}) {
-  std::string out = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n"
-      "Connection: close\r\n{}\r\n",
-      status, reason_phrase(status), content_type, body.size(), extra_headers);
-  if (!head_only) out += body;
-  return out;
-}
-
-constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
-
-// Where the request head ends (just past the blank line), or npos.
-size_t head_end(const std::string& buffer) {
-  if (size_t p = buffer.find("\r\n\r\n"); p != std::string::npos) return p + 4;
-  if (size_t p = buffer.find("\n\n"); p != std::string::npos) return p + 2;
-  return std::string::npos;
+void answer(httplib::Response& res, int status, const std::string& body, const char* content_type = kPlainText) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body, content_type);
 }
 
 }  // namespace
-
-// One accepted client: read its request head, write the response, then read
-// (and drop) whatever it still sends until it closes, so that closing our end
-// never resets the connection under a response it has not read yet.
-struct HealthServer::Connection {
-  enum class State { kReading, kWriting, kDraining };
-  Fd fd;
-  State state = State::kReading;
-  std::string in;
-  std::string out;
-  size_t sent = 0;
-  Clock::time_point deadline;
-};
 
 HealthServer::HealthServer(const std::string& address, const Metrics& metrics)
     : HealthServer(address, metrics, Options{}) {}
 
 HealthServer::HealthServer(const std::string& address, const Metrics& metrics, Options options)
-    : metrics_(metrics), options_(std::move(options)) {
+    : metrics_(metrics), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   const BindAddress bind_to = parse_address(address);
-  listen_fd_ = Fd(socket(bind_to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (listen_fd_.get() < 0) throw std::runtime_error(bind_error(address, errno));
-  // Lets a restarted sensor bind while old connections sit in TIME_WAIT; a
-  // live listener on the port still makes bind() fail.
-  const int one = 1;
-  setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&bind_to.storage), bind_to.length) != 0 ||
-      listen(listen_fd_.get(), 64) != 0)
-    throw std::runtime_error(bind_error(address, errno));
-
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
-
-  wake_fd_ = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (wake_fd_.get() < 0)
-    throw std::runtime_error(fmt::format("--metrics-addr {}: cannot create an eventfd: {}", address, std::strerror(errno)));
-  thread_ = std::thread([this] {
-    try {
-      serve();
-    } catch (const std::exception& e) {
-      spdlog::error("metrics endpoint stopped: {}", e.what());
-    }
+  // httplib takes ownership of the queue it is handed (its API wants a raw pointer).
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  server_->set_keep_alive_max_count(1);  // answer, then close: "Connection: close"
+  // A client has request_timeout to send its request: httplib waits that
+  // long (in whole seconds, at least one) for the first byte, then as long
+  // for each read.
+  const auto wait_s = std::max<time_t>(1, std::chrono::ceil<std::chrono::seconds>(options_.request_timeout).count());
+  server_->set_keep_alive_timeout(wait_s);
+  server_->set_read_timeout(options_.request_timeout);
+  server_->set_write_timeout(options_.request_timeout);
+  server_->set_payload_max_length(0);  // requests carry no body
+  // SO_REUSEADDR lets a restarted sensor bind while old connections sit in
+  // TIME_WAIT. Not httplib's default SO_REUSEPORT: with it a second sensor
+  // would share the port silently instead of failing with "already in use".
+  server_->set_socket_options([](int sock) {
+    const int yes = 1;
+    if (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0)
+      spdlog::debug("metrics endpoint: SO_REUSEADDR: {}", std::strerror(errno));
   });
+  add_routes();
+
+  errno = 0;
+  const int port = bind_to.port == 0 ? server_->bind_to_any_port(bind_to.host)
+                                     : (server_->bind_to_port(bind_to.host, bind_to.port) ? bind_to.port : -1);
+  if (port <= 0) throw std::runtime_error(bind_error(address, errno != 0 ? errno : EINVAL));
+  port_ = static_cast<uint16_t>(port);
+  thread_ = std::thread([this] {
+    if (!server_->listen_after_bind()) spdlog::error("metrics endpoint stopped: it could not serve requests");
+  });
+  // stop() only reaches a server that runs: wait until it does, or a stop
+  // right after start would be lost and the destructor would wait forever.
+  const auto give_up = Clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!server_->is_running()) {
+    server_->stop();
+    thread_.join();
+    throw std::runtime_error(fmt::format("--metrics-addr {}: the server did not start", address));
+  }
 }
 
 HealthServer::~HealthServer() {
-  const uint64_t one = 1;
-  if (write(wake_fd_.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
-    spdlog::warn("metrics endpoint: cannot wake its thread: {}", std::strerror(errno));
+  server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void HealthServer::add_routes() {
+  // Only GET (and HEAD, which httplib answers from the GET route) is served.
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Allow", "GET, HEAD");
+    answer(res, 405, "only GET and HEAD are served\n");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    answer(res, 200, render_prometheus(metrics_), std::string(kPrometheusContentType).c_str());
+  });
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    int status = 200;
+    const std::string body = liveness_body(status);
+    answer(res, status, body);
+  });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (metrics_.ready.load(std::memory_order_relaxed) == 1)
+      answer(res, 200, "ready\n");
+    else
+      answer(res, 503, "probes not attached yet\n");
+  });
+  // Unknown paths, and httplib's own answers to malformed requests (400, 414, ...).
+  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 404) answer(res, 404, "not found; try /metrics, /healthz or /readyz\n");
+  });
 }
 
 void HealthServer::heartbeat(Clock::time_point now) {
@@ -197,115 +182,7 @@ std::string HealthServer::liveness_body(int& status) const {
   const auto age = options_.now() - Clock::time_point(Clock::duration(last));
   if (age <= options_.stall_after) return "ok\n";
   status = 503;
-  return fmt::format("pipeline stalled: no heartbeat for {:.1f} s\n",
-                     std::chrono::duration<double>(age).count());
-}
-
-std::string HealthServer::respond(const std::string& head) const {
-  const std::string_view line = std::string_view(head).substr(0, head.find_first_of("\r\n"));
-  const size_t sp1 = line.find(' ');
-  const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.substr(sp2 + 1).rfind("HTTP/1.", 0) != 0)
-    return http_response(400, kPlainText, "malformed request line\n", false);
-  const std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  target = target.substr(0, target.find('?'));
-  const bool head_only = method == "HEAD";
-  if (method != "GET" && !head_only)
-    return http_response(405, kPlainText, "only GET and HEAD are served\n", false, "Allow: GET, HEAD\r\n");
-
-  if (target == "/metrics") return http_response(200, kPrometheusContentType, render_prometheus(metrics_), head_only);
-  if (target == "/healthz") {
-    int status = 200;
-    const std::string body = liveness_body(status);
-    return http_response(status, kPlainText, body, head_only);
-  }
-  if (target == "/readyz") {
-    if (metrics_.ready.load(std::memory_order_relaxed) == 1) return http_response(200, kPlainText, "ready\n", head_only);
-    return http_response(503, kPlainText, "probes not attached yet\n", head_only);
-  }
-  return http_response(404, kPlainText, "not found; try /metrics, /healthz or /readyz\n", head_only);
-}
-
-void HealthServer::serve() {
-  std::vector<Connection> connections;
-  std::vector<pollfd> fds;
-  Clock::time_point accept_paused_until{};
-  for (;;) {
-    const Clock::time_point now = Clock::now();
-    fds.clear();
-    fds.push_back({wake_fd_.get(), POLLIN, 0});
-    const bool accepting = connections.size() < kMaxConnections && now >= accept_paused_until;
-    fds.push_back({accepting ? listen_fd_.get() : -1, POLLIN, 0});  // fd -1: ignored by poll
-    int timeout_ms = accepting ? -1 : 100;
-    for (const auto& c : connections) {
-      fds.push_back({c.fd.get(), static_cast<short>(c.state == Connection::State::kWriting ? POLLOUT : POLLIN), 0});
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(c.deadline - now).count();
-      const int left_ms = static_cast<int>(std::max<int64_t>(0, left));
-      timeout_ms = timeout_ms < 0 ? left_ms : std::min(timeout_ms, left_ms);
-    }
-    if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(fmt::format("poll: {}", std::strerror(errno)));
-    }
-    if (fds[0].revents != 0) return;  // the destructor asks us to stop
-
-    const Clock::time_point after = Clock::now();
-    // Before accepting: fds[i + 2] belongs to connections[i] only until new ones join.
-    for (size_t i = 0; i < connections.size(); ++i)
-      if (!advance(connections[i], fds[i + 2].revents, after)) connections[i].fd = Fd();
-    std::erase_if(connections, [](const Connection& c) { return c.fd.get() < 0; });
-    if (accepting && fds[1].revents != 0) accept_connections(connections, after, accept_paused_until);
-  }
-}
-
-bool HealthServer::advance(Connection& c, short revents, Clock::time_point now) const {
-  if (now >= c.deadline) return false;
-  if (revents == 0) return true;
-  if (c.state == Connection::State::kWriting) {
-    const ssize_t n = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
-    c.sent += static_cast<size_t>(n);
-    if (c.sent == c.out.size()) {
-      shutdown(c.fd.get(), SHUT_WR);
-      c.state = Connection::State::kDraining;
-      c.deadline = std::min(c.deadline, now + kDrainTime);
-    }
-    return true;
-  }
-  char buf[4096];
-  const ssize_t n = recv(c.fd.get(), buf, sizeof buf, 0);
-  if (n < 0) return errno == EAGAIN || errno == EINTR;
-  if (n == 0) return false;  // the client closed, before or after its answer
-  if (c.state == Connection::State::kDraining) return true;
-  c.in.append(buf, static_cast<size_t>(n));
-  const size_t end = head_end(c.in);
-  if (end == std::string::npos && c.in.size() <= kMaxRequestHead) return true;
-  c.out = end != std::string::npos ? respond(c.in.substr(0, end))
-                                   : http_response(431, kPlainText, "request head too large\n", false);
-  c.in.clear();
-  c.state = Connection::State::kWriting;
-  c.deadline = now + options_.request_timeout;
-  return true;
-}
-
-void HealthServer::accept_connections(std::vector<Connection>& connections, Clock::time_point now,
-                                      Clock::time_point& paused_until) const {
-  while (connections.size() < kMaxConnections) {
-    const int fd = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors or memory: let the backlog wait instead of spinning.
-        spdlog::warn("metrics endpoint: cannot accept a connection: {}", std::strerror(errno));
-        paused_until = now + std::chrono::milliseconds(100);
-      }
-      return;  // EAGAIN (backlog empty), or an error of that one connection (ECONNABORTED, ...)
-    }
-    Connection c;
-    c.fd = Fd(fd);
-    c.deadline = now + options_.request_timeout;
-    connections.push_back(std::move(c));
-  }
+  return fmt::format("pipeline stalled: no heartbeat for {:.1f} s\n", std::chrono::duration<double>(age).count());
 }
 
 }  // namespace spanwire

@@ -1,8 +1,7 @@
 // The sensor's own HTTP endpoint (--metrics-addr): Prometheus /metrics, and
-// /healthz and /readyz for liveness and readiness probes. Plain POSIX sockets
-// and poll on a thread of its own; one request per connection, answered with
-// `Connection: close`. Small on purpose: it serves scrapers and probes, not
-// browsers.
+// /healthz and /readyz for liveness and readiness probes, served by
+// cpp-httplib on a small thread pool of its own. One request per connection
+// (answered with `Connection: close`): it serves scrapers and probes.
 #pragma once
 
 #include <atomic>
@@ -10,12 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <thread>
-#include <utility>
-#include <vector>
 
-#include "util/unique_fd.h"
+namespace httplib {
+class Server;
+}
 
 namespace spanwire {
 
@@ -28,7 +28,7 @@ class HealthServer {
   struct Options {
     // /healthz fails when the run loop has not called heartbeat() for longer.
     std::chrono::milliseconds stall_after{10000};
-    // A client must send its request head within this time.
+    // A client must send its request within this time.
     std::chrono::milliseconds request_timeout{5000};
     // Injected for tests; the time heartbeat() is compared against.
     std::function<Clock::time_point()> now = [] { return Clock::now(); };
@@ -53,23 +53,13 @@ class HealthServer {
   void heartbeat(Clock::time_point now);
 
  private:
-  using Fd = UniqueFd;
-  struct Connection;
-
-  void serve();
-  // Moves one connection on after poll() reported `revents` for it; false
-  // once it is finished (answered and drained, timed out, or failed).
-  bool advance(Connection& c, short revents, Clock::time_point now) const;
-  void accept_connections(std::vector<Connection>& connections, Clock::time_point now,
-                          Clock::time_point& paused_until) const;
-  // The whole response (head and body) to a complete request head.
-  std::string respond(const std::string& head) const;
+  void add_routes();
+  // The /healthz answer: 200 "ok", or 503 naming how long the loop is silent.
   std::string liveness_body(int& status) const;
 
   const Metrics& metrics_;
   Options options_;
-  Fd listen_fd_;
-  Fd wake_fd_;  // eventfd: the destructor's "stop"
+  std::unique_ptr<httplib::Server> server_;
   uint16_t port_ = 0;
   // Clock::rep of the last heartbeat; min(): none yet.
   std::atomic<Clock::rep> last_heartbeat_{std::numeric_limits<Clock::rep>::min()};

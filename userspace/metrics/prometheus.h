@@ -1,5 +1,6 @@
 // The sensor's own counters in the Prometheus text exposition format 0.0.4,
-// for the /metrics endpoint (metrics/health_server.h).
+// for the /metrics endpoint (metrics/health_server.h). The families are
+// built here; prometheus-cpp's TextSerializer writes (and escapes) the text.
 #pragma once
 
 #include <string>
@@ -16,9 +17,5 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 // export latency histogram, export failures by reason and parse errors by
 // protocol; each family with its # HELP and # TYPE lines.
 std::string render_prometheus(const Metrics& metrics);
-
-// A label value with backslash, double quote and line feed escaped, as the
-// format requires inside "...".
-std::string escape_label_value(std::string_view value);
 
 }  // namespace spanwire
