@@ -85,7 +85,15 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    // One line and exit status 2, like every other start-up error.
+    std::cerr << "spanwire: " << e.what() << " (spanwire " << (run->parsed() ? "run " : trace->parsed() ? "trace " : "")
+              << "--help lists the flags)\n";
+    return 2;
+  }
 
   if (version->parsed()) {
     std::cout << "spanwire " << SPANWIRE_VERSION << " (BPF types from " << SPANWIRE_VMLINUX_SOURCE << ")\n";

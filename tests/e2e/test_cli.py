@@ -62,8 +62,12 @@ def test_bad_values_give_one_line(build_dir):
     assert len(error_lines(res.stderr)) == 1 and "http://" in res.stderr
     res = run(build_dir, "run", "--ringbuf-size", "1000")
     assert res.returncode == 2 and "power of two" in res.stderr
-    res = run(build_dir, "run", "--no-such-flag")
-    assert res.returncode != 0 and "--no-such-flag" in res.stderr
+    # Bad flags and bad flag values: one line and exit status 2, as the README says.
+    for args in (["run", "--no-such-flag"], ["run", "--payload-cap", "lots"], ["run", "--pid"], ["nonsense"], []):
+        res = run(build_dir, *args)
+        assert res.returncode == 2, (args, res.returncode, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1, (args, res.stderr)
+    assert "--no-such-flag" in run(build_dir, "run", "--no-such-flag").stderr
 
 
 def test_without_privileges_explains_what_is_missing(build_dir):
@@ -104,3 +108,21 @@ def test_an_unwritable_stats_file_is_counted_and_logged_once(build_dir, tmp_path
     warnings = [l for l in err.splitlines() if "--stats-file could not be written" in l]
     assert len(warnings) == 1, err  # throttled: once a minute, not every second
     assert "stats_file_errors=" in err, err
+
+
+def test_documented_capabilities_without_tracefs_access_explain_what_is_missing(build_dir):
+    """An unprivileged user with only CAP_BPF and CAP_PERFMON, on a host where
+    tracefs is root-only (mode 0700): one line naming the missing capability,
+    exit 2 (it used to abort on an uncaught filesystem error, exit 134)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        cannot_run("needs root and setpriv (util-linux) to drop to another user")
+    mode = os.stat("/sys/kernel/tracing").st_mode & 0o777
+    if mode & 0o005:
+        cannot_run(f"tracefs is mode {mode:o} here, not root-only: nothing to check")
+    cmd = [shutil.which("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups",
+           "--inh-caps=-all,+bpf,+perfmon", "--ambient-caps=-all,+bpf,+perfmon",
+           str(build_dir / "spanwire"), "run"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    lines = error_lines(res.stderr)
+    assert len(lines) == 1 and "CAP_DAC_READ_SEARCH" in lines[0] and "/sys/kernel/tracing" in lines[0], res.stderr

@@ -239,6 +239,12 @@ TEST(ConfigEnv, BatchProcessorAndMetricReader) {
   EXPECT_EQ(from_env({{"OTEL_BSP_MAX_QUEUE_SIZE", "lots"}}).max_queue_size, Config{}.max_queue_size);
 }
 
+TEST(ConfigEnv, QueryParametersToRedact) {
+  EXPECT_TRUE(from_env({}).redact_query_params.empty());
+  EXPECT_EQ(from_env({{"SPANWIRE_REDACT_QUERY_PARAMS", "session, code,,state"}}).redact_query_params,
+            (std::vector<std::string>{"session", "code", "state"}));
+}
+
 TEST(ConfigValues, UrlsAndPaths) {
   auto u = split_url("https://Collector.example:4318/a/b");
   ASSERT_TRUE(u);

@@ -136,7 +136,8 @@ TEST(ConfigFile, ReadsEverySection) {
   TempDir dir;
   std::string file = dir.write("full.yaml", R"(
 capture: {payload_cap: 4096, ringbuf_size: 8388608, pids: [1, 2], comms: [nginx], ports: [443, 80],
-          namespaces: [shop], pod_labels: {tier: backend}, containers: [app], executables: [python3]}
+          namespaces: [shop], pod_labels: {tier: backend}, containers: [app], executables: [python3],
+          redact_query_params: [session, code]}
 stitching: {link_window_ms: 250}
 service: {name: shop}
 export:
@@ -163,6 +164,7 @@ kubernetes: {enabled: false, api_url: "https://10.0.0.1:443", token_file: /t, ca
   EXPECT_EQ(c.selection.pod_labels, (KeyValues{{"tier", "backend"}}));
   EXPECT_EQ(c.selection.containers, (std::vector<std::string>{"app"}));
   EXPECT_EQ(c.selection.executables, (std::vector<std::string>{"python3"}));
+  EXPECT_EQ(c.redact_query_params, (std::vector<std::string>{"session", "code"}));
   EXPECT_FALSE(c.kubernetes.enabled);
   EXPECT_EQ(c.kubernetes.api_url, "https://10.0.0.1:443");
   EXPECT_EQ(c.kubernetes.token_file, "/t");
@@ -285,6 +287,8 @@ TEST(ConfigFlags, OnlyPassedFlagsOverride) {
   EXPECT_EQ(f.tail_keep_errors, false);
   EXPECT_EQ(f.red_metrics_enabled, false);
   EXPECT_EQ(f.pids, (std::vector<uint32_t>{5, 6}));
+  EXPECT_EQ(run_flags("--redact-query-param session --redact-query-param code").redact_query_params,
+            (std::vector<std::string>{"session", "code"}));
   EXPECT_EQ(f.ports, (std::set<uint16_t>{8080}));
   EXPECT_EQ(f.max_queue_bytes, size_t{2} << 20);
   EXPECT_EQ(f.otlp.timeout, milliseconds(2500));

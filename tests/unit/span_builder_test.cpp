@@ -115,6 +115,39 @@ TEST_F(SpanBuilderTest, TlsConnectionsAreHttps) {
   EXPECT_EQ(s.string_attr("url.query"), "b=c");
 }
 
+TEST_F(SpanBuilderTest, SecretsInUrlsAreRedacted) {
+  http1::Exchange ex = exchange(
+      request("GET", "/files?X-Amz-Signature=abc123&api_key=k3y&page=2", {{"host", "s3"}}, 10, 20),
+      response(200, 30, 40, 0));
+  Span server = builder.build(connection(Role::kServer), ex, resource);
+  EXPECT_EQ(server.string_attr("url.query"), "X-Amz-Signature=REDACTED&api_key=REDACTED&page=2");
+  Span client = builder.build(connection(Role::kClient), ex, resource);
+  EXPECT_EQ(client.string_attr("url.full"), "http://s3/files?X-Amz-Signature=REDACTED&api_key=REDACTED&page=2");
+
+  // An absolute-form target (a proxy request) with credentials in it.
+  http1::Exchange proxied =
+      exchange(request("GET", "http://user:PASS@origin/a?sig=s", {}, 10, 20), response(200, 30, 40, 0));
+  Span via_proxy = builder.build(connection(Role::kClient), proxied, resource);
+  EXPECT_EQ(via_proxy.string_attr("url.full"), "http://REDACTED:REDACTED@origin/a?sig=REDACTED");
+  Span at_proxy = builder.build(connection(Role::kServer), proxied, resource);
+  EXPECT_EQ(at_proxy.string_attr("url.path"), "/a");
+  EXPECT_EQ(at_proxy.string_attr("url.query"), "sig=REDACTED");
+  for (const Span* s : {&server, &client, &via_proxy, &at_proxy})
+    for (const auto& a : s->attributes)
+      if (const auto* text = std::get_if<std::string>(&a.value)) {
+        EXPECT_EQ(text->find("PASS"), std::string::npos) << a.key;
+        EXPECT_EQ(text->find("k3y"), std::string::npos) << a.key;
+        EXPECT_EQ(text->find("abc123"), std::string::npos) << a.key;
+      }
+}
+
+TEST_F(SpanBuilderTest, ConfiguredQueryParametersAreRedactedToo) {
+  SpanBuilder custom{clock, ids, UrlRedaction({"session"})};
+  http1::Exchange ex = exchange(request("GET", "/?session=abc&page=1", {}, 10, 20), response(200, 30, 40, 0));
+  EXPECT_EQ(custom.build(connection(Role::kServer), ex, resource).string_attr("url.query"),
+            "session=REDACTED&page=1");
+}
+
 TEST_F(SpanBuilderTest, ServerErrorsOnlyOn5xx) {
   http1::Exchange not_found = exchange(request("GET", "/x", {}, 1, 2), response(404, 3, 4, 0));
   EXPECT_EQ(builder.build(connection(Role::kServer), not_found, resource).status, StatusCode::kUnset);

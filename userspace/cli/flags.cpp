@@ -192,6 +192,9 @@ void add_trace_flags(CLI::App& cmd, ConfigLayer& layer, CommandFlags& command) {
   option<std::vector<uint32_t>>(cmd, "--pid", layer.pids, "Trace only these process ids (repeatable)");
   option<std::vector<std::string>>(cmd, "--comm", layer.comms,
                                    "Trace only processes with this name (repeatable, 15 characters at most)");
+  option<std::vector<std::string>>(cmd, "--redact-query-param", layer.redact_query_params,
+                                   "Also replace this query parameter's value by REDACTED in url.query and url.full "
+                                   "(repeatable; api_key, token, password, sig and others always are)");
   option<std::vector<std::string>>(cmd, "--namespace", layer.namespaces,
                                    "Report only processes in pods of this Kubernetes namespace (repeatable)");
   cmd.add_option_function<std::vector<std::string>>(

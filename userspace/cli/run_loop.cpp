@@ -162,7 +162,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // Spans flow: builder -> linker -> RED metrics (every span) -> sampler -> exporter.
   MonotonicToUnix clock;
   IdGenerator ids;
-  SpanBuilder builder(clock, ids);
+  SpanBuilder builder(clock, ids, UrlRedaction(config.redact_query_params));
   ProcessResources resources("/proc", {config.service_name, config.resource_attributes});
   resources.set_selection(config.selection);
   TraceSampler sampler(exporter, metrics, config.sampling);

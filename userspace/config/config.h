@@ -87,6 +87,9 @@ struct Config {
   std::vector<std::string> comms;      // trace only these process names
   std::set<uint16_t> ports;            // report only connections on these ports
   ProcessSelection selection;          // report only these processes' spans
+  // Query parameters whose values become REDACTED in url.query and url.full,
+  // beyond the built-in list (span/url_redaction.h).
+  std::vector<std::string> redact_query_params;
 
   // Stitching: how long a finished span waits for the other spans of its trace
   uint32_t link_window_ms = 1000;

@@ -184,6 +184,11 @@ class ConfigFileReader {
                     layer_.comms =
                         list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
                   }},
+                 {"redact_query_params",
+                  [this](const YAML::Node& x, const Field& k) {
+                    layer_.redact_query_params =
+                        list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
+                  }},
                  {"namespaces",
                   [this](const YAML::Node& x, const Field& k) {
                     layer_.namespaces =

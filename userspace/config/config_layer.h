@@ -35,6 +35,7 @@ struct ConfigLayer {
   std::optional<uint32_t> ringbuf_bytes;
   std::optional<std::vector<uint32_t>> pids;
   std::optional<std::vector<std::string>> comms;
+  std::optional<std::vector<std::string>> redact_query_params;
   std::optional<std::set<uint16_t>> ports;
   std::optional<std::vector<std::string>> namespaces;
   std::optional<KeyValues> pod_labels;

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <sstream>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -30,14 +32,26 @@ uint64_t effective_capabilities() {
   return 0;
 }
 
+// Whether the tracefs `path` exists. A directory the sensor may not search
+// (tracefs is mode 0700 on many hosts) is a start-up error naming what is
+// missing, not an exception that aborts the process.
+bool exists_or_explain(const std::string& path) {
+  std::error_code ec;
+  const bool found = std::filesystem::exists(path, ec);
+  if (ec == std::errc::permission_denied)
+    throw StartupError("cannot read " + path + " (" + ec.message() +
+                       "): tracefs is readable by root only on this host; add CAP_DAC_READ_SEARCH (the "
+                       "least-privilege set in the README has it) or run as root");
+  return found && !ec;
+}
+
 bool tracefs_has_syscalls() {
-  return std::filesystem::exists("/sys/kernel/tracing/events/syscalls") ||
-         std::filesystem::exists("/sys/kernel/debug/tracing/events/syscalls");
+  return exists_or_explain("/sys/kernel/tracing/events/syscalls") ||
+         exists_or_explain("/sys/kernel/debug/tracing/events/syscalls");
 }
 
 bool tracefs_mounted() {
-  return std::filesystem::exists("/sys/kernel/tracing/events") ||
-         std::filesystem::exists("/sys/kernel/debug/tracing/events");
+  return exists_or_explain("/sys/kernel/tracing/events") || exists_or_explain("/sys/kernel/debug/tracing/events");
 }
 }  // namespace
 
@@ -86,7 +100,8 @@ void run_preflight_checks() {
     spdlog::warn("missing CAP_DAC_READ_SEARCH: TLS libraries inside other users' containers (/proc/PID/root) "
                  "cannot be opened, so their TLS traffic is not traced");
 
-  if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
+  std::error_code btf_error;
+  if (!std::filesystem::exists("/sys/kernel/btf/vmlinux", btf_error))
     throw StartupError("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): spanwire needs a kernel "
                        "built with CONFIG_DEBUG_INFO_BTF=y (every mainstream distribution kernel since 2021 has it)");
 

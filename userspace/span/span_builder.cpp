@@ -148,7 +148,7 @@ void add_network_attributes(std::vector<Attribute>& a, const ConnectionInfo& con
   add(a, "network.protocol.version", std::move(version));
 }
 
-void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
+void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f, const UrlRedaction& redaction) {
   bool client = conn.role == Role::kClient;
   std::string_view method = known_method(f.method);
   // HTTP/2 joined mid-connection may not know the path: then the name is
@@ -169,7 +169,7 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
     if (q != std::string_view::npos) {
       std::string_view query = f.target.substr(q + 1);
       query = query.substr(0, query.find('#'));
-      add(a, "url.query", std::string(query));
+      add(a, "url.query", redaction.query(query));
     }
   }
   add(a, "url.scheme", std::string(f.scheme));
@@ -184,8 +184,8 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f) {
       if (conn.remote.port != default_port) authority += ":" + std::to_string(conn.remote.port);
     }
     bool absolute = f.target.rfind("http://", 0) == 0 || f.target.rfind("https://", 0) == 0;
-    add(a, "url.full", absolute ? std::string(f.target)
-                                : std::string(f.scheme) + "://" + authority + std::string(f.target));
+    add(a, "url.full", redaction.full_url(absolute ? std::string(f.target)
+                                                   : std::string(f.scheme) + "://" + authority + std::string(f.target)));
   }
   add_network_attributes(a, conn, f.protocol_version);
   if (f.user_agent) add(a, "user_agent.original", *f.user_agent);
@@ -305,7 +305,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http2::Stream& st, std
       f.status = parse_status_code(*status);
       f.response_body = rs.data_bytes;
     }
-    describe_http(span, conn, f);
+    describe_http(span, conn, f, redaction_);
   }
   auto& a = span.attributes;
   add(a, "spanwire.http2.stream_id", static_cast<int64_t>(st.id));
@@ -342,7 +342,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
     f.status = resp->status_code;
     f.response_body = resp->body_bytes;
   }
-  describe_http(span, conn, f);
+  describe_http(span, conn, f, redaction_);
   if (!resp) mark_unanswered(span, "connection closed before a response");
   return span;
 }

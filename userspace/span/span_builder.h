@@ -13,12 +13,14 @@
 #include "span/clock.h"
 #include "span/span.h"
 #include "span/trace_context.h"
+#include "span/url_redaction.h"
 
 namespace spanwire {
 
 class SpanBuilder {
  public:
-  SpanBuilder(const MonotonicToUnix& clock, IdGenerator& ids) : clock_(clock), ids_(ids) {}
+  SpanBuilder(const MonotonicToUnix& clock, IdGenerator& ids, UrlRedaction redaction = UrlRedaction())
+      : clock_(clock), ids_(ids), redaction_(std::move(redaction)) {}
 
   Span build(const ConnectionInfo& conn, const http1::Exchange& exchange,
              std::shared_ptr<const Resource> resource);
@@ -35,6 +37,7 @@ class SpanBuilder {
 
   const MonotonicToUnix& clock_;
   IdGenerator& ids_;
+  const UrlRedaction redaction_;  // url.query and url.full never carry secrets
 };
 
 // The request at request_offset of conn as both ends see it; nullopt when its
