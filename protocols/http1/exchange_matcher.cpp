@@ -120,12 +120,7 @@ bool ExchangeMatcher::is_new_response(const Message& m) const {
 
 void ExchangeMatcher::add_request(Message request, bool done) {
   last_request_head_ = request.stream_offset;
-  if (pending_.size() >= kMaxPending) {
-    // Bound memory on a connection whose responses never come: give up on the oldest.
-    if (pending_.front().answer == Answer::kAwaiting) mark_unanswered(pending_.front());
-    emit_front();
-    method_queue_dirty_ = true;
-  }
+  if (pending_.size() >= kMaxPending) drop_oldest_pending();
   Pending& entry = pending_.emplace_back();
   entry.request_offset = request.stream_offset;
   entry.request_ts = request.first_ts;
@@ -151,6 +146,43 @@ void ExchangeMatcher::add_request(Message request, bool done) {
   }
 }
 
+// Bounds memory on a connection with more requests in flight than kMaxPending:
+// the oldest is dropped without an exchange (counted). Emitting it unanswered
+// would be a false error, and its answer, still to come first, would then be
+// paired with the next request and shift every later pair. So the answer it
+// owes is remembered and skipped when it comes.
+void ExchangeMatcher::drop_oldest_pending() {
+  Pending& oldest = pending_.front();
+  if (oldest.answer == Answer::kAwaiting) {
+    if (owed_.size() < kMaxOwedMethods)
+      owed_.push_back({oldest.method, oldest.request_ts});
+    else
+      ++owed_beyond_methods_;
+  }
+  pending_.pop_front();
+  ++stats_.dropped_over_bound;
+  method_queue_dirty_ = true;
+}
+
+// A final response in sync answers the oldest dropped request that still owes
+// one. After a loss of sync it is unknown which answers were lost: the
+// dropped requests are older than any pending one, so theirs count as lost
+// and the response is paired by time as usual.
+bool ExchangeMatcher::skip_answer_to_dropped(const Message& head) {
+  if (owed_.empty() && owed_beyond_methods_ == 0) return false;
+  if (head.after_resync) {
+    owed_.clear();
+    owed_beyond_methods_ = 0;
+    method_queue_dirty_ = true;
+    return false;
+  }
+  if (!owed_.empty())
+    owed_.pop_front();
+  else
+    --owed_beyond_methods_;
+  return true;
+}
+
 void ExchangeMatcher::on_request_done(Message request) {
   if (is_new_request(request)) return add_request(std::move(request), /*done=*/true);
   if (Pending* entry = find_request(request.stream_offset)) {
@@ -171,6 +203,7 @@ void ExchangeMatcher::on_response_head(const Message& head) {
     return;
   }
   if (head.status_code == 101) switch_protocols();  // whoever it answers
+  if (skip_answer_to_dropped(head)) return;
   if (Pending* entry = choose_request(head)) assign(*entry, head.stream_offset, head.status_code);
   if (responses_.upgraded()) switch_protocols();  // e.g. CONNECT 2xx framed by the parser
 }
@@ -279,6 +312,10 @@ ExchangeMatcher::Pending* ExchangeMatcher::find_request(uint64_t offset) {
 void ExchangeMatcher::rebuild_method_queue() {
   method_queue_dirty_ = false;
   responses_.clear_expected_responses();
+  // Answers owed beyond kMaxOwedMethods are framed by the methods that follow:
+  // only a HEAD among them could be framed wrong, on a connection already
+  // 65,536 answers behind.
+  for (const Owed& owed : owed_) responses_.expect_response_to(owed.method, owed.request_ts);
   for (const Pending& entry : pending_) {
     if (entry.answer == Answer::kAwaiting) {
       responses_.expect_response_to(entry.method, entry.request_ts);

@@ -9,6 +9,8 @@
 //  - right after the response stream lost sync (Message::after_resync): the latest
 //    pending request with first_ts <= the response's; older pending ones are emitted
 //    unanswered (their answers were lost);
+//  - the oldest requests dropped at kMaxPending still owe their answers, which come
+//    first: each is skipped (counted), so no later request is paired with it;
 //  - no request pending at all: it waits (at most kMaxWaitingResponses) for the next
 //    request, since the two directions are captured independently; it is an orphan if
 //    that request is newer than it, or at close().
@@ -45,11 +47,13 @@ struct MatcherStats {
   uint64_t unanswered = 0;        // ... of which without a response
   uint64_t orphan_responses = 0;  // final responses dropped for lack of a plausible request
   uint64_t informational = 0;     // 1xx responses other than 101
+  uint64_t dropped_over_bound = 0;  // requests beyond kMaxPending in flight: no exchange, answer skipped
 };
 
 class ExchangeMatcher {
  public:
-  static constexpr size_t kMaxPending = 256;          // requests awaiting an answer
+  static constexpr size_t kMaxPending = 1024;         // requests awaiting an answer
+  static constexpr size_t kMaxOwedMethods = 65536;    // methods of dropped requests kept for framing
   static constexpr size_t kMaxWaitingResponses = 16;  // responses awaiting a request
   static constexpr size_t kMaxInterim = 4;
 
@@ -104,7 +108,16 @@ class ExchangeMatcher {
     std::optional<Message> message;
   };
 
+  // Answers owed to requests dropped at kMaxPending, oldest first: their methods
+  // (HEAD answers have no body) and send times, for the response parser.
+  struct Owed {
+    std::string method;
+    uint64_t request_ts = 0;
+  };
+
   void reconcile();
+  void drop_oldest_pending();
+  bool skip_answer_to_dropped(const Message& head);
   bool drain_requests();
   bool drain_responses();
   bool is_new_request(const Message& m) const;
@@ -128,6 +141,8 @@ class ExchangeMatcher {
   Parser responses_;
   Fifo<Pending> pending_;
   Fifo<WaitingResponse> waiting_;
+  Fifo<Owed> owed_;                 // answers owed to dropped requests, in order
+  uint64_t owed_beyond_methods_ = 0;  // more owed answers, past kMaxOwedMethods
   std::vector<Exchange> ready_;
   MatcherStats stats_;
   std::optional<uint64_t> last_request_head_;   // offset of the newest request head seen

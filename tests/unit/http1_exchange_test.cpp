@@ -426,17 +426,44 @@ TEST(Http1Exchange, InterimWithoutPendingRequestIsOnlyCounted) {
   EXPECT_EQ(matcher.stats().orphan_responses, 0u);
 }
 
-TEST(Http1Exchange, PendingRequestsAreBounded) {
+TEST(Http1Exchange, PendingRequestsAreBoundedWithoutFalseErrors) {
   ExchangeMatcher matcher;
   const size_t total = ExchangeMatcher::kMaxPending + 44;
   for (size_t i = 0; i < total; ++i) matcher.feed_request(get("/" + std::to_string(i)), i);
-  std::vector<Exchange> out = matcher.take_exchanges();
-  ASSERT_EQ(out.size(), 44u);  // the oldest gave up, in order
-  EXPECT_EQ(out[0].request.target, "/0");
-  EXPECT_FALSE(out[43].response);
+  // The oldest 44 are dropped and counted, not emitted as unanswered errors.
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  EXPECT_EQ(matcher.stats().dropped_over_bound, 44u);
   matcher.close(total);
   EXPECT_EQ(matcher.take_exchanges().size(), ExchangeMatcher::kMaxPending);
-  EXPECT_EQ(matcher.stats().unanswered, total);
+  EXPECT_EQ(matcher.stats().unanswered, ExchangeMatcher::kMaxPending);
+}
+
+// Pipelining deeper than the bound must not shift the pairing: the answers of
+// the dropped requests come first and are skipped, and every request that
+// gets an exchange gets its own response (the body names the request).
+TEST(Http1Exchange, PipeliningBeyondTheBoundKeepsEveryPairRight) {
+  ExchangeMatcher matcher;
+  const size_t total = 2000;
+  for (size_t i = 0; i < total; ++i) matcher.feed_request(get("/" + std::to_string(i)), i);
+  std::vector<Exchange> out;
+  for (size_t i = 0; i < total; ++i) {
+    // A HEAD-free mix of statuses and bodies, so framing depends on nothing guessed.
+    matcher.feed_response(i % 3 == 0 ? std::string(kNotFound) : ok("/" + std::to_string(i)), total + i);
+    for (auto& e : matcher.take_exchanges()) out.push_back(std::move(e));
+  }
+  matcher.close(2 * total);
+  for (auto& e : matcher.take_exchanges()) out.push_back(std::move(e));
+  const size_t dropped = total - ExchangeMatcher::kMaxPending;
+  EXPECT_EQ(matcher.stats().dropped_over_bound, dropped);
+  ASSERT_EQ(out.size(), ExchangeMatcher::kMaxPending);
+  for (size_t k = 0; k < out.size(); ++k) {
+    const size_t i = dropped + k;
+    ASSERT_EQ(out[k].request.target, "/" + std::to_string(i));
+    ASSERT_TRUE(out[k].response) << i;
+    EXPECT_EQ(out[k].response->status_code, i % 3 == 0 ? 404 : 200) << i;
+  }
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+  EXPECT_EQ(matcher.stats().orphan_responses, 0u);
 }
 
 }  // namespace
