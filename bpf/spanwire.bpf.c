@@ -124,12 +124,6 @@ struct {
 	__type(value, __u8);
 } self_ports SEC(".maps");
 
-/* A data event is too large for the 512-byte stack: it is built in this
- * CPU's slot (programs run with migration disabled). The slack after the
- * event lets the verifier accept a copy at any offset below the payload
- * ceiling of any length up to it, as gathering an iovec array needs. A
- * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
- * is a plain array the loader sizes to the number of possible CPUs. */
 /* Gathering a vectored syscall's bytes into one event. It lives in the
  * scratch slot, not on the stack: values the loop callback reads from map
  * memory are not tracked precisely by the verifier, so the callback is
@@ -143,6 +137,12 @@ struct iov_gather {
 	__u32 pad;
 };
 
+/* A data event is too large for the 512-byte stack: it is built in this
+ * CPU's slot (programs run with migration disabled). The slack after the
+ * event lets the verifier accept a copy at any offset below the payload
+ * ceiling of any length up to it, as gathering an iovec array needs. A
+ * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
+ * is a plain array the loader sizes to the number of possible CPUs. */
 struct data_scratch_slot {
 	struct sw_data_event ev;
 	__u8 slack[SW_MAX_PAYLOAD];

@@ -6,9 +6,8 @@
 #define SPANWIRE_BPF_SPANWIRE_H
 
 /* Hard ceiling of payload bytes copied per data event; the runtime cap
- * (payload_cap in the BPF object's rodata) is at most this. A data event is
- * built in a per-CPU array slot, whose values the kernel limits to 32 KiB:
- * the ceiling is 32 KiB less the 64-byte event header. */
+ * (payload_cap in the BPF object's rodata) is at most this: an event with
+ * its 64-byte header fits in 32 KiB. */
 #define SW_DATA_HEADER_SIZE 64
 #define SW_MAX_PAYLOAD (32768 - SW_DATA_HEADER_SIZE)
 /* Vectored I/O: iovecs walked per syscall (the kernel's own UIO_MAXIOV, so
@@ -65,7 +64,7 @@ enum sw_syscall {
 /* Kernel-side counters, one slot each in the per-CPU "stats" array. */
 enum sw_stat {
 	SW_STAT_RINGBUF_DROPS = 0,  /* events that did not fit in the ring buffer */
-	SW_STAT_BYTES_UNCOPIED,     /* bytes beyond the per-event cap or iovec bound */
+	SW_STAT_BYTES_UNCOPIED,     /* bytes beyond the per-event cap, or not copied (sendfile, unreadable) */
 	SW_STAT_CONNS_TRACED,       /* connections recognised as HTTP and traced */
 	SW_STAT_CONNS_OTHER,        /* TCP connections of another protocol: no payload */
 	SW_STAT_IOV_TRUNCATED,      /* syscalls with more messages than walked, or an unreadable iovec array */

@@ -46,8 +46,7 @@ class Degradation {
   explicit Degradation(std::string what) : what_(std::move(what)) {}
   void report(const std::string& detail) {
     if (auto suppressed = log_.admit(LogThrottle::Clock::now()))
-      spdlog::warn("{}: {}{}", what_, detail,
-                   *suppressed > 0 ? fmt::format(" ({} more since the last warning)", *suppressed) : "");
+      spdlog::warn("{}: {}{}", what_, detail, LogThrottle::suppressed_note(*suppressed));
   }
 
  private:

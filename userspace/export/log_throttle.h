@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace spanwire {
@@ -22,6 +23,12 @@ class LogThrottle {
     }
     last_ = now;
     return std::exchange(suppressed_, 0);
+  }
+
+  // What ends the line that admit() let through: empty, or how many similar
+  // lines were suppressed before it.
+  static std::string suppressed_note(uint64_t suppressed) {
+    return suppressed == 0 ? std::string() : " (" + std::to_string(suppressed) + " similar warnings suppressed)";
   }
 
  private:

@@ -98,7 +98,7 @@ void OtlpSpanExporter::send(std::vector<Span> batch) {
     spdlog::warn("{} accepted a batch in part: {} of {} spans rejected: {}; counted in spans_rejected_partial{}",
                  transport_->describe(), rejected, n,
                  partial.error_message().empty() ? "no reason given" : partial.error_message(),
-                 *suppressed > 0 ? fmt::format(" ({} similar warnings suppressed)", *suppressed) : "");
+                 LogThrottle::suppressed_note(*suppressed));
 }
 
 }  // namespace spanwire

@@ -65,7 +65,7 @@ RetryingSender::Result RetryingSender::send(Signal signal, std::string_view requ
 void RetryingSender::log_failure(const ExportResult& result, size_t items, const std::string& next_step) {
   if (auto suppressed = log_.admit(LogThrottle::Clock::now()))
     spdlog::warn("{} failed for {} {}: {}; {}{}", transport_.describe(), items, what_, result.detail, next_step,
-                 *suppressed > 0 ? fmt::format(" ({} similar warnings suppressed)", *suppressed) : "");
+                 LogThrottle::suppressed_note(*suppressed));
 }
 
 void RetryingSender::stop() {
