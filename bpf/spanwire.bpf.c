@@ -515,6 +515,7 @@ static __always_inline int submit_data(struct conn_state *c, struct sw_data_even
 	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ);
 
 	ev->pos = __sync_fetch_and_add((keep & SW_DATA_TLS) ? &c->tls_pos[dir] : &c->pos[dir], len);
+	ev->peer_pos = (keep & SW_DATA_TLS) ? c->tls_pos[dir ^ 1] : c->pos[dir ^ 1];
 	ev->len = len;
 	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | keep;
 	asm volatile("" : "+r"(copied));

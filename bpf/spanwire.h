@@ -7,8 +7,8 @@
 
 /* Hard ceiling of payload bytes copied per data event; the runtime cap
  * (payload_cap in the BPF object's rodata) is at most this: an event with
- * its 64-byte header fits in 32 KiB. */
-#define SW_DATA_HEADER_SIZE 64
+ * its 72-byte header fits in 32 KiB. */
+#define SW_DATA_HEADER_SIZE 72
 #define SW_MAX_PAYLOAD (32768 - SW_DATA_HEADER_SIZE)
 /* Vectored I/O: iovecs walked per syscall (the kernel's own UIO_MAXIOV, so
  * every iovec a syscall can move is walked) and messages walked per *mmsg
@@ -123,6 +123,12 @@ struct sw_data_event {
 	 * seq_minus_pos + offset. Both ends of a connection see the same sequence
 	 * numbers, which pairs a client's request with the server's. */
 	__u32 seq_minus_pos;
+	/* Bytes moved so far in the other direction (the same stream kind as pos:
+	 * plaintext for TLS) when this syscall returned. Every position is counted
+	 * in the kernel, lost events included, so it places this chunk against the
+	 * other stream with certainty: a response written after the server read
+	 * N request bytes answers a request that starts before N. */
+	__u64 peer_pos;
 	__u8 data[SW_MAX_PAYLOAD];
 };
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 #include "http1/exchange_matcher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace spanwire::http1 {
@@ -8,10 +9,18 @@ ExchangeMatcher::ExchangeMatcher(Limits limits)
     : requests_(Kind::kRequest, limits), responses_(Kind::kResponse, limits) {
   // Bytes after an Upgrade/CONNECT request wait until its answer says what they are.
   requests_.hold_after_upgrade_requests(true);
+  // The sensor feeds one syscall's bytes at a time.
+  requests_.feeds_may_begin_messages(true);
+  responses_.feeds_may_begin_messages(true);
 }
 
 void ExchangeMatcher::feed_request(std::string_view data, uint64_t ts) {
+  const uint64_t before = requests_.position();
+  const bool was_lost = requests_.lost_sync();
   requests_.feed(data, ts);
+  // Garbage lost sync somewhere in this input, after the newest head at least.
+  if (!was_lost && requests_.lost_sync())
+    note_request_loss(std::max(before, last_request_head_ ? *last_request_head_ + 1 : 0));
   reconcile();
 }
 
@@ -21,17 +30,22 @@ void ExchangeMatcher::feed_response(std::string_view data, uint64_t ts) {
 }
 
 void ExchangeMatcher::gap_request(uint64_t n, uint64_t ts) {
+  const uint64_t before = requests_.position();
+  const bool was_lost = requests_.lost_sync();
   requests_.gap(n, ts);
+  if (!was_lost && requests_.lost_sync()) note_request_loss(before);
   method_queue_dirty_ = true;  // requests may be lost: realign the methods with what we know
   reconcile();
 }
 
 void ExchangeMatcher::gap_response(uint64_t n, uint64_t ts) {
   responses_.gap(n, ts);
+  if (responses_.lost_sync()) note_response_loss();  // the gap may have held responses
   reconcile();
 }
 
 void ExchangeMatcher::start_midstream() {
+  certain_ = false;  // what came before is unknown
   requests_.start_midstream();
   responses_.start_midstream();
   reconcile();
@@ -60,12 +74,20 @@ void ExchangeMatcher::reconcile() {
     moved |= drain_responses();
     if (!moved) break;
   }
+  adopt_waiting();  // the request stream may have caught up with a waiting response
   if (requests_.stats().resyncs != request_resyncs_seen_) {
     request_resyncs_seen_ = requests_.stats().resyncs;
     method_queue_dirty_ = true;
   }
+  if (responses_.stats().resyncs != response_resyncs_seen_) {
+    response_resyncs_seen_ = responses_.stats().resyncs;
+    note_response_loss();
+  }
   if (method_queue_dirty_) rebuild_method_queue();
   emit_ready();
+  // Every head before these offsets has been placed.
+  request_places_.forget_before(requests_.unreported_from());
+  response_places_.forget_before(responses_.unreported_from());
 }
 
 bool ExchangeMatcher::drain_requests() {
@@ -124,25 +146,46 @@ void ExchangeMatcher::add_request(Message request, bool done) {
   Pending& entry = pending_.emplace_back();
   entry.request_offset = request.stream_offset;
   entry.request_ts = request.first_ts;
+  entry.request_pos = request_places_.absolute(request.stream_offset);
+  entry.response_pos = request_places_.peer_at(request.stream_offset);
+  entry.after_loss = request.after_resync;
+  entry.response_losses_at_add = response_losses_;
   entry.method = request.method;
   entry.request = std::move(request);
   entry.request_done = done;
+  note_pipelining(entry);
   responses_.expect_response_to(entry.method, entry.request_ts);
-
   // A response seen before any request was awaiting may belong to this one (each
-  // direction is captured independently), unless it was sent before this request.
+  // direction is captured independently).
+  adopt_waiting();
+}
+
+// Two requests moved with no response byte moved in between (requests lost between
+// them or not): the client had both out at once (or the first was never answered),
+// and after a loss the newest request before a response is not necessarily the one
+// it answers. Response bytes between two consecutive requests are the sign of a
+// client that waits for each answer.
+void ExchangeMatcher::note_pipelining(const Pending& entry) {
+  if (!entry.response_pos) return;
+  if (newest_request_response_pos_) {
+    if (*newest_request_response_pos_ == *entry.response_pos) pipelining_seen_ = true;
+    else if (!entry.after_loss) one_at_a_time_seen_ = true;
+  }
+  newest_request_response_pos_ = entry.response_pos;
+}
+
+void ExchangeMatcher::adopt_waiting() {
   while (!waiting_.empty()) {
+    bool wait = false;
+    Pending* owner = choose_request(waiting_.front(), wait);
+    if (wait) return;
     WaitingResponse w = std::move(waiting_.front());
     waiting_.pop_front();
     method_queue_dirty_ = true;
-    if (w.first_ts < entry.request_ts) {
-      ++stats_.orphan_responses;
-      continue;
+    if (owner) {
+      owner->response = std::move(w.message);
+      assign(*owner, w.offset, w.status);
     }
-    Pending& owner = pending_.back();
-    owner.response = std::move(w.message);
-    assign(owner, w.offset, w.status);
-    break;
   }
 }
 
@@ -170,7 +213,7 @@ void ExchangeMatcher::drop_oldest_pending() {
 // and the response is paired by time as usual.
 bool ExchangeMatcher::skip_answer_to_dropped(const Message& head) {
   if (owed_.empty() && owed_beyond_methods_ == 0) return false;
-  if (head.after_resync) {
+  if (head.after_resync || !certain_) {
     owed_.clear();
     owed_beyond_methods_ = 0;
     method_queue_dirty_ = true;
@@ -204,7 +247,17 @@ void ExchangeMatcher::on_response_head(const Message& head) {
   }
   if (head.status_code == 101) switch_protocols();  // whoever it answers
   if (skip_answer_to_dropped(head)) return;
-  if (Pending* entry = choose_request(head)) assign(*entry, head.stream_offset, head.status_code);
+  WaitingResponse sighting;
+  sighting.offset = head.stream_offset;
+  sighting.first_ts = head.first_ts;
+  sighting.status = head.status_code;
+  sighting.request_pos = response_places_.peer_at(head.stream_offset);
+  sighting.response_pos = response_places_.absolute(head.stream_offset);
+  sighting.after_resync = head.after_resync;
+  bool wait = !waiting_.empty();  // answers are decided in order
+  Pending* entry = wait ? nullptr : choose_request(sighting, wait);
+  if (wait) wait_for_requests(sighting);
+  else if (entry) assign(*entry, head.stream_offset, head.status_code);
   if (responses_.upgraded()) switch_protocols();  // e.g. CONNECT 2xx framed by the parser
 }
 
@@ -226,39 +279,147 @@ void ExchangeMatcher::on_response_done(Message response) {
   // else: interim, orphan, or its request was evicted
 }
 
-ExchangeMatcher::Pending* ExchangeMatcher::choose_request(const Message& head) {
-  Pending* first = first_awaiting();
-  if (first == nullptr) {
-    method_queue_dirty_ = true;
-    waiting_.push_back({head.stream_offset, head.first_ts, head.status_code, std::nullopt});
-    if (waiting_.size() > kMaxWaitingResponses) {
-      waiting_.pop_front();
-      ++stats_.orphan_responses;
-    }
+// The request `r` answers; nullptr when there is none (counted), or, with `wait`
+// set, when that cannot be told yet.
+ExchangeMatcher::Pending* ExchangeMatcher::choose_request(const WaitingResponse& r, bool& wait) {
+  if (r.after_resync) certain_ = false;
+  Pending* oldest = first_awaiting();
+  if (oldest == nullptr && certain_) {  // its request may not have been processed yet
+    wait = true;
     return nullptr;
   }
-  // Latest awaiting request sent no later than the response.
-  Pending* latest = nullptr;
-  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
-    if (it->answer == Answer::kAwaiting && it->request_ts <= head.first_ts) {
-      latest = &*it;
-      break;
-    }
+  if (certain_ && !oldest->after_loss) return pair_in_order(r, *oldest);
+  certain_ = false;
+  // After a loss, decide once every request byte moved before the response is
+  // known, seen or lost: a request still in flight to us may be the one.
+  const bool requests_known = r.request_pos
+                                  ? request_places_.absolute(requests_.position()) >= r.request_pos
+                                  : oldest != nullptr;
+  if (!requests_known) {
+    wait = true;
+    return nullptr;
   }
-  if (latest == nullptr) {  // predates every awaiting request: its request was never seen
+  return pair_after_loss(r);
+}
+
+// A response that cannot be decided yet waits, in order, behind any other.
+void ExchangeMatcher::wait_for_requests(const WaitingResponse& r) {
+  method_queue_dirty_ = true;
+  waiting_.push_back(r);
+  if (waiting_.size() > kMaxWaitingResponses) {
+    waiting_.pop_front();
+    ++stats_.orphan_responses;
+  }
+}
+
+// No message was lost since pairing was last certain: HTTP/1 answers in order.
+ExchangeMatcher::Pending* ExchangeMatcher::pair_in_order(const WaitingResponse& r, Pending& oldest) {
+  if (!could_answer(oldest, r)) {  // moved before the oldest request: it answers one never seen
     ++stats_.orphan_responses;
     method_queue_dirty_ = true;
     return nullptr;
   }
-  if (!head.after_resync) return first;  // in sync: HTTP/1 answers in order
-  // Responses may have been lost before this one: it most likely answers the latest
-  // request sent before it, and the older ones lost their answers.
   for (Pending& entry : pending_) {
-    if (&entry == latest) break;
-    if (entry.answer == Answer::kAwaiting) mark_unanswered(entry);
+    if (&entry == &oldest || entry.answer != Answer::kAwaiting) continue;
+    if (r.request_pos && entry.request_pos && could_answer(entry, r)) pipelining_seen_ = true;
+    break;
+  }
+  return &oldest;
+}
+
+// After a loss the number of messages lost in each direction is unknown. A
+// connection seen waiting for each answer, and never seen with two requests out
+// at once, answers each request before the next is sent: a response answers the
+// newest request that started before it moved, if no request can hide in a loss
+// between the two.
+ExchangeMatcher::Pending* ExchangeMatcher::pair_after_loss(const WaitingResponse& r) {
+  method_queue_dirty_ = true;
+  if (!r.request_pos) {
+    abandon(r);
+    return nullptr;
+  }
+  Pending* newest = nullptr;
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    if (!it->request_pos) {  // placed nowhere: no evidence
+      abandon(r);
+      return nullptr;
+    }
+    if (*it->request_pos < *r.request_pos) {
+      newest = &*it;
+      break;
+    }
+  }
+  if (newest == nullptr) {  // moved before every pending request: it answers one never seen
+    ++stats_.orphan_responses;
+    return nullptr;
+  }
+  // Requests lost just before `newest` may still have been awaiting answers.
+  if (pipelining_seen_ || !one_at_a_time_seen_ || newest->answer != Answer::kAwaiting || newest->after_loss ||
+      request_lost_between(*newest->request_pos, *r.request_pos)) {
+    abandon(r);
+    return nullptr;
+  }
+  for (Pending& entry : pending_) {  // their answers were lost
+    if (&entry == newest) break;
+    if (entry.answer == Answer::kAwaiting) mark_lost(entry);
+  }
+  certain_ = true;  // every request up to this one is settled
+  return newest;
+}
+
+// Neither this response nor the requests it could answer are paired: no span is
+// better than a wrong one. Each is counted.
+void ExchangeMatcher::abandon(const WaitingResponse& r) {
+  ++stats_.responses_unpaired_after_loss;
+  certain_ = false;
+  for (Pending& entry : pending_) {
+    if (entry.answer == Answer::kAwaiting && could_answer(entry, r)) mark_lost(entry);
   }
   method_queue_dirty_ = true;
-  return latest;
+}
+
+// Whether `r` can answer `entry` at all: a response moves after its request
+// started, and starts after the response bytes moved before the request.
+bool ExchangeMatcher::could_answer(const Pending& entry, const WaitingResponse& r) {
+  if (entry.request_pos && r.request_pos) {
+    if (entry.response_pos && r.response_pos && *r.response_pos < *entry.response_pos) return false;
+    return *entry.request_pos < *r.request_pos;
+  }
+  return entry.request_ts <= r.first_ts;
+}
+
+bool ExchangeMatcher::request_lost_between(uint64_t from, uint64_t to) const {
+  for (uint64_t start : request_loss_starts_) {
+    if (start > from && start < to) return true;
+  }
+  // The request stream is lost right now, since before `to`: the loss is open-ended.
+  if (requests_.lost_sync()) {
+    std::optional<uint64_t> lost_from = request_loss_starts_.empty() ? std::nullopt
+                                                                     : std::optional(request_loss_starts_.back());
+    if (!lost_from || *lost_from < to) return true;
+  }
+  return false;
+}
+
+void ExchangeMatcher::note_request_loss(uint64_t from_offset) {
+  std::optional<uint64_t> pos = request_places_.absolute(from_offset);
+  if (!pos) return;
+  // Losses before the oldest pending request can no longer matter.
+  const std::optional<uint64_t> oldest = pending_.empty() ? std::nullopt : pending_.front().request_pos;
+  std::erase_if(request_loss_starts_, [&](uint64_t s) { return !oldest || s < *oldest; });
+  request_loss_starts_.push_back(*pos);
+}
+
+void ExchangeMatcher::note_response_loss() {
+  ++response_losses_;
+  response_loss_end_ = response_places_.absolute(responses_.position());
+}
+
+// A request without an answer is a true "no response" only if no response could
+// have been lost after it was sent.
+bool ExchangeMatcher::answer_may_be_lost(const Pending& entry) const {
+  if (entry.response_pos && response_loss_end_) return *response_loss_end_ > *entry.response_pos;
+  return response_losses_ > entry.response_losses_at_add;
 }
 
 void ExchangeMatcher::assign(Pending& entry, uint64_t offset, int status) {
@@ -269,8 +430,9 @@ void ExchangeMatcher::assign(Pending& entry, uint64_t offset, int status) {
   settle_upgrade(entry);
 }
 
-void ExchangeMatcher::mark_unanswered(Pending& entry) {
-  entry.answer = Answer::kUnanswered;
+void ExchangeMatcher::mark_lost(Pending& entry) {
+  entry.answer = Answer::kLost;
+  ++stats_.requests_unpaired_after_loss;
   settle_upgrade(entry);
 }
 
@@ -326,8 +488,12 @@ void ExchangeMatcher::rebuild_method_queue() {
 void ExchangeMatcher::emit_ready() {
   while (!pending_.empty()) {
     const Pending& front = pending_.front();
+    if (front.answer == Answer::kLost) {
+      pending_.pop_front();
+      continue;
+    }
     const bool answered = front.answer == Answer::kAssigned && front.response.has_value();
-    if (!front.request_done || !(answered || front.answer == Answer::kUnanswered)) break;
+    if (!front.request_done || !answered) break;
     emit_front();
   }
 }
@@ -337,6 +503,11 @@ void ExchangeMatcher::emit_ready() {
 void ExchangeMatcher::emit_front() {
   Pending entry = std::move(pending_.front());
   pending_.pop_front();
+  if (entry.answer == Answer::kAwaiting && answer_may_be_lost(entry)) {
+    ++stats_.requests_unpaired_after_loss;
+    return;
+  }
+  if (entry.answer == Answer::kLost) return;
   Exchange exchange;
   exchange.request = std::move(entry.request);
   if (!entry.request_done) exchange.request.complete = false;

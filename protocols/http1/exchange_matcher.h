@@ -3,17 +3,27 @@
 // Owns one Parser per direction. A request counts as pending as soon as its head is
 // parsed (its answer may come before its body ends), and every pending request queues
 // its method and first_ts with the response parser, so HEAD/CONNECT answers are framed
-// right even when pipelined. A response is paired when its head is parsed:
-//  - in sync: FIFO, the oldest pending request (HTTP/1 answers in order);
-//  - older than every pending request (first_ts): an orphan, counted and dropped;
-//  - right after the response stream lost sync (Message::after_resync): the latest
-//    pending request with first_ts <= the response's; older pending ones are emitted
-//    unanswered (their answers were lost);
+// right even when pipelined. A response is paired when its head is parsed, and only
+// when the pairing is certain:
+//  - while no message of either direction was lost: first-in-first-out, the oldest
+//    pending request (HTTP/1 answers in order). Where chunks were placed (see
+//    PeerPositions), a response moved before the oldest pending request is an orphan,
+//    and one moved after two pending requests shows the client pipelines;
+//  - after a loss of sync (a response after a gap, or the oldest pending request after
+//    one), the count of messages lost in each direction is unknown, so first-in-first-out
+//    would shift every later pair. On a connection seen not to pipeline, a response
+//    answers the newest request that started before the response moved, which the
+//    placements prove; older pending requests had their answers lost. Without placements,
+//    or on a pipelining connection, the response and the pending requests it could
+//    answer are dropped and counted (no span rather than a wrong one), and pairing stays
+//    suspended until the connection closes;
 //  - the oldest requests dropped at kMaxPending still owe their answers, which come
 //    first: each is skipped (counted), so no later request is paired with it;
 //  - no request pending at all: it waits (at most kMaxWaitingResponses) for the next
 //    request, since the two directions are captured independently; it is an orphan if
-//    that request is newer than it, or at close().
+//    that request could not have caused it, or at close().
+// A request left without an answer is reported unanswered only when no response could
+// have been lost after it was sent; otherwise it is dropped and counted.
 // 1xx other than 101 are interim: counted, attached to the oldest pending request, not
 // paired. 101 (and CONNECT 2xx) pair, then both parsers stop. After a request carrying
 // Upgrade or CONNECT, the request parser holds further input until the answer is known
@@ -29,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/peer_positions.h"
 #include "http1/message.h"
 #include "http1/parser.h"
 
@@ -48,6 +59,10 @@ struct MatcherStats {
   uint64_t orphan_responses = 0;  // final responses dropped for lack of a plausible request
   uint64_t informational = 0;     // 1xx responses other than 101
   uint64_t dropped_over_bound = 0;  // requests beyond kMaxPending in flight: no exchange, answer skipped
+  // After a loss of sync, no exchange: requests whose answer was lost or cannot be
+  // told with certainty, and responses whose request cannot.
+  uint64_t requests_unpaired_after_loss = 0;
+  uint64_t responses_unpaired_after_loss = 0;
 };
 
 class ExchangeMatcher {
@@ -63,6 +78,9 @@ class ExchangeMatcher {
   void feed_response(std::string_view data, uint64_t ts);
   void gap_request(uint64_t n, uint64_t ts);
   void gap_response(uint64_t n, uint64_t ts);
+  // Where the next chunk of a direction sits against the other one (before feeding it).
+  void place_request_chunk(const ChunkPlace& place) { request_places_.note(place); }
+  void place_response_chunk(const ChunkPlace& place) { response_places_.note(place); }
   void start_midstream();  // both parsers resync at start
   void close(uint64_t ts);  // flush: pending requests become unanswered exchanges
   std::vector<Exchange> take_exchanges();
@@ -82,12 +100,17 @@ class ExchangeMatcher {
   std::vector<StreamPiece> take_upgraded_response_bytes() { return responses_.take_upgraded_bytes(); }
 
  private:
-  enum class Answer { kAwaiting, kAssigned, kUnanswered };
+  // kLost: no exchange; the answer was lost, or which one it was cannot be told.
+  enum class Answer { kAwaiting, kAssigned, kLost };
 
   // A request whose head has been seen, until its exchange is emitted.
   struct Pending {
     uint64_t request_offset = 0;   // identifies the request in its stream
     uint64_t request_ts = 0;       // request first_ts
+    std::optional<uint64_t> request_pos;   // absolute stream position of its first byte
+    std::optional<uint64_t> response_pos;  // the response stream's position when it moved
+    bool after_loss = false;       // requests before it may have been lost
+    uint64_t response_losses_at_add = 0;
     std::string method;
     Message request;               // the head alone until request_done
     bool request_done = false;
@@ -105,6 +128,9 @@ class ExchangeMatcher {
     uint64_t offset = 0;
     uint64_t first_ts = 0;
     int status = 0;
+    std::optional<uint64_t> request_pos;   // the request stream's position when it moved
+    std::optional<uint64_t> response_pos;  // absolute position of its first byte
+    bool after_resync = false;
     std::optional<Message> message;
   };
 
@@ -126,9 +152,20 @@ class ExchangeMatcher {
   void on_request_done(Message request);
   void on_response_head(const Message& head);
   void on_response_done(Message response);
-  Pending* choose_request(const Message& head);
+  Pending* choose_request(const WaitingResponse& r, bool& wait);
+  void wait_for_requests(const WaitingResponse& r);
+  Pending* pair_in_order(const WaitingResponse& r, Pending& oldest);
+  Pending* pair_after_loss(const WaitingResponse& r);
+  void abandon(const WaitingResponse& r);
+  void adopt_waiting();
+  static bool could_answer(const Pending& entry, const WaitingResponse& r);
+  bool answer_may_be_lost(const Pending& entry) const;
+  void note_response_loss();
+  void note_request_loss(uint64_t from_offset);
+  bool request_lost_between(uint64_t from, uint64_t to) const;
+  void note_pipelining(const Pending& entry);
   void assign(Pending& entry, uint64_t offset, int status);
-  void mark_unanswered(Pending& entry);
+  void mark_lost(Pending& entry);
   void settle_upgrade(Pending& entry);
   void switch_protocols();
   Pending* first_awaiting();
@@ -147,7 +184,19 @@ class ExchangeMatcher {
   MatcherStats stats_;
   std::optional<uint64_t> last_request_head_;   // offset of the newest request head seen
   std::optional<uint64_t> last_response_head_;  // offset of the newest response head seen
+  PeerPositions request_places_;
+  PeerPositions response_places_;
+  // Pairing is first-in-first-out while true; false from a loss of sync until a
+  // response is paired from placements.
+  bool certain_ = true;
+  bool pipelining_seen_ = false;     // the client had two requests out at once
+  bool one_at_a_time_seen_ = false;  // a response moved between two consecutive requests
+  std::optional<uint64_t> newest_request_response_pos_;  // response_pos of the newest request
+  uint64_t response_losses_ = 0;  // times the response stream lost sync
+  std::optional<uint64_t> response_loss_end_;  // absolute end of the latest such loss
+  std::vector<uint64_t> request_loss_starts_;   // absolute, where the request stream lost sync
   uint64_t request_resyncs_seen_ = 0;   // request parser resyncs already accounted for
+  uint64_t response_resyncs_seen_ = 0;  // response parser resyncs already accounted for
   bool method_queue_dirty_ = false;     // the response parser's queue needs a rebuild
   bool upgraded_ = false;
   bool closed_ = false;

@@ -131,6 +131,7 @@ bool Parser::read_framing(const std::vector<Header>& headers, Framing& f) {
 Parser::Parser(Kind kind, Limits limits) : kind_(kind), limits_(limits), scanner_(kind) {}
 
 void Parser::feed(std::string_view data, uint64_t ts) {
+  if (feeds_may_begin_messages_) begin_at_feed_start();
   while (!data.empty()) {
     size_t used = 0;
     switch (state_) {
@@ -445,7 +446,28 @@ void Parser::hold_gap(uint64_t n, uint64_t ts) {
   }
 }
 
+uint64_t Parser::unreported_from() const {
+  switch (state_) {
+    case State::kStartLine:
+    case State::kHeaders: return candidate_offset_;
+    case State::kHeldForUpgrade: return held_from_;
+    default: return position_;
+  }
+}
+
 // --- transitions ---
+
+// While resynchronising, a new write is a better message start than the
+// unfinished start line of a candidate found in the previous one: a body's
+// last bytes followed by "GET /x HTTP/1.1" form a valid-looking request line.
+void Parser::begin_at_feed_start() {
+  if (state_ == State::kStartLine && candidate_resyncing_) {
+    stats_.skipped_bytes += head_.size();
+    head_.clear();
+    state_ = State::kResync;
+  }
+  if (state_ == State::kResync) at_line_start_ = true;
+}
 
 void Parser::begin_candidate(uint64_t ts, bool resyncing) {
   state_ = State::kStartLine;

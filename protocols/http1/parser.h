@@ -81,8 +81,19 @@ class Parser {
   void upgrade();
   // The upgrade was declined: parse the held bytes (and what follows) as HTTP/1 again.
   void resume();
+  // While resynchronising, take the start of every feed() as a possible message start,
+  // besides line starts. For an owner that feeds one write at a time: a writer starts
+  // a message with a new write far more often than inside one, and a body need not end
+  // with a newline. Off by default: it makes the result depend on feed boundaries.
+  void feeds_may_begin_messages(bool enable) { feeds_may_begin_messages_ = enable; }
   // Stream position of the next byte (every byte fed or declared missing so far).
   uint64_t position() const { return position_; }
+  // Offset of the first byte that may still begin a head not reported yet: the start
+  // of a head being assembled or of held input, else position().
+  uint64_t unreported_from() const;
+  // Sync was lost (gap, garbage, start_midstream) and no head was found since:
+  // the bytes skipped meanwhile may have held whole messages.
+  bool lost_sync() const { return lost_sync_; }
   // Keep the bytes that follow a protocol switch (held input included) instead of
   // discarding them, for an owner that parses the new protocol (h2c upgrade). The
   // owner must take them with take_upgraded_bytes() as they come: they are not bounded.
@@ -132,6 +143,7 @@ class Parser {
   size_t on_upgraded(std::string_view data, uint64_t ts);
 
   void begin_candidate(uint64_t ts, bool resyncing);
+  void begin_at_feed_start();
   void reject_candidate(bool at_line_start);
   void on_head_complete(uint64_t ts);
   std::string take_expected_method();
@@ -152,6 +164,7 @@ class Parser {
   uint64_t position_ = 0;       // stream offset of the next byte
   bool at_line_start_ = true;   // kResync: the next byte starts a line
   bool lost_sync_ = false;      // sync was lost since the last parsed head
+  bool feeds_may_begin_messages_ = false;
 
   StartLineScanner scanner_;
   bool candidate_resyncing_ = false;  // the current candidate was found while resynchronising

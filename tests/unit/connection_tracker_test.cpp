@@ -62,6 +62,7 @@ class TrackerTest : public ::testing::Test {
     ev->hdr.ts_ns = ts + 5;
     ev->ts_start_ns = ts;
     ev->pos = pos[dir];
+    ev->peer_pos = pos[dir ^ 1];  // as the kernel counts: every byte, seen or not
     ev->len = static_cast<uint32_t>(moved);
     ev->copied = static_cast<uint32_t>(bytes.size());
     ev->direction = dir;
@@ -75,6 +76,8 @@ class TrackerTest : public ::testing::Test {
     c.hdr.type = SW_EV_CLOSE;
     c.hdr.conn = {kTgid, kFd, kStart};
     c.hdr.ts_ns = ts;
+    c.bytes_egress = pos[SW_DIR_EGRESS];
+    c.bytes_ingress = pos[SW_DIR_INGRESS];
     tracker.on_close(c);
   }
 };
@@ -138,8 +141,12 @@ TEST_F(TrackerTest, MidstreamConnectionResynchronises) {
   pos[1] = 4000;
   data(SW_DIR_INGRESS, "GET /later HTTP/1.1\r\n\r\n");
   data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  // Pairing is certain once the client is seen waiting for an answer.
+  data(SW_DIR_INGRESS, "GET /again HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
   ASSERT_EQ(seen.exchanges.size(), 1u);
-  EXPECT_EQ(seen.exchanges[0].request.target, "/later");
+  EXPECT_EQ(seen.exchanges[0].request.target, "/again");
+  EXPECT_EQ(metrics.http1_requests_unpaired_after_loss, 1u);
 }
 
 TEST_F(TrackerTest, CloseFlushesUnansweredRequests) {

@@ -27,6 +27,7 @@ class ConnectionTracker::Connection {
   std::unique_ptr<ProtocolSession> session;  // nullptr: a protocol spanwire does not parse
   StreamBuffer streams[2];
   uint64_t last_activity = 0;
+  bool plaintext_positions = false;  // positions count TLS plaintext (SW_DATA_TLS)
 
  private:
   struct Side : StreamConsumer {
@@ -98,13 +99,17 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   uint64_t ts = dir == SW_DIR_EGRESS ? ev.ts_start_ns : ev.hdr.ts_ns;
   uint64_t length = ev.len;
   if (ev.flags & SW_DATA_NO_COPY) payload = {};
+  if (ev.flags & SW_DATA_TLS) c.plaintext_positions = true;
   // Facts for linking spans: the TCP sequence numbers and threads of each stream.
-  StreamFacts& facts = c.info.streams[(c.info.role == Role::kClient) == (dir == SW_DIR_EGRESS) ? 0 : 1];
+  const bool from_client = (c.info.role == Role::kClient) == (dir == SW_DIR_EGRESS);
+  StreamFacts& facts = c.info.streams[from_client ? 0 : 1];
   if (ev.flags & SW_DATA_SEQ) {
     facts.has_seq = true;
     facts.seq_minus_pos = ev.seq_minus_pos;
   }
   facts.threads.note(ev.pos, ev.hdr.tid);
+  const uint64_t start = c.streams[dir].started() ? c.streams[dir].start() : ev.pos;
+  c.session->place_chunk(from_client, {ev.pos, ev.peer_pos, start});
   c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
   if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);
   publish(c);
@@ -114,12 +119,17 @@ void ConnectionTracker::publish(Connection& c) {
   if (c.session) c.session->publish(c.info, observer_, metrics_);
 }
 
-void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts) {
+void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
   Connection& c = *it->second;
   if (c.session && c.info.role != Role::kUnknown) {
-    for (uint8_t dir = 0; dir < 2; ++dir) c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
+    // The kernel's totals count socket bytes; TLS streams count plaintext.
+    const bool comparable = totals != nullptr && !c.info.tls && !c.plaintext_positions;
+    for (uint8_t dir = 0; dir < 2; ++dir) {
+      if (comparable) c.streams[dir].end_at(totals[dir], ts, c.consumer_for(dir));
+      else c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
+    }
     c.session->close(ts);
     publish(c);
   }
@@ -133,7 +143,10 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts) {
   metrics_.connections_closed++;
 }
 
-void ConnectionTracker::on_close(const sw_close_event& ev) { close_connection(key_of(ev.hdr), ev.hdr.ts_ns); }
+void ConnectionTracker::on_close(const sw_close_event& ev) {
+  const uint64_t totals[2] = {ev.bytes_egress, ev.bytes_ingress};  // indexed by sw_direction
+  close_connection(key_of(ev.hdr), ev.hdr.ts_ns, totals);
+}
 
 void ConnectionTracker::on_process_exit(uint32_t tgid) {
   auto proc = by_process_.find(tgid);

@@ -66,7 +66,8 @@ class ConnectionTracker {
 
  private:
   class Connection;
-  void close_connection(const ConnKey& key, uint64_t ts);
+  // `totals`: bytes each direction moved (egress, ingress), when the kernel said.
+  void close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals = nullptr);
   void evict_least_recent();
   void publish(Connection& c);
 

@@ -123,6 +123,10 @@ void Http1Session::publish(const ConnectionInfo& conn, ConnectionObserver& obser
   add_growth(metrics.exchanges_unanswered, ms.unanswered, published_matcher_.unanswered);
   add_growth(metrics.responses_orphaned, ms.orphan_responses, published_matcher_.orphan_responses);
   add_growth(metrics.http1_requests_dropped_in_flight, ms.dropped_over_bound, published_matcher_.dropped_over_bound);
+  add_growth(metrics.http1_requests_unpaired_after_loss, ms.requests_unpaired_after_loss,
+             published_matcher_.requests_unpaired_after_loss);
+  add_growth(metrics.http1_responses_unpaired_after_loss, ms.responses_unpaired_after_loss,
+             published_matcher_.responses_unpaired_after_loss);
   add_growth(metrics.upgraded_bytes_unparsed, opaque_bytes_, published_opaque_);
   if (http2_ && !published_upgrade_) {
     metrics.http1_upgrades_h2c++;

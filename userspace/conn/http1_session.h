@@ -20,6 +20,10 @@ class Http1Session final : public ProtocolSession {
 
   void feed(bool from_client, std::string_view bytes, uint64_t ts) override;
   void gap(bool from_client, uint64_t length, uint64_t ts) override;
+  void place_chunk(bool from_client, const ChunkPlace& place) override {
+    if (now_ != After::kHttp1) return;
+    from_client ? matcher_.place_request_chunk(place) : matcher_.place_response_chunk(place);
+  }
   void start_midstream() override { matcher_.start_midstream(); }
   void close(uint64_t ts) override;
   void publish(const ConnectionInfo& conn, ConnectionObserver& observer, Metrics& metrics) override;

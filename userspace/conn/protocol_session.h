@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "common/peer_positions.h"
 #include "conn/connection_info.h"
 
 namespace spanwire {
@@ -21,6 +22,9 @@ class ProtocolSession {
   // Bytes of the client->server stream (requests) or the other one.
   virtual void feed(bool from_client, std::string_view bytes, uint64_t ts) = 0;
   virtual void gap(bool from_client, uint64_t length, uint64_t ts) = 0;
+  // Where the next chunk of a stream sits against the other stream, told before
+  // it is fed (it may wait behind a hole): evidence for pairing after a loss.
+  virtual void place_chunk(bool /*from_client*/, const ChunkPlace& /*place*/) {}
   // The connection predates the sensor: no message boundary at the start.
   virtual void start_midstream() = 0;
   virtual void close(uint64_t ts) = 0;

@@ -47,6 +47,14 @@ void StreamBuffer::flush_stale(uint64_t now, StreamConsumer& out, bool force) {
   }
 }
 
+void StreamBuffer::end_at(uint64_t total, uint64_t ts, StreamConsumer& out) {
+  flush_stale(ts, out, /*force=*/true);
+  if (!started_ || total <= next_pos_) return;
+  out.on_gap(total - next_pos_, ts);
+  metrics_.stream_gap_bytes += total - next_pos_;
+  next_pos_ = total;
+}
+
 void StreamBuffer::deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts,
                            StreamConsumer& out) {
   if (!bytes.empty()) {

@@ -33,8 +33,12 @@ class StreamBuffer {
 
   // Where the stream starts: 0 for connections seen from their start; for a
   // socket joined mid-way, the first chunk's position is taken as the start.
-  void start_at(uint64_t pos) { next_pos_ = pos; started_ = true; }
+  void start_at(uint64_t pos) {
+    start_ = next_pos_ = pos;
+    started_ = true;
+  }
   bool started() const { return started_; }
+  uint64_t start() const { return start_; }  // position of the first byte delivered
 
   // [pos, pos + length) moved; the first bytes.size() bytes are present.
   // `now` is the monotonic arrival time used for gap timeouts.
@@ -42,6 +46,9 @@ class StreamBuffer {
            StreamConsumer& out);
   // Gives up on holes older than the timeout (or all holes when force).
   void flush_stale(uint64_t now, StreamConsumer& out, bool force = false);
+  // The stream ended after `total` bytes (the kernel's count at close): bytes
+  // past the last chunk seen were lost, and reach the consumer as a gap.
+  void end_at(uint64_t total, uint64_t ts, StreamConsumer& out);
 
   uint64_t next_pos() const { return next_pos_; }
   size_t pending_bytes() const { return pending_bytes_; }
@@ -60,6 +67,7 @@ class StreamBuffer {
   Limits limits_;
   Metrics& metrics_;
   bool started_ = false;
+  uint64_t start_ = 0;
   uint64_t next_pos_ = 0;
   std::map<uint64_t, Chunk> pending_;
   size_t pending_bytes_ = 0;

@@ -32,6 +32,8 @@ namespace spanwire {
   X(http1_parse_errors, "HTTP/1 parse errors")                                   \
   X(http1_unparsed_bytes, "HTTP/1 bytes skipped while resynchronising")          \
   X(http1_requests_dropped_in_flight, "pipelined HTTP/1 requests beyond 1,024 awaiting answers: no span, their answers skipped") \
+  X(http1_requests_unpaired_after_loss, "HTTP/1 requests with no span: after lost events their answer was lost or cannot be told for certain") \
+  X(http1_responses_unpaired_after_loss, "HTTP/1 responses with no span: after lost events their request cannot be told for certain") \
   X(http1_upgrades_h2c, "HTTP/1.1 connections upgraded to HTTP/2 (h2c)")        \
   X(upgraded_bytes_unparsed, "bytes after a protocol switch spanwire cannot parse (WebSocket, CONNECT)") \
   X(exchanges, "request/response exchanges completed")                           \
