@@ -42,10 +42,6 @@ const volatile __u8 filter_by_comm = 0;
  * event at moderate rates. 0 wakes it for every event. */
 const volatile __u32 wakeup_bytes = 0;
 
-/* Internal syscall kinds beyond enum sw_syscall: they carry no payload. */
-#define SW_SYS_CONNECT 100
-#define SW_SYS_ACCEPT 101
-
 struct conn_state {
 	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */
 	__u64 start_ns; /* identity stamp, part of struct sw_conn_id */

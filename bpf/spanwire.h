@@ -51,6 +51,10 @@ enum sw_syscall {
 	SW_SYS_RECVMMSG, SW_SYS_SENDMMSG, SW_SYS_SENDFILE,
 	SW_SYS_SSL_READ, SW_SYS_SSL_WRITE, /* plaintext from a TLS library (uprobes) */
 };
+/* Not data syscalls: a connect or accept in flight (sw_io_args.sys), whose
+ * exit starts tracking the connection. */
+#define SW_SYS_CONNECT 100
+#define SW_SYS_ACCEPT 101
 
 /* Flags of sw_open_event.flags */
 #define SW_OPEN_MIDSTREAM 0x1 /* the socket predates the sensor: bytes before it were never seen */

@@ -34,6 +34,14 @@ TEST(Inflight, VectoredCallsKeepTheirIovecCount) {
   EXPECT_EQ(stash->count, 3u);
 }
 
+TEST(Inflight, ABlockedAcceptStartsAServerConnectionAtItsExit) {
+  // accept4(3, NULL, NULL, SOCK_CLOEXEC): the fd it returns is the connection.
+  auto stash = stash_for(parse_proc_syscall("288 0x3 0x0 0x0 0x80000 0x0 0x0 0x7ffd 0x7f3a").value(), 0);
+  EXPECT_EQ(stash.value().sys, SW_SYS_ACCEPT);
+  EXPECT_EQ(stash->fd, -1);
+  EXPECT_EQ(stash->nr, static_cast<uint32_t>(SYS_accept4));
+}
+
 TEST(Inflight, IgnoresRunningThreadsAndOtherSyscalls) {
   EXPECT_FALSE(parse_proc_syscall("running\n"));
   EXPECT_FALSE(parse_proc_syscall("-1 0x7ffd1e0c2a48 0x7f3a31b2e7cc\n"));

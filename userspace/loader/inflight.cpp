@@ -55,6 +55,11 @@ std::optional<sw_io_args> stash_for(const InflightSyscall& call, uint64_t now_ns
     case SYS_sendto: a.sys = SW_SYS_SENDTO; a.dir = SW_DIR_EGRESS; break;
     case SYS_sendmsg: a.sys = SW_SYS_SENDMSG; a.dir = SW_DIR_EGRESS; break;
     case SYS_sendmmsg: a.sys = SW_SYS_SENDMMSG; a.dir = SW_DIR_EGRESS; break;
+    // A server blocked in accept() when the probes attached: the connection it
+    // returns is new, seen from its first byte (not joined mid-way).
+    case SYS_accept:
+    case SYS_accept4: a.sys = SW_SYS_ACCEPT; a.fd = -1; a.buf = 0; break;
+    case SYS_connect: a.sys = SW_SYS_CONNECT; a.buf = 0; break;
     default: return std::nullopt;
   }
   return a;
@@ -76,7 +81,8 @@ std::vector<SeedEntry> scan_inflight_socket_io(const std::string& proc_root, uin
       auto args = stash_for(*call, now_ns);
       if (!args) continue;
       std::error_code link_ec;
-      auto target = fs::read_symlink(proc.path() / "fd" / std::to_string(args->fd), link_ec);
+      // The call's first argument is its socket (the listening one for accept).
+      auto target = fs::read_symlink(proc.path() / "fd" / std::to_string(call->args[0]), link_ec);
       if (link_ec || target.string().rfind("socket:", 0) != 0) continue;
       out.push_back({(uint64_t(*tgid) << 32) | *tid, *args});
     }
