@@ -54,6 +54,12 @@ struct Message {
   uint64_t body_bytes = 0;    // decoded body size (chunked: payload only, no framing)
   bool chunked = false;
   bool complete = true;       // false: ended by a gap / close / error before its declared end
+  // The head was cut short (longer than Limits::max_header_bytes, or bytes of it were
+  // lost): the start line and the fields before the cut are known, the body is not.
+  bool head_cut = false;
+  // Content-Length / Transfer-Encoding that frame no body (RFC 9112 6.3): the head is
+  // known, where the body ends is not.
+  bool framing_invalid = false;
   bool body_had_gap = false;  // some body bytes were never seen (still counted in body_bytes)
   // The parser had lost sync just before this message (gap, garbage, start_midstream):
   // earlier messages of this stream may be missing.
@@ -82,6 +88,8 @@ struct ParserStats {
   uint64_t resyncs = 0;        // times the parser lost sync (gap, error, start_midstream)
   uint64_t errors = 0;         // protocol violations (bad start line, header, framing, size)
   uint64_t skipped_bytes = 0;  // bytes seen but discarded (not part of any emitted message)
+  uint64_t heads_cut = 0;      // heads reported cut short (over the limit, or bytes lost)
+  uint64_t framing_invalid = 0;  // heads reported whose body could not be framed
 };
 
 }  // namespace spanwire::http1

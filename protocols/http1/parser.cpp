@@ -206,7 +206,14 @@ void Parser::gap(uint64_t n, uint64_t ts) {
         message_.last_ts = ts;
         lose_sync(true, false);
         continue;
-      default:  // in a head, chunk framing, trailers or between messages
+      case State::kHeaders:
+        if (!candidate_resyncing_) {  // the start line and the fields so far are certain
+          cut_head(ts, true);
+          continue;
+        }
+        lose_sync(true, false);
+        continue;
+      default:  // in a start line, chunk framing, trailers or between messages
         lose_sync(true, false);
         continue;
     }
@@ -309,9 +316,11 @@ size_t Parser::on_field_lines(std::string_view data, uint64_t ts) {
   size_t take = lf == npos ? data.size() : lf + 1;
   if (trailers) message_.last_ts = ts;
   if (head_.size() + take > limits_.max_header_bytes) {
-    // Never buffer past the limit: account the bytes as skipped and resynchronise.
+    // Never buffer past the limit: account the bytes as skipped and resynchronise,
+    // after reporting what is certain of a head that began in sync.
     stats_.skipped_bytes += take;
     if (trailers) lose_sync(lf != npos, true);
+    else if (!candidate_resyncing_) cut_head(ts, lf != npos);
     else reject_candidate(lf != npos);
     return take;
   }
@@ -490,35 +499,76 @@ void Parser::reject_candidate(bool at_line_start) {
   at_line_start_ = at_line_start;
 }
 
-void Parser::on_head_complete(uint64_t ts) {
+// The head parsed so far: the start line and the field lines completed (all of
+// them once the empty line has come), every field kept.
+Message Parser::head_so_far(uint64_t ts) const {
   Message m;
   m.kind = kind_;
   std::string_view head = head_;
   size_t first_lf = head.find('\n');
   parse_start_line(without_cr(head.substr(0, first_lf)), kind_, m);
-  parse_field_lines(head.substr(first_lf + 1), field_lines_, m.headers);
-  Framing f;
-  bool ok = read_framing(m.headers, f);
-  // A request whose final coding is not chunked has no determinable length (RFC 9112 6.3).
-  if (kind_ == Kind::kRequest && f.has_transfer_encoding && !f.chunked) ok = false;
-  if (!ok) {
-    reject_candidate(true);
-    return;
-  }
+  parse_field_lines(head.substr(first_lf + 1, line_begin_ - (first_lf + 1)), field_lines_, m.headers);
+  m.header_bytes = line_begin_;  // complete lines only: the same however the input was cut
+  m.stream_offset = candidate_offset_;
+  m.first_ts = candidate_ts_;
+  m.last_ts = ts;
+  return m;
+}
+
+// `m` becomes the message in progress.
+void Parser::adopt_head(Message m) {
   if (m.headers.size() > limits_.max_headers) {
     m.headers.resize(limits_.max_headers);
     m.headers_truncated = true;
   }
-  m.header_bytes = head_.size();
   m.after_resync = std::exchange(lost_sync_, false);
-  m.stream_offset = candidate_offset_;
-  m.first_ts = candidate_ts_;
-  m.last_ts = ts;
   head_.clear();
   message_ = std::move(m);
   has_message_ = true;
   candidate_resyncing_ = false;
+}
+
+void Parser::on_head_complete(uint64_t ts) {
+  line_begin_ = head_.size();  // the empty line ends the field lines
+  Message m = head_so_far(ts);
+  Framing f;
+  bool ok = read_framing(m.headers, f);
+  // A request whose final coding is not chunked has no determinable length (RFC 9112 6.3).
+  if (kind_ == Kind::kRequest && f.has_transfer_encoding && !f.chunked) ok = false;
+  if (!ok && candidate_resyncing_) {  // while resynchronising: a false lead
+    reject_candidate(true);
+    return;
+  }
+  adopt_head(std::move(m));
+  if (!ok) {
+    // In sync the head is certain, but its body cannot be framed (RFC 9112 6.3: an
+    // invalid Content-Length is an unrecoverable error): report the head, then look
+    // for the next message. Request smuggling looks exactly like this.
+    message_.framing_invalid = true;
+    ++stats_.framing_invalid;
+    if (kind_ == Kind::kResponse) take_expected_method();  // it answered a request
+    lose_sync(true, true);
+    return;
+  }
   begin_body(f);
+}
+
+// A head that began in sync was cut short: longer than the limit, or bytes of it
+// were lost. Its start line and the fields before the cut are reported (flagged);
+// the rest of the head and the body cannot be framed, so sync is lost after it.
+void Parser::cut_head(uint64_t ts, bool at_line_start) {
+  report_cut_head(ts);
+  lose_sync(at_line_start, false);
+}
+
+// The head in kHeaders becomes the message in progress, flagged as cut.
+void Parser::report_cut_head(uint64_t ts) {
+  Message m = head_so_far(ts);
+  m.head_cut = true;
+  stats_.skipped_bytes += head_.size() - line_begin_;  // the unfinished field line
+  adopt_head(std::move(m));
+  ++stats_.heads_cut;
+  if (kind_ == Kind::kResponse) take_expected_method();  // it answered a request
 }
 
 void Parser::begin_body(const Framing& f) {
@@ -647,6 +697,16 @@ void Parser::end_stream(State final_state) {
       break;
     case State::kHeldForUpgrade:
       stats_.skipped_bytes += held_bytes_;
+      break;
+    case State::kHeaders:
+      // The stream closed inside a head that began in sync (a server that answers an
+      // oversized head with 400 and closes): its start line is certain.
+      if (final_state == State::kClosed && !candidate_resyncing_) {
+        report_cut_head(candidate_ts_);
+        emit(false);
+        break;
+      }
+      stats_.skipped_bytes += head_.size();
       break;
     default:
       if (has_message_) emit(false);

@@ -146,6 +146,10 @@ class Parser {
   void begin_at_feed_start();
   void reject_candidate(bool at_line_start);
   void on_head_complete(uint64_t ts);
+  Message head_so_far(uint64_t ts) const;
+  void adopt_head(Message m);
+  void cut_head(uint64_t ts, bool at_line_start);
+  void report_cut_head(uint64_t ts);
   std::string take_expected_method();
   static bool read_framing(const std::vector<Header>& headers, Framing& framing);
   void begin_body(const Framing& framing);

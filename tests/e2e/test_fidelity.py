@@ -127,3 +127,67 @@ def test_thousand_requests_pipelined_in_one_write_to_nginx(sink, sensor_factory,
     # What the payload cap hid is counted, never reported as an error.
     assert not [s for s in spans if s["status_code"] == ERROR and attr(s, "http.response.status_code") is None]
     assert stats.get("http1_requests_unpaired_after_loss", 0) + stats.get("http1_responses_unpaired_after_loss", 0) > 0, stats
+
+
+def one_exchange(port, request):
+    """Sends one raw request on a new connection; the status line and head size of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+        c.sendall(request)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = c.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        head, _, body = got.partition(b"\r\n\r\n")
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+        while length and len(body) < int(length.group(1)):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return head.split(b"\r\n", 1)[0].decode(), len(head)
+
+
+def test_response_heads_over_the_limit_keep_their_status(sink, sensor_factory, procs):
+    port, _ = start_status_server(procs)
+    sensor = sensor_factory(sink)
+    paths = ("/s/200/one-mib-header?h=1048576", "/s/201/ten-thousand-headers?hn=10000")
+    for target in paths:
+        status_line, head_size = one_exchange(port, f"GET {target} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert head_size > 100_000 and status_line.split()[1] == target[3:6], status_line
+    spans = sink.wait_for(lambda s: (attr(s, "url.path") or "").startswith(("/s/200/one", "/s/201/ten")), 4)
+    assert sorted(s["kind"] for s in spans) == [SERVER, SERVER, CLIENT, CLIENT]
+    assert_every_span_right(spans)
+    for s in spans:
+        assert s["status_code"] != ERROR, s  # never a false "connection closed before a response"
+        assert attr(s, "spanwire.http.response.head_truncated") is True, s
+        assert attr(s, "http.response.body.size") is None  # unknown, not invented
+    assert sensor.stats().get("http1_heads_truncated", 0) >= 4
+
+
+def test_unframable_and_oversized_requests_keep_method_path_and_the_400(sink, sensor_factory, procs, tmp_path):
+    port = free_port()
+    start_nginx(procs, tmp_path, f"    listen 127.0.0.1:{port};\n    location / {{ return 200 'ok'; }}")
+    wait_for_port(port)
+    sensor = sensor_factory(sink)
+    cases = {"/cl-negative": "Content-Length: -1", "/cl-1e23": "Content-Length: 100000000000000000000000",
+             "/cl-2p64": "Content-Length: 18446744073709551615", "/cl-list": "Content-Length: 5, 6",
+             "/head-70k": "X-Big: " + "h" * 70_000}
+    for path, header in cases.items():
+        status_line, _ = one_exchange(port, f"POST {path} HTTP/1.1\r\nHost: t\r\n{header}\r\n\r\nhello".encode())
+        assert status_line.split()[1] == "400", (path, status_line)
+    spans = sink.wait_for(lambda s: attr(s, "url.path") in cases, 2 * len(cases))
+    by_path = {}
+    for s in spans:
+        by_path.setdefault(attr(s, "url.path"), []).append(s)
+    assert sorted(by_path) == sorted(cases)
+    for path, pair in by_path.items():
+        assert sorted(s["kind"] for s in pair) == [SERVER, CLIENT], path
+        for s in pair:
+            assert attr(s, "http.request.method") == "POST", s
+            assert attr(s, "http.response.status_code") == 400, s
+            flag = "head_truncated" if path == "/head-70k" else "framing_invalid"
+            assert attr(s, f"spanwire.http.request.{flag}") is True, (path, s)
+    stats = sensor.stats()
+    assert stats.get("http1_framing_invalid", 0) >= 8 and stats.get("http1_heads_truncated", 0) >= 2, stats

@@ -166,17 +166,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(stats.exchanges == exchanges.size(), "exchange count");
   check(stats.unanswered == exchanges.size() - answered, "unanswered count");
   if (!(flags & kNoClose)) {
-    // After close every request has become exactly one exchange, and every response
-    // message was paired, counted as orphan or counted as informational, once. (Before
-    // close a head still in progress may already have been judged.)
-    check(stats.exchanges == matcher.request_stats().messages, "every request exchanged");
-    check(answered + stats.orphan_responses + stats.informational <=
-              matcher.response_stats().messages,
-          "every response accounted at most once");
+    // After close every request has become exactly one exchange or was counted as
+    // left out, and every response message was paired, or counted as orphan,
+    // informational or left out, once. (Before close a head still in progress may
+    // already have been judged.)
+    check(stats.exchanges + stats.requests_unpaired_after_loss + stats.dropped_over_bound ==
+              matcher.request_stats().messages,
+          "every request exchanged or counted");
+    const uint64_t responses_accounted =
+        answered + stats.orphan_responses + stats.informational + stats.responses_unpaired_after_loss;
+    check(responses_accounted <= matcher.response_stats().messages, "every response accounted at most once");
     if (matcher.request_stats().messages < ExchangeMatcher::kMaxPending) {  // nothing evicted
-      check(answered + stats.orphan_responses + stats.informational ==
-                matcher.response_stats().messages,
-            "every response accounted");
+      check(responses_accounted == matcher.response_stats().messages, "every response accounted");
     }
   }
 

@@ -432,38 +432,57 @@ TEST(Http1Parser, RepeatedEqualContentLengthsAreAccepted) {
   EXPECT_EQ(out[0].body_bytes, 5u);
 }
 
-TEST(Http1Parser, ConflictingContentLengthIsAnErrorThenResyncs) {
-  const std::string bad = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+TEST(Http1Parser, ConflictingContentLengthReportsTheHeadThenResyncs) {
+  const std::string bad = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n";
   Parser parser(Kind::kResponse);
-  parser.feed(bad + "\r\n" + std::string(kOk), 1);
+  parser.feed(bad + "hello!\r\n" + std::string(kOk), 1);
   std::vector<Message> out = parser.take_messages();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].stream_offset, bad.size() + 2);
-  EXPECT_TRUE(out[0].after_resync);
-  EXPECT_EQ(out[0].body_bytes, 12u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].status_code, 200);  // the head is certain, the body's end is not
+  EXPECT_TRUE(out[0].framing_invalid);
+  EXPECT_FALSE(out[0].complete);
+  EXPECT_EQ(out[1].stream_offset, bad.size() + 8);
+  EXPECT_TRUE(out[1].after_resync);
+  EXPECT_EQ(out[1].body_bytes, 12u);
   EXPECT_EQ(parser.stats().errors, 1u);
+  EXPECT_EQ(parser.stats().framing_invalid, 1u);
   EXPECT_EQ(parser.stats().resyncs, 1u);
-  EXPECT_EQ(parser.stats().skipped_bytes, bad.size() + 2);
+  EXPECT_EQ(parser.stats().skipped_bytes, 8u);
 }
 
-TEST(Http1Parser, InvalidContentLengthIsAnError) {
-  for (const char* value : {"abc", "-1", "", "12 34", "99999999999999999999"}) {
+TEST(Http1Parser, InvalidContentLengthReportsTheRequestHead) {
+  for (const char* value : {"abc", "-1", "", "12 34", "99999999999999999999", "100000000000000000000000",
+                            "18446744073709551615", "5, 6"}) {
     Parser parser(Kind::kRequest);
     parser.feed("PUT /x HTTP/1.1\r\nContent-Length: "s + value + "\r\n\r\n" + std::string(kBrowserGet), 1);
     std::vector<Message> out = parser.take_messages();
-    ASSERT_EQ(out.size(), 1u) << value;
-    EXPECT_EQ(out[0].method, "GET") << value;
+    ASSERT_EQ(out.size(), 2u) << value;
+    EXPECT_EQ(out[0].method, "PUT") << value;
+    EXPECT_EQ(out[0].target, "/x") << value;
+    EXPECT_TRUE(out[0].framing_invalid) << value;
+    EXPECT_EQ(out[1].method, "GET") << value;
     EXPECT_EQ(parser.stats().errors, 1u) << value;
   }
 }
 
-TEST(Http1Parser, RequestWithUnknownTransferCodingIsAnError) {
+TEST(Http1Parser, RequestWithUnknownTransferCodingReportsTheHead) {
   Parser parser(Kind::kRequest);
   parser.feed("POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n" + std::string(kBrowserGet), 1);
   std::vector<Message> out = parser.take_messages();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].framing_invalid);
+  EXPECT_EQ(out[1].method, "GET");
+  EXPECT_EQ(parser.stats().errors, 1u);
+}
+
+TEST(Http1Parser, WhileResynchronisingAnUnframableHeadIsAFalseLead) {
+  Parser parser(Kind::kRequest);
+  parser.start_midstream();
+  parser.feed("PUT /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n" + std::string(kBrowserGet), 1);
+  std::vector<Message> out = parser.take_messages();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].method, "GET");
-  EXPECT_EQ(parser.stats().errors, 1u);
+  EXPECT_EQ(parser.stats().framing_invalid, 0u);
 }
 
 TEST(Http1Parser, BadChunkSizeEmitsTheMessageIncomplete) {
@@ -588,23 +607,28 @@ TEST(Http1Parser, HeadAtTheLimitIsAcceptedOneMoreIsAnError) {
     const std::string big = request_with_head_size(257);
     parser.feed(big + "GET /small HTTP/1.1\r\nHost: h\r\n\r\n", 1);
     std::vector<Message> out = parser.take_messages();
-    ASSERT_EQ(out.size(), 1u);
-    EXPECT_EQ(out[0].target, "/small");
-    EXPECT_EQ(out[0].stream_offset, big.size());
-    EXPECT_EQ(parser.stats().errors, 1u);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_TRUE(out[0].head_cut);  // the start line and the fields before the limit
+    EXPECT_FALSE(out[0].complete);
+    EXPECT_EQ(out[1].target, "/small");
+    EXPECT_EQ(out[1].stream_offset, big.size());
+    EXPECT_EQ(parser.stats().errors, 0u);
+    EXPECT_EQ(parser.stats().heads_cut, 1u);
     EXPECT_EQ(parser.stats().resyncs, 1u);
-    EXPECT_EQ(parser.stats().skipped_bytes, big.size());
   }
 }
 
-TEST(Http1Parser, EndlessHeadNeverProducesAMessage) {
+TEST(Http1Parser, EndlessHeadIsReportedCutAtTheLimit) {
   Limits limits;
   limits.max_header_bytes = 1024;
   Parser parser(Kind::kRequest, limits);
-  parser.feed("GET /stream HTTP/1.1\r\nX-Junk: ", 1);
+  parser.feed("GET /stream HTTP/1.1\r\nHost: h\r\nX-Junk: ", 1);
   for (int i = 0; i < 1000; ++i) parser.feed(std::string(1000, 'x'), 1);  // 1 MB, no line end
-  EXPECT_TRUE(parser.take_messages().empty());
-  EXPECT_EQ(parser.stats().errors, 1u);
+  std::vector<Message> cut = parser.take_messages();
+  ASSERT_EQ(cut.size(), 1u);
+  EXPECT_EQ(cut[0].target, "/stream");
+  EXPECT_TRUE(cut[0].head_cut);
+  EXPECT_EQ(cut[0].headers, (std::vector<Header>{{"Host", "h"}}));
   parser.feed("\r\nGET /after HTTP/1.1\r\n\r\n", 2);
   std::vector<Message> out = parser.take_messages();
   ASSERT_EQ(out.size(), 1u);
@@ -692,21 +716,24 @@ TEST(Http1Parser, GapPastTheEndOfABodyCompletesItThenResyncs) {
   EXPECT_EQ(parser.stats().resyncs, 1u);
 }
 
-TEST(Http1Parser, GapInHeadDropsTheMessageAndResyncs) {
-  constexpr std::string_view kPartial = "GET /lost HTTP/1.1\r\nHost: www.exa";
+TEST(Http1Parser, GapInHeadReportsTheHeadCutThenResyncs) {
+  constexpr std::string_view kPartial = "GET /lost HTTP/1.1\r\nAccept: */*\r\nHost: www.exa";
   Parser parser(Kind::kRequest);
   parser.feed(kPartial, 1);
   parser.gap(200, 2);
   parser.feed(kBrowserGet, 3);
   std::vector<Message> out = parser.take_messages();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].target, "/index.html?lang=en");
-  EXPECT_TRUE(out[0].after_resync);
-  EXPECT_EQ(out[0].stream_offset, kPartial.size() + 200);
-  EXPECT_EQ(out[0].first_ts, 3u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].target, "/lost");
+  EXPECT_TRUE(out[0].head_cut);
+  EXPECT_EQ(out[0].headers, (std::vector<Header>{{"Accept", "*/*"}}));  // the cut field is not guessed
+  EXPECT_EQ(out[1].target, "/index.html?lang=en");
+  EXPECT_TRUE(out[1].after_resync);
+  EXPECT_EQ(out[1].stream_offset, kPartial.size() + 200);
+  EXPECT_EQ(out[1].first_ts, 3u);
   EXPECT_EQ(parser.stats().resyncs, 1u);
   EXPECT_EQ(parser.stats().errors, 0u);
-  EXPECT_EQ(parser.stats().skipped_bytes, kPartial.size());
+  EXPECT_EQ(parser.stats().skipped_bytes, std::string_view("Host: www.exa").size());
 }
 
 TEST(Http1Parser, GapInChunkFramingEmitsIncompleteMessage) {
@@ -763,7 +790,7 @@ TEST(Http1Parser, GapBetweenMessagesResyncsOnTheNextStartLine) {
   EXPECT_EQ(parser.stats().skipped_bytes, 0u);
 }
 
-TEST(Http1Parser, CloseMidBodyEmitsIncompleteAndMidHeadDrops) {
+TEST(Http1Parser, CloseMidBodyOrMidHeadEmitsIncomplete) {
   Parser parser(Kind::kResponse);
   parser.feed("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", 1);
   parser.close(2);
@@ -772,10 +799,16 @@ TEST(Http1Parser, CloseMidBodyEmitsIncompleteAndMidHeadDrops) {
   EXPECT_FALSE(out[0].complete);
   EXPECT_EQ(out[0].body_bytes, 10u);
 
+  // A server answering an oversized head with 400 closes inside it: its start line is certain.
   Parser half(Kind::kRequest);
   half.feed("GET /half HTTP/1.1\r\nHost:", 1);
   half.close(2);
-  EXPECT_TRUE(half.take_messages().empty());
+  std::vector<Message> cut = half.take_messages();
+  ASSERT_EQ(cut.size(), 1u);
+  EXPECT_EQ(cut[0].target, "/half");
+  EXPECT_TRUE(cut[0].head_cut);
+  EXPECT_FALSE(cut[0].complete);
+  EXPECT_EQ(half.stats().heads_cut, 1u);
 }
 
 // --- resynchronisation ---

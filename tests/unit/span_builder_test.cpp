@@ -99,6 +99,22 @@ TEST_F(SpanBuilderTest, ClientSpanHasUrlFullAndErrorsOn4xx) {
   EXPECT_EQ(s.find("client.address"), nullptr);
 }
 
+TEST_F(SpanBuilderTest, UnframedMessagesKeepTheirStartLineAndAreFlagged) {
+  http1::Message req = request("POST", "/upload", {{"Host", "x"}}, 10, 20);
+  req.framing_invalid = true;  // e.g. Content-Length: -1
+  http1::Message resp = response(200, 30, 40, 0);
+  resp.head_cut = true;  // a head over the limit: the status line is known, the body is not
+  Span s = builder.build(connection(Role::kServer), exchange(req, resp), resource);
+  EXPECT_EQ(s.name, "POST /upload");
+  EXPECT_EQ(s.int_attr("http.response.status_code"), 200);
+  EXPECT_EQ(s.status, StatusCode::kUnset);  // not a false "no response"
+  ASSERT_NE(s.find("spanwire.http.request.framing_invalid"), nullptr);
+  ASSERT_NE(s.find("spanwire.http.response.head_truncated"), nullptr);
+  EXPECT_EQ(s.find("spanwire.http.request.head_truncated"), nullptr);
+  EXPECT_EQ(s.find("http.request.body.size"), nullptr);  // unknown, not 0
+  EXPECT_EQ(s.find("http.response.body.size"), nullptr);
+}
+
 TEST_F(SpanBuilderTest, TlsConnectionsAreHttps) {
   http1::Exchange ex = exchange(request("GET", "/a?b=c", {{"host", "shop"}}, 10, 20), response(200, 30, 40, 9));
   ConnectionInfo conn = connection(Role::kClient);

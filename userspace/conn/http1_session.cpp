@@ -13,6 +13,8 @@ void add_parser_growth(Metrics& m, const http1::ParserStats& now, http1::ParserS
   add_growth(m.http1_resyncs, now.resyncs, published.resyncs);
   add_growth(m.http1_parse_errors, now.errors, published.errors);
   add_growth(m.http1_unparsed_bytes, now.skipped_bytes, published.skipped_bytes);
+  add_growth(m.http1_heads_truncated, now.heads_cut, published.heads_cut);
+  add_growth(m.http1_framing_invalid, now.framing_invalid, published.framing_invalid);
 }
 
 // Header fields that belong to the HTTP/1.1 hop and the upgrade itself, not to the

@@ -31,6 +31,8 @@ namespace spanwire {
   X(http1_resyncs, "HTTP/1 parser resynchronisations after gaps or garbage")     \
   X(http1_parse_errors, "HTTP/1 parse errors")                                   \
   X(http1_unparsed_bytes, "HTTP/1 bytes skipped while resynchronising")          \
+  X(http1_heads_truncated, "HTTP/1 heads over the size limit or cut by lost bytes: start line reported, body not framed") \
+  X(http1_framing_invalid, "HTTP/1 heads whose Content-Length/Transfer-Encoding frame no body (e.g. Content-Length: -1)") \
   X(http1_requests_dropped_in_flight, "pipelined HTTP/1 requests beyond 1,024 awaiting answers: no span, their answers skipped") \
   X(http1_requests_unpaired_after_loss, "HTTP/1 requests with no span: after lost events their answer was lost or cannot be told for certain") \
   X(http1_responses_unpaired_after_loss, "HTTP/1 responses with no span: after lost events their request cannot be told for certain") \

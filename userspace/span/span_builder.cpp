@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "grpc/grpc_wire.h"
 #include "http2/frame.h"
@@ -117,10 +118,10 @@ struct HttpFacts {
   const std::string* authority = nullptr;  // Host or :authority
   const std::string* user_agent = nullptr;
   std::string protocol_version;            // "1.1", "2"
-  uint64_t request_body = 0;
+  std::optional<uint64_t> request_body;   // unknown when the body could not be framed
   bool answered = false;
   int status = 0;
-  uint64_t response_body = 0;
+  std::optional<uint64_t> response_body;
 };
 
 std::string bracket_ipv6(const std::string& address) {
@@ -189,10 +190,8 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f, c
   }
   add_network_attributes(a, conn, f.protocol_version);
   if (f.user_agent) add(a, "user_agent.original", *f.user_agent);
-  add(a, "http.request.body.size", static_cast<int64_t>(f.request_body));
-  if (f.answered) {
-    add(a, "http.response.body.size", static_cast<int64_t>(f.response_body));
-  }
+  if (f.request_body) add(a, "http.request.body.size", static_cast<int64_t>(*f.request_body));
+  if (f.answered && f.response_body) add(a, "http.response.body.size", static_cast<int64_t>(*f.response_body));
   if (f.answered && f.status != 0) {  // 0: a status that was not three digits is not reported
     add(a, "http.response.status_code", static_cast<int64_t>(f.status));
     // Servers own 5xx; for clients every 4xx/5xx is a failed call.
@@ -201,6 +200,21 @@ void describe_http(Span& span, const ConnectionInfo& conn, const HttpFacts& f, c
       add(a, "error.type", std::to_string(f.status));
     }
   }
+}
+
+// Whether the body of an HTTP/1 message was delimited: not when its head was
+// cut short or its Content-Length / Transfer-Encoding frame nothing.
+bool framed(const http1::Message& m) { return !m.head_cut && !m.framing_invalid; }
+
+// What is certain of such a message (its start line) is reported, and flagged.
+// (Attribute keys are literals: spans keep them as views.)
+void flag_unframed(Span& span, const http1::Message& m) {
+  const bool request = m.kind == http1::Kind::kRequest;
+  if (m.head_cut)
+    add(span.attributes, request ? "spanwire.http.request.head_truncated" : "spanwire.http.response.head_truncated", true);
+  if (m.framing_invalid)
+    add(span.attributes, request ? "spanwire.http.request.framing_invalid" : "spanwire.http.response.framing_invalid",
+        true);
 }
 
 // The exchange ended without (the end of) a response: a failed call whatever
@@ -336,13 +350,15 @@ Span SpanBuilder::build(const ConnectionInfo& conn, const http1::Exchange& ex,
   f.authority = req.header("host");
   f.user_agent = req.header("user-agent");
   f.protocol_version = "1." + std::to_string(req.version_minor);
-  f.request_body = req.body_bytes;
+  if (framed(req)) f.request_body = req.body_bytes;
   if (resp) {
     f.answered = true;
     f.status = resp->status_code;
-    f.response_body = resp->body_bytes;
+    if (framed(*resp)) f.response_body = resp->body_bytes;
   }
   describe_http(span, conn, f, redaction_);
+  flag_unframed(span, req);
+  if (resp) flag_unframed(span, *resp);
   if (!resp) mark_unanswered(span, "connection closed before a response");
   return span;
 }

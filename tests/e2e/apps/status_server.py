@@ -2,6 +2,8 @@
 end-to-end tests of pairing: a span with the wrong response shows at once.
 
   GET /s/<status>/<anything>[?b=<bytes>]  answers <status> with a body of <bytes> (default 64)
+      &h=<bytes>                           ... and one header "X-Big" of that many bytes
+      &hn=<count>                          ... and that many headers "X-N<i>: <i>"
   anything else                            404
 
 Every response carries "X-Path: <path>". Connections are keep-alive and each is
@@ -15,20 +17,25 @@ import argparse
 import re
 import socket
 import threading
+import urllib.parse
 
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
            404: "Not Found", 409: "Conflict", 418: "I'm a teapot", 500: "Internal Server Error",
            503: "Service Unavailable"}
-PATH = re.compile(rb"^/s/(\d{3})/[^? ]*(?:\?b=(\d+))?")
+PATH = re.compile(r"^/s/(\d{3})/")
 
 
 def answer(target):
-    m = PATH.match(target)
+    url = urllib.parse.urlsplit(target.decode(errors="replace"))
+    query = {k: int(v[0]) for k, v in urllib.parse.parse_qs(url.query).items() if v[0].isdigit()}
+    m = PATH.match(url.path)
     status = int(m.group(1)) if m else 404
-    size = int(m.group(2)) if m and m.group(2) else 64
-    body = b"" if status == 204 else b"x" * size
+    body = b"" if status == 204 else b"x" * query.get("b", 64)
+    extra = "".join(f"X-N{i}: {i}\r\n" for i in range(query.get("hn", 0)))
+    if "h" in query:
+        extra += "X-Big: " + "h" * query["h"] + "\r\n"
     head = (f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n"
-            f"X-Path: {target.decode(errors='replace')}\r\n"
+            f"X-Path: {url.path}\r\n{extra}"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
     return head + body
 
