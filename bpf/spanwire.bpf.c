@@ -52,8 +52,12 @@ struct conn_state {
 	__u8 flags;     /* SW_OPEN_* */
 	__u8 open_sent;
 	__u8 tls;       /* carries TLS: syscall payload is ciphertext, plaintext comes from uprobes */
-	__u8 pad[3];
+	__u8 held_len[2]; /* bytes in held[], per direction */
+	__u8 pad;
 	__u32 infer_attempts;
+	/* A direction's first bytes while too few to decide the protocol ("GET"
+	 * then " /x", one byte at a time): sent as a data event once it is known. */
+	__u64 held[2];
 };
 
 struct {
@@ -438,13 +442,99 @@ static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
 	       frame_len % 6 == 0 && frame_len <= 6 * 16 && frame_len + 9 <= len;
 }
 
-/* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a chunk and,
- * for midstream sockets, decides the role from which side sends requests. */
-static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state *c, __u64 ubuf, __u64 len,
-					   __u64 total, __u8 dir, bool first)
+/* Where a call's first bytes are: its buffer, or its first two iovecs (a
+ * writev may start with a 3-byte "GET"). */
+struct head_segments {
+	__u64 ptr[2];
+	__u64 len[2];
+};
+
+/* Whether the first n (< 8) bytes of a direction can still begin HTTP: a
+ * method and its space, a status line's "HTTP/1.", or the HTTP/2 preface. */
+static __always_inline bool could_begin_http(__u64 w, __u64 n)
+{
+	static const char starts[][8] = {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "PATCH ",
+					  "OPTIONS", "CONNECT", "TRACE ", "HTTP/1.", "PRI * H"};
+	__u64 mask = SW_MASK(n & 7);
+	for (int i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		if (((w ^ sw_word(starts[i], 8)) & mask) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* w = the first plen (< 8) bytes of prefix, then t: shifts, no per-byte loop
+ * (this sits in the hot exit program, whose verification must stay small). */
+static __always_inline void join_words(__u64 prefix, __u64 plen, const __u64 t[SW_HEAD_BYTES / 8],
+				       __u64 w[SW_HEAD_BYTES / 8])
+{
+	plen &= 7;
+	if (plen == 0) {
+		for (int i = 0; i < SW_HEAD_BYTES / 8; i++)
+			w[i] = t[i];
+		return;
+	}
+	__u64 shift = 8 * plen;
+	w[0] = (prefix & SW_MASK(plen)) | (t[0] << shift);
+	for (int i = 1; i < SW_HEAD_BYTES / 8; i++)
+		w[i] = (t[i - 1] >> (64 - shift)) | (t[i] << shift);
+}
+
+/* The first bytes of a direction as words: those held from earlier short
+ * calls, then this call's; a call whose first segment is shorter than a
+ * word continues with its second. Returns how many are valid. */
+static __always_inline __u64 head_words(const struct conn_state *c, __u8 dir, const struct head_segments *s,
+					__u64 w[SW_HEAD_BYTES / 8])
+{
+	__u64 t[SW_HEAD_BYTES / 8] = {};
+	__u64 n = s->len[0] < sizeof(t) ? s->len[0] : sizeof(t);
+	if (n && bpf_probe_read_user(t, n, (const void *)s->ptr[0]))
+		return 0;
+	__u64 k = c->held_len[dir & 1] & 7;
+	if (k == 0 && n < 8 && s->len[1] > 0) {
+		/* "GET" then " /x HTTP/1.1": the first piece becomes the prefix. */
+		k = n;
+		__u64 prefix = t[0];
+		__u64 m = s->len[1] < sizeof(t) ? s->len[1] : sizeof(t);
+		__builtin_memset(t, 0, sizeof(t));
+		if (bpf_probe_read_user(t, m, (const void *)s->ptr[1]))
+			m = 0;
+		join_words(prefix, k, t, w);
+		n = k + m;
+	} else {
+		join_words(c->held[dir & 1], k, t, w);
+		n += k;
+	}
+	return n < SW_HEAD_BYTES ? n : SW_HEAD_BYTES;
+}
+
+/* Too few bytes to tell yet, and they can still begin HTTP: keep them and
+ * decide on the next call (bounded by SW_MAX_INFER_ATTEMPTS). Only while
+ * every byte the direction moved is held, so they sit at its position 0. */
+static __always_inline bool hold_short_start(struct conn_state *c, __u8 dir, const __u64 w[SW_HEAD_BYTES / 8],
+					     __u64 n)
+{
+	__u32 d = dir & 1;
+	if (n == 0 || n >= 8 || c->pos[d] != c->held_len[d] || c->infer_attempts >= SW_MAX_INFER_ATTEMPTS)
+		return false;
+	if (!could_begin_http(w[0], n))
+		return false;
+	c->held[d] = w[0] & SW_MASK(n & 7);
+	c->held_len[d] = n;
+	c->infer_attempts++;
+	return true;
+}
+
+enum infer_result { SW_INFER_DONE, SW_INFER_HELD };
+
+/* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a direction
+ * (may_hold: across calls, see hold_short_start) and, for midstream sockets,
+ * decides the role from which side sends requests. */
+static __always_inline enum infer_result infer_protocol(__u32 tgid, int fd, struct conn_state *c,
+							const struct head_segments *segs, __u64 total, __u8 dir,
+							bool first, bool may_hold)
 {
 	__u64 w[SW_HEAD_BYTES / 8] = {};
-	__u64 n = len < sizeof(w) ? len : sizeof(w);
 	__u8 proto = SW_PROTO_UNKNOWN;
 	bool request = false;
 
@@ -452,9 +542,13 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 	__u16 peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (bpf_map_lookup_elem(&self_ports, &peer_port)) {
 		c->protocol = SW_PROTO_OTHER;
-		return;
+		return SW_INFER_DONE;
 	}
-	if (n >= 4 && bpf_probe_read_user(w, n, (const void *)ubuf) == 0) {
+	__u64 n = head_words(c, dir, segs, w);
+	if (may_hold && total < 8 && hold_short_start(c, dir, w, n))
+		return SW_INFER_HELD;
+	total += c->held_len[dir & 1];
+	if (n >= 4) {
 		if (w[0] == sw_word("PRI * HT", 8) && w[1] == sw_word("TP/2.0\r\n", 8)) {
 			proto = SW_PROTO_HTTP2;
 			request = true;
@@ -481,7 +575,8 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 			c->protocol = SW_PROTO_OTHER;
 			stat_add(SW_STAT_CONNS_OTHER, 1);
 		}
-		return;
+		c->held_len[0] = c->held_len[1] = 0;
+		return SW_INFER_DONE;
 	}
 	if (c->role == SW_ROLE_UNKNOWN) {
 		bool sends_requests = (dir == SW_DIR_EGRESS) == request;
@@ -490,6 +585,7 @@ static __always_inline void infer_protocol(__u32 tgid, int fd, struct conn_state
 	c->protocol = proto;
 	stat_add(SW_STAT_CONNS_TRACED, 1);
 	emit_open(tgid, fd, c);
+	return SW_INFER_DONE;
 }
 
 /* Payload bytes copied into one data event at most: the loader's cap,
@@ -600,32 +696,39 @@ static __noinline int emit_iov(struct conn_state *c, struct sw_data_event *ev, _
 }
 
 /* User pointer and length of the first payload segment, for inference. */
-static __always_inline void first_segment(const struct sw_io_args *a, long ret, __u64 *ptr, __u64 *len)
+static __always_inline void first_segments(const struct sw_io_args *a, long ret, struct head_segments *s)
 {
-	struct iovec v = {};
+	struct iovec v[2] = {};
 	struct user_msghdr m = {};
-	*ptr = a->buf;
-	*len = ret;
+	__u64 iov = a->buf, count = a->count;
+	s->ptr[0] = a->buf;
+	s->len[0] = ret;
+	s->len[1] = 0;
 	switch (a->sys) {
 	case SW_SYS_READV:
 	case SW_SYS_WRITEV:
-		bpf_probe_read_user(&v, sizeof(v), (const void *)a->buf);
 		break;
 	case SW_SYS_RECVMSG:
 	case SW_SYS_SENDMSG:
 	case SW_SYS_RECVMMSG:
 	case SW_SYS_SENDMMSG: /* msg_hdr is the first member of struct mmsghdr */
 		bpf_probe_read_user(&m, sizeof(m), (const void *)a->buf);
-		bpf_probe_read_user(&v, sizeof(v), m.msg_iov);
+		iov = (__u64)m.msg_iov;
+		count = m.msg_iovlen;
 		break;
 	case SW_SYS_SENDFILE:
-		*len = 0;
+		s->len[0] = 0;
 		return;
 	default:
 		return;
 	}
-	*ptr = (__u64)v.iov_base;
-	*len = v.iov_len < (__u64)ret ? v.iov_len : (__u64)ret;
+	bpf_probe_read_user(&v[0], sizeof(v[0]), (const void *)iov);
+	if (count > 1)
+		bpf_probe_read_user(&v[1], sizeof(v[1]), (const void *)(iov + sizeof(v[0])));
+	s->ptr[0] = (__u64)v[0].iov_base;
+	s->len[0] = v[0].iov_len < (__u64)ret ? v[0].iov_len : (__u64)ret;
+	s->ptr[1] = (__u64)v[1].iov_base;
+	s->len[1] = v[1].iov_len < (__u64)ret - s->len[0] ? v[1].iov_len : (__u64)ret - s->len[0];
 }
 
 static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u8 sys, __u8 dir)
@@ -684,6 +787,33 @@ static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, 
 	return ev;
 }
 
+/* The bytes held while the protocol was undecided, one event per direction:
+ * they are each direction's first, at position 0. */
+static __noinline int emit_held(struct conn_state *c, __u64 id, int fd, __u64 ts_start, __u8 sys)
+{
+	for (__u32 d = 0; d < 2; d++) {
+		__u64 k = c->held_len[d] & 7;
+		if (k == 0)
+			continue;
+		c->held_len[d] = 0;
+		struct sw_data_event *ev = start_data_event(id, fd, c, ts_start, d, sys);
+		if (!ev)
+			return 0;
+		ev->pos = 0;
+		ev->peer_pos = 0; /* the other direction's count then is not kept: 0 claims nothing */
+		ev->len = k;
+		ev->copied = k;
+		ev->flags = 0;
+		ev->seq_minus_pos = 0;
+		__builtin_memcpy(ev->data, &c->held[d], sizeof(c->held[d]));
+		if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + k, ringbuf_flags()))
+			stat_add(SW_STAT_RINGBUF_DROPS, 1);
+		else
+			stat_add(SW_STAT_DATA_EVENTS, 1);
+	}
+	return 0;
+}
+
 /* Protocols whose payload is copied to userspace; others are only counted. */
 static __always_inline bool payload_copied(__u8 protocol)
 {
@@ -718,9 +848,13 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 		return 0;
 	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
-		__u64 ptr, len;
-		first_segment(a, ret, &ptr, &len);
-		infer_protocol(tgid, a->fd, c, ptr, len, ret, a->dir, c->pos[0] == 0 && c->pos[1] == 0);
+		struct head_segments segs;
+		first_segments(a, ret, &segs);
+		bool first = c->pos[0] == c->held_len[0] && c->pos[1] == c->held_len[1];
+		if (infer_protocol(tgid, a->fd, c, &segs, ret, a->dir, first, true) == SW_INFER_HELD) {
+			__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
+			return 0;
+		}
 	}
 	if (!payload_copied(c->protocol)) {
 		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
@@ -728,6 +862,8 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	}
 	if (!c->open_sent)
 		emit_open(tgid, a->fd, c);
+	if (c->held_len[0] | c->held_len[1])
+		emit_held(c, id, a->fd, a->ts_start, a->sys);
 
 	struct sw_data_event *ev = start_data_event(id, a->fd, c, a->ts_start, a->dir, a->sys);
 	if (!ev)
@@ -824,11 +960,29 @@ ENTER(read) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_REA
 ENTER(write) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_WRITE, SW_DIR_EGRESS); }
 ENTER(readv) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_READV, SW_DIR_INGRESS); }
 ENTER(writev) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_WRITEV, SW_DIR_EGRESS); }
-ENTER(recvfrom) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVFROM, SW_DIR_INGRESS); }
+/* A peek (MSG_PEEK) moves nothing: the bytes come again with the read that
+ * consumes them, so it is not traced at all. */
+#define SW_MSG_PEEK 2
+ENTER(recvfrom)
+{
+	if (ctx->args[3] & SW_MSG_PEEK)
+		return 0;
+	return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVFROM, SW_DIR_INGRESS);
+}
 ENTER(sendto) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDTO, SW_DIR_EGRESS); }
-ENTER(recvmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMSG, SW_DIR_INGRESS); }
+ENTER(recvmsg)
+{
+	if (ctx->args[2] & SW_MSG_PEEK)
+		return 0;
+	return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMSG, SW_DIR_INGRESS);
+}
 ENTER(sendmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDMSG, SW_DIR_EGRESS); }
-ENTER(recvmmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMMSG, SW_DIR_INGRESS); }
+ENTER(recvmmsg)
+{
+	if (ctx->args[3] & SW_MSG_PEEK)
+		return 0;
+	return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVMMSG, SW_DIR_INGRESS);
+}
 ENTER(sendmmsg) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDMMSG, SW_DIR_EGRESS); }
 ENTER(sendfile64) { return stash_io(ctx->id, ctx->args[0], 0, 0, SW_SYS_SENDFILE, SW_DIR_EGRESS); }
 ENTER(connect) { return stash_conn_call(ctx->id, ctx->args[0], SW_SYS_CONNECT); }
@@ -909,8 +1063,10 @@ static __always_inline int tls_exit(long ret, bool ex)
 	if (!c)
 		return 0;
 	mark_tls(c);
-	if (c->protocol == SW_PROTO_UNKNOWN)
-		infer_protocol(tgid, a.fd, c, a.buf, bytes, bytes, a.dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0);
+	if (c->protocol == SW_PROTO_UNKNOWN) {
+		struct head_segments segs = {.ptr = {a.buf, 0}, .len = {bytes, 0}};
+		infer_protocol(tgid, a.fd, c, &segs, bytes, a.dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0, false);
+	}
 	if (!payload_copied(c->protocol)) {
 		__sync_fetch_and_add(&c->tls_pos[a.dir & 1], bytes);
 		return 0;

@@ -191,3 +191,84 @@ def test_unframable_and_oversized_requests_keep_method_path_and_the_400(sink, se
             assert attr(s, f"spanwire.http.request.{flag}") is True, (path, s)
     stats = sensor.stats()
     assert stats.get("http1_framing_invalid", 0) >= 8 and stats.get("http1_heads_truncated", 0) >= 2, stats
+
+
+def read_response(sock):
+    """One response off `sock`: its status code."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before a response"
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = int(re.search(rb"\r\ncontent-length: *(\d+)", head, re.I).group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split()[1])
+
+
+def request_bytes(status, name):
+    return f"GET /s/{status}/{name} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+
+
+def test_first_writes_shorter_than_a_method_are_traced(sink, sensor_factory, procs):
+    port, _ = start_status_server(procs)
+    sensor_factory(sink)
+    # A client that sends 1 byte, then the rest.
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = request_bytes(201, "one-byte-first")
+        c.sendall(data[:1])
+        time.sleep(0.05)
+        c.sendall(data[1:])
+        assert read_response(c) == 201
+    # A writev whose first piece is "GET".
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        data = request_bytes(202, "writev-get")
+        c.sendmsg([data[:3], data[3:]])
+        assert read_response(c) == 202
+    wanted = ("/s/201/one-byte-first", "/s/202/writev-get")
+    spans = sink.wait_for(lambda s: attr(s, "url.path") in wanted, 4)
+    assert sorted((attr(s, "url.path"), s["kind"]) for s in spans) == sorted(
+        (p, k) for p in wanted for k in (SERVER, CLIENT))
+    assert_every_span_right(spans)
+
+
+def test_servers_reading_one_byte_at_a_time_or_peeking_are_traced(sink, sensor_factory, procs):
+    sensor_factory(sink)
+    for args, status in ((["--read-size", "1"], 404), (["--peek", "16"], 409)):
+        port, server = start_status_server(procs, *args)
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            for n in range(3):  # keep-alive: later requests too
+                c.sendall(request_bytes(status, f"{args[0][2:]}-{n}"))
+                assert read_response(c) == status
+        wanted = {f"/s/{status}/{args[0][2:]}-{n}" for n in range(3)}
+        servers = sink.wait_for(lambda s: s["kind"] == SERVER and attr(s, "url.path") in wanted, 3)
+        assert {attr(s, "url.path") for s in servers} == wanted, args
+        assert_every_span_right(servers)
+        procs.stop(server)
+
+
+def test_slowloris_connections_are_traced(sink, sensor_factory, procs):
+    port, _ = start_status_server(procs)
+    sensor_factory(sink)
+    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    try:
+        requests = [request_bytes(200 if i % 2 else 500, f"slow-{i}") for i in range(20)]
+        # Every connection sends one byte in turn, for the first 12 bytes of its request.
+        for at in range(12):
+            for c, data in zip(conns, requests):
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c.sendall(data[at:at + 1])
+            time.sleep(0.01)
+        for c, data in zip(conns, requests):
+            c.sendall(data[12:])
+        for i, c in enumerate(conns):
+            assert read_response(c) == (200 if i % 2 else 500)
+    finally:
+        for c in conns:
+            c.close()
+    wanted = {f"/s/{200 if i % 2 else 500}/slow-{i}" for i in range(20)}
+    servers = sink.wait_for(lambda s: s["kind"] == SERVER and attr(s, "url.path") in wanted, 20)
+    assert {attr(s, "url.path") for s in servers} == wanted
+    assert_every_span_right(servers)
