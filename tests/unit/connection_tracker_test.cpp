@@ -55,6 +55,9 @@ class TrackerTest : public ::testing::Test {
   std::unique_ptr<sw_data_event> ev = std::make_unique<sw_data_event>();
 
   void data(uint8_t dir, std::string_view bytes, uint64_t moved = 0, uint8_t flags = 0) {
+    data_to(tracker, dir, bytes, moved, flags);
+  }
+  void data_to(ConnectionTracker& t, uint8_t dir, std::string_view bytes, uint64_t moved = 0, uint8_t flags = 0) {
     if (moved == 0) moved = bytes.size();
     std::memset(ev.get(), 0, SW_DATA_HEADER_SIZE);
     ev->hdr.type = SW_EV_DATA;
@@ -69,7 +72,7 @@ class TrackerTest : public ::testing::Test {
     ev->flags = flags;
     pos[dir] += moved;
     ts += 100;
-    tracker.on_data(*ev, bytes, ts);
+    t.on_data(*ev, bytes, ts);
   }
   void close_conn() {
     sw_close_event c{};
@@ -158,6 +161,37 @@ TEST_F(TrackerTest, CloseFlushesUnansweredRequests) {
   EXPECT_FALSE(seen.exchanges[0].response);
   EXPECT_EQ(tracker.size(), 0u);
   EXPECT_EQ(metrics.exchanges_unanswered, 1u);
+}
+
+// The answer's events were lost, then the connection closed: the close event's
+// byte counts show the loss, so the request is counted, not called unanswered.
+TEST_F(TrackerTest, BytesLostBeforeTheCloseAreNotAMissingAnswer) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /a HTTP/1.1\r\n\r\n");
+  data(SW_DIR_INGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  data(SW_DIR_EGRESS, "GET /b HTTP/1.1\r\n\r\n");
+  pos[SW_DIR_INGRESS] += 38;  // its answer moved, its event was dropped
+  close_conn();
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.exchanges[0].request.target, "/a");
+  EXPECT_EQ(metrics.exchanges_unanswered, 0u);
+  EXPECT_EQ(metrics.http1_requests_unpaired_after_loss, 1u);
+}
+
+// Without the close event (reclaimed, process exit), the kernel's drop count
+// decides whether a missing answer may have been lost.
+TEST_F(TrackerTest, ReclaimAfterDropsCountsInsteadOfCallingItUnanswered) {
+  for (uint64_t drops : {0, 5}) {
+    Metrics m;
+    Collected out;
+    ConnectionTracker t{{}, m, out};
+    t.on_open(open_event(SW_ROLE_CLIENT), 0);
+    data_to(t, SW_DIR_EGRESS, "GET /hang HTTP/1.1\r\n\r\n");
+    m.kernel_ringbuf_drops = drops;
+    t.on_process_exit(kTgid);
+    EXPECT_EQ(m.exchanges_unanswered, drops == 0 ? 1u : 0u) << drops;
+    EXPECT_EQ(m.http1_requests_unpaired_after_loss, drops == 0 ? 0u : 1u) << drops;
+  }
 }
 
 TEST_F(TrackerTest, CloseCompletesCloseDelimitedResponse) {

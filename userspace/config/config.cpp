@@ -8,7 +8,10 @@
 #include <set>
 #include <stdexcept>
 
+#include <linux/types.h>
+
 #include "config/config_values.h"
+#include "spanwire.h"
 
 namespace spanwire {
 namespace {
@@ -69,7 +72,8 @@ void check_listen_address(const std::string& addr) {
 }
 
 void check_capture(const Config& c) {
-  if (c.payload_cap == 0 || c.payload_cap > 32704) reject("--payload-cap must be between 1 and 32704 bytes");
+  if (c.payload_cap == 0 || c.payload_cap > SW_MAX_PAYLOAD)
+    reject("--payload-cap must be between 1 and " + std::to_string(SW_MAX_PAYLOAD) + " bytes");
   uint32_t rb = c.ringbuf_bytes;
   if (rb < 4096 || (rb & (rb - 1)) != 0)
     reject("--ringbuf-size must be a power of two of at least 4096 bytes (e.g. 16777216)");

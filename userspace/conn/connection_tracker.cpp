@@ -28,6 +28,7 @@ class ConnectionTracker::Connection {
   StreamBuffer streams[2];
   uint64_t last_activity = 0;
   bool plaintext_positions = false;  // positions count TLS plaintext (SW_DATA_TLS)
+  uint64_t ringbuf_drops_at_last_event = 0;  // the kernel's count when its last event came
 
  private:
   struct Side : StreamConsumer {
@@ -90,6 +91,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   }
   Connection& c = *it->second;
   c.last_activity = now;
+  c.ringbuf_drops_at_last_event = metrics_.kernel_ringbuf_drops;
   if (!c.session || c.info.role == Role::kUnknown) {
     metrics_.events_unsupported_protocol++;
     return;
@@ -126,8 +128,13 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const 
   if (c.session && c.info.role != Role::kUnknown) {
     // The kernel's totals count socket bytes; TLS streams count plaintext.
     const bool comparable = totals != nullptr && !c.info.tls && !c.plaintext_positions;
+    // Without the kernel's totals (close event lost, idle reclaim, eviction,
+    // process exit), events lost after this connection's last one may have
+    // carried its last answers: then no request may be called unanswered.
+    const bool tail_maybe_lost = !comparable && metrics_.kernel_ringbuf_drops > c.ringbuf_drops_at_last_event;
     for (uint8_t dir = 0; dir < 2; ++dir) {
       if (comparable) c.streams[dir].end_at(totals[dir], ts, c.consumer_for(dir));
+      else if (tail_maybe_lost) c.streams[dir].end_maybe_lost(ts, c.consumer_for(dir));
       else c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
     }
     c.session->close(ts);

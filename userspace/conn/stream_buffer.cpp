@@ -55,6 +55,11 @@ void StreamBuffer::end_at(uint64_t total, uint64_t ts, StreamConsumer& out) {
   next_pos_ = total;
 }
 
+void StreamBuffer::end_maybe_lost(uint64_t ts, StreamConsumer& out) {
+  flush_stale(ts, out, /*force=*/true);
+  if (started_) out.on_gap(1, ts);
+}
+
 void StreamBuffer::deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts,
                            StreamConsumer& out) {
   if (!bytes.empty()) {

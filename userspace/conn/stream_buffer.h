@@ -49,6 +49,10 @@ class StreamBuffer {
   // The stream ended after `total` bytes (the kernel's count at close): bytes
   // past the last chunk seen were lost, and reach the consumer as a gap.
   void end_at(uint64_t total, uint64_t ts, StreamConsumer& out);
+  // The stream ended with no count from the kernel while events were being
+  // lost: bytes past the last chunk may be missing. The consumer gets a
+  // 1-byte gap standing for "unknown, possibly none" (nothing follows it).
+  void end_maybe_lost(uint64_t ts, StreamConsumer& out);
 
   uint64_t next_pos() const { return next_pos_; }
   size_t pending_bytes() const { return pending_bytes_; }
