@@ -354,8 +354,8 @@ ExchangeMatcher::Pending* ExchangeMatcher::pair_after_loss(const WaitingResponse
     return nullptr;
   }
   // Requests lost just before `newest` may still have been awaiting answers.
-  if (pipelining_seen_ || !one_at_a_time_seen_ || newest->answer != Answer::kAwaiting || newest->after_loss ||
-      request_lost_between(*newest->request_pos, *r.request_pos)) {
+  if (pipelining_seen_ || !one_at_a_time_seen_ || losses_forgotten_ || newest->answer != Answer::kAwaiting ||
+      newest->after_loss || request_lost_between(*newest->request_pos, *r.request_pos)) {
     abandon(r);
     return nullptr;
   }
@@ -407,6 +407,12 @@ void ExchangeMatcher::note_request_loss(uint64_t from_offset) {
   // Losses before the oldest pending request can no longer matter.
   const std::optional<uint64_t> oldest = pending_.empty() ? std::nullopt : pending_.front().request_pos;
   std::erase_if(request_loss_starts_, [&](uint64_t s) { return !oldest || s < *oldest; });
+  if (request_loss_starts_.size() >= kMaxLossesKept) {
+    // Bounded memory: without the older losses a request could hide in one of
+    // them, so this connection is no longer paired after a loss.
+    request_loss_starts_.clear();
+    losses_forgotten_ = true;
+  }
   request_loss_starts_.push_back(*pos);
 }
 

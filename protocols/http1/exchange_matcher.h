@@ -71,6 +71,7 @@ class ExchangeMatcher {
   static constexpr size_t kMaxOwedMethods = 65536;    // methods of dropped requests kept for framing
   static constexpr size_t kMaxWaitingResponses = 16;  // responses awaiting a request
   static constexpr size_t kMaxInterim = 4;
+  static constexpr size_t kMaxLossesKept = 256;  // request-stream losses remembered while requests await
 
   explicit ExchangeMatcher(Limits limits = {});
 
@@ -195,6 +196,7 @@ class ExchangeMatcher {
   uint64_t response_losses_ = 0;  // times the response stream lost sync
   std::optional<uint64_t> response_loss_end_;  // absolute end of the latest such loss
   std::vector<uint64_t> request_loss_starts_;   // absolute, where the request stream lost sync
+  bool losses_forgotten_ = false;  // request_loss_starts_ overflowed: no more pairing after a loss
   uint64_t request_resyncs_seen_ = 0;   // request parser resyncs already accounted for
   uint64_t response_resyncs_seen_ = 0;  // response parser resyncs already accounted for
   bool method_queue_dirty_ = false;     // the response parser's queue needs a rebuild
