@@ -18,6 +18,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "spanwire.h"
+#include "inference.h" /* protocols/: each protocol's pure-C inference */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -333,135 +334,12 @@ static __always_inline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 	c->open_sent = 1;
 }
 
-/* Little-endian word of the first n bytes of s (n <= 8), for masked compares. */
-#define SW_MASK(n) ((n) == 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
-#define SW_PREFIX_IS(w, s) (((w) & SW_MASK(sizeof(s) - 1)) == sw_word(s, sizeof(s) - 1))
-
-static __always_inline __u64 sw_word(const char *s, int n)
-{
-	__u64 w = 0;
-	for (int i = 0; i < 8 && i < n; i++)
-		w |= (__u64)(__u8)s[i] << (8 * i);
-	return w;
-}
-
-/* An RFC 9110 method followed by a space, at the start of the chunk. */
-static __always_inline bool is_method(__u64 w)
-{
-	return SW_PREFIX_IS(w, "GET ") || SW_PREFIX_IS(w, "POST ") || SW_PREFIX_IS(w, "PUT ") ||
-	       SW_PREFIX_IS(w, "HEAD ") || SW_PREFIX_IS(w, "DELETE ") || SW_PREFIX_IS(w, "PATCH ") ||
-	       SW_PREFIX_IS(w, "OPTIONS ") || SW_PREFIX_IS(w, "CONNECT ") || SW_PREFIX_IS(w, "TRACE ");
-}
-
-/* What one HPACK field's first byte says of its header block: 1 a request
- * pseudo-header from the static table (RFC 7541 Appendix A: 1 :authority ..
- * 7 :scheme https), 2 a response one (8..14 :status), 0 neither, -1 a
- * reference to the dynamic table (62 and up: unknown to a sensor that joined
- * mid-connection). Indexed fields are 1xxxxxxx; literals with an indexed name
- * are 01xxxxxx (incremental indexing) or 000xxxxx (without / never indexed). */
-static __always_inline int hpack_field_kind(__u8 b)
-{
-	__u8 index;
-	if (b & 0x80)
-		index = b & 0x7f;
-	else if ((b & 0xc0) == 0x40)
-		index = b & 0x3f;
-	else if ((b & 0xe0) == 0x00)
-		index = b & 0x0f;
-	else
-		return 0; /* a dynamic table size update or a literal name */
-	if (index >= 1 && index <= 7)
-		return 1;
-	if (index >= 8 && index <= 14)
-		return 2;
-	if ((b & 0x80) && index >= 62 && index < 0x7f)
-		return -1;
-	return 0;
-}
-
-/* Bytes of a chunk's head read for protocol inference (a power of two). */
-#define SW_HEAD_BYTES 32
-
-/* The direction of a header block from its leading fields: pseudo-header
- * fields come before all others (RFC 9113 section 8.3). On a warm
- * connection an encoder sends its first fields as one-byte references to the
- * dynamic table (gRPC: :authority and :path), so those are stepped over and
- * the block is judged by the first static pseudo-header after them.
- * 1 request, 2 response, 0 unknown. */
-static __always_inline int hpack_block_direction(const __u8 *b, int offset, __u64 end)
-{
-	for (int i = 0; i < 8; i++) {
-		int at = offset + i;
-		if (at >= end || at >= SW_HEAD_BYTES)
-			return 0;
-		int kind = hpack_field_kind(b[at & (SW_HEAD_BYTES - 1)]);
-		if (kind >= 0)
-			return kind;
-	}
-	return 0;
-}
-
-/* The 24-bit big-endian payload length that opens every HTTP/2 frame header. */
-static __always_inline __u32 http2_frame_length(const __u8 *b)
-{
-	return ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
-}
-
-/* An HTTP/2 HEADERS frame at the start of a chunk of a connection joined
- * mid-way (no preface to see): a frame header consistent with the syscall's
- * size and a header block whose leading fields name a request or response
- * pseudo-header (hpack_block_direction). `have` bytes of b are valid (the first iovec can be short:
- * gRPC writes the frame header and each field as separate iovecs), `len` is
- * what the whole syscall moved. Returns 1 for a request, 2 for a response. */
-static __always_inline int http2_headers_frame(const __u8 *b, __u64 have, __u64 len)
-{
-	__u32 frame_len = http2_frame_length(b);
-	__u8 flags = b[4];
-	__u32 stream_id = (((__u32)b[5] << 24) | ((__u32)b[6] << 16) | ((__u32)b[7] << 8) | b[8]) & 0x7fffffff;
-	int offset = 9;
-
-	if (b[3] != 1 /* HEADERS */ || (stream_id & 1) == 0 || frame_len == 0 || frame_len + 9 > len)
-		return 0;
-	if (flags & 0x08) /* PADDED: pad length byte */
-		offset += 1;
-	if (flags & 0x20) /* PRIORITY: stream dependency and weight */
-		offset += 5;
-	if (offset >= have || offset >= SW_HEAD_BYTES || (__u32)(offset - 9) >= frame_len)
-		return 0;
-	return hpack_block_direction(b, offset, have < frame_len + 9 ? have : frame_len + 9);
-}
-
-/* The server's HTTP/2 connection preface (RFC 9113 section 3.4): a SETTINGS
- * frame (type 4, no flags, stream 0, payload a multiple of 6 bytes) as the
- * very first bytes of a connection. Servers may send it before reading the
- * client's preface, and clients may read it before writing theirs. */
-static __always_inline bool http2_server_preface(const __u8 *b, __u64 len)
-{
-	__u32 frame_len = http2_frame_length(b);
-	return b[3] == 4 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0 && b[8] == 0 &&
-	       frame_len % 6 == 0 && frame_len <= 6 * 16 && frame_len + 9 <= len;
-}
-
 /* Where a call's first bytes are: its buffer, or its first two iovecs (a
  * writev may start with a 3-byte "GET"). */
 struct head_segments {
 	__u64 ptr[2];
 	__u64 len[2];
 };
-
-/* Whether the first n (< 8) bytes of a direction can still begin HTTP: a
- * method and its space, a status line's "HTTP/1.", or the HTTP/2 preface. */
-static __always_inline bool could_begin_http(__u64 w, __u64 n)
-{
-	static const char starts[][8] = {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "PATCH ",
-					  "OPTIONS", "CONNECT", "TRACE ", "HTTP/1.", "PRI * H"};
-	__u64 mask = SW_MASK(n & 7);
-	for (int i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
-		if (((w ^ sw_word(starts[i], 8)) & mask) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* w = the first plen (< 8) bytes of prefix, then t: shifts, no per-byte loop
  * (this sits in the hot exit program, whose verification must stay small). */
@@ -508,67 +386,57 @@ static __always_inline __u64 head_words(const struct conn_state *c, __u8 dir, co
 	return n < SW_HEAD_BYTES ? n : SW_HEAD_BYTES;
 }
 
-/* Too few bytes to tell yet, and they can still begin HTTP: keep them and
- * decide on the next call (bounded by SW_MAX_INFER_ATTEMPTS). Only while
+/* Too few bytes to tell yet, and they can still begin a protocol: keep them
+ * and decide on the next call (bounded by SW_MAX_INFER_ATTEMPTS). Only while
  * every byte the direction moved is held, so they sit at its position 0. */
-static __always_inline bool hold_short_start(struct conn_state *c, __u8 dir, const __u64 w[SW_HEAD_BYTES / 8],
-					     __u64 n)
+static __always_inline bool hold_short_start(struct conn_state *c, __u8 dir, const struct sw_infer_input *in)
 {
 	__u32 d = dir & 1;
-	if (n == 0 || n >= 8 || c->pos[d] != c->held_len[d] || c->infer_attempts >= SW_MAX_INFER_ATTEMPTS)
+	if (in->n == 0 || in->n >= 8 || c->pos[d] != c->held_len[d] || c->infer_attempts >= SW_MAX_INFER_ATTEMPTS)
 		return false;
-	if (!could_begin_http(w[0], n))
-		return false;
-	c->held[d] = w[0] & SW_MASK(n & 7);
-	c->held_len[d] = n;
+	c->held[d] = in->w[0] & SW_MASK(in->n & 7);
+	c->held_len[d] = in->n;
 	c->infer_attempts++;
 	return true;
 }
 
-enum infer_result { SW_INFER_DONE, SW_INFER_HELD };
+enum infer_outcome { SW_INFER_DECIDED, SW_INFER_WAITING };
 
-/* Recognises HTTP/1 and the HTTP/2 preface from the first bytes of a direction
- * (may_hold: across calls, see hold_short_start) and, for midstream sockets,
- * decides the role from which side sends requests. */
-static __always_inline enum infer_result infer_protocol(__u32 tgid, int fd, struct conn_state *c,
-							const struct head_segments *segs, __u64 total, __u8 dir,
-							bool first, bool may_hold)
+/* Asks each protocol of protocols/protocol_list.h, in order, about the first
+ * bytes of a direction (may_hold: across calls, see hold_short_start) and, for
+ * midstream sockets, decides the role from which side sends requests. */
+static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, struct conn_state *c,
+							 const struct head_segments *segs, __u64 total, __u8 dir,
+							 bool first, bool may_hold)
 {
-	__u64 w[SW_HEAD_BYTES / 8] = {};
+	struct sw_infer_input in = {};
 	__u8 proto = SW_PROTO_UNKNOWN;
-	bool request = false;
+	bool request = false, more = false;
 
 	struct sock *sk = (struct sock *)c->sk;
 	__u16 peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (bpf_map_lookup_elem(&self_ports, &peer_port)) {
 		c->protocol = SW_PROTO_OTHER;
-		return SW_INFER_DONE;
+		return SW_INFER_DECIDED;
 	}
-	__u64 n = head_words(c, dir, segs, w);
-	if (may_hold && total < 8 && hold_short_start(c, dir, w, n))
-		return SW_INFER_HELD;
-	total += c->held_len[dir & 1];
-	if (n >= 4) {
-		if (w[0] == sw_word("PRI * HT", 8) && w[1] == sw_word("TP/2.0\r\n", 8)) {
-			proto = SW_PROTO_HTTP2;
-			request = true;
-		} else if (is_method(w[0])) {
-			proto = SW_PROTO_HTTP1;
-			request = true;
-		} else if (SW_PREFIX_IS(w[0], "HTTP/1.")) {
-			proto = SW_PROTO_HTTP1;
-		} else if (first && !(c->flags & SW_OPEN_MIDSTREAM) && n >= 9 &&
-			   http2_server_preface((const __u8 *)w, total)) {
-			proto = SW_PROTO_HTTP2;
-			request = false; /* sent by the server */
-		} else if ((c->flags & SW_OPEN_MIDSTREAM) && n >= 10) {
-			int h2 = http2_headers_frame((const __u8 *)w, n, total);
-			if (h2) {
-				proto = SW_PROTO_HTTP2;
-				request = h2 == 1;
-			}
-		}
+	in.n = head_words(c, dir, segs, in.w);
+	in.total = total + c->held_len[dir & 1];
+	in.first = first;
+	in.midstream = (c->flags & SW_OPEN_MIDSTREAM) != 0;
+#define SW_TRY_PROTOCOL(NAME, value, folder)                                     \
+	if (proto == SW_PROTO_UNKNOWN) {                                         \
+		int verdict = sw_infer_##folder(&in);                              \
+		if (verdict == SW_INFER_REQUEST || verdict == SW_INFER_RESPONSE) { \
+			proto = SW_PROTO_##NAME;                                   \
+			request = verdict == SW_INFER_REQUEST;                     \
+		} else if (verdict == SW_INFER_MORE) {                             \
+			more = true;                                               \
+		}                                                                  \
 	}
+	SW_PROTOCOL_LIST(SW_TRY_PROTOCOL)
+#undef SW_TRY_PROTOCOL
+	if (proto == SW_PROTO_UNKNOWN && more && may_hold && total < 8 && hold_short_start(c, dir, &in))
+		return SW_INFER_WAITING;
 	if (proto == SW_PROTO_UNKNOWN) {
 		if ((!(c->flags & SW_OPEN_MIDSTREAM) && first) ||
 		    ++c->infer_attempts >= SW_MAX_INFER_ATTEMPTS) {
@@ -576,7 +444,7 @@ static __always_inline enum infer_result infer_protocol(__u32 tgid, int fd, stru
 			stat_add(SW_STAT_CONNS_OTHER, 1);
 		}
 		c->held_len[0] = c->held_len[1] = 0;
-		return SW_INFER_DONE;
+		return SW_INFER_DECIDED;
 	}
 	if (c->role == SW_ROLE_UNKNOWN) {
 		bool sends_requests = (dir == SW_DIR_EGRESS) == request;
@@ -585,7 +453,7 @@ static __always_inline enum infer_result infer_protocol(__u32 tgid, int fd, stru
 	c->protocol = proto;
 	stat_add(SW_STAT_CONNS_TRACED, 1);
 	emit_open(tgid, fd, c);
-	return SW_INFER_DONE;
+	return SW_INFER_DECIDED;
 }
 
 /* Payload bytes copied into one data event at most: the loader's cap,
@@ -814,10 +682,10 @@ static __noinline int emit_held(struct conn_state *c, __u64 id, int fd, __u64 ts
 	return 0;
 }
 
-/* Protocols whose payload is copied to userspace; others are only counted. */
+/* Every protocol of the list has its payload copied; others are only counted. */
 static __always_inline bool payload_copied(__u8 protocol)
 {
-	return protocol == SW_PROTO_HTTP1 || protocol == SW_PROTO_HTTP2;
+	return protocol != SW_PROTO_UNKNOWN && protocol != SW_PROTO_OTHER;
 }
 
 /* The connection carries TLS: what it already inferred from ciphertext is void. */
@@ -851,7 +719,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 		struct head_segments segs;
 		first_segments(a, ret, &segs);
 		bool first = c->pos[0] == c->held_len[0] && c->pos[1] == c->held_len[1];
-		if (infer_protocol(tgid, a->fd, c, &segs, ret, a->dir, first, true) == SW_INFER_HELD) {
+		if (infer_protocol(tgid, a->fd, c, &segs, ret, a->dir, first, true) == SW_INFER_WAITING) {
 			__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
 			return 0;
 		}

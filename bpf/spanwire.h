@@ -37,12 +37,15 @@ enum sw_role {
 	SW_ROLE_SERVER = 2, /* the process accepted */
 };
 
+/* SW_PROTO_<NAME> for each line of protocols/protocol_list.h. */
+#include "protocol_list.h"
+#define SW_PROTO_ENUM_ENTRY(NAME, value, folder) SW_PROTO_##NAME = value,
 enum sw_protocol {
 	SW_PROTO_UNKNOWN = 0,
-	SW_PROTO_HTTP1 = 1,
-	SW_PROTO_HTTP2 = 2,
+	SW_PROTOCOL_LIST(SW_PROTO_ENUM_ENTRY)
 	SW_PROTO_OTHER = 255, /* tracked, but no payload is copied */
 };
+#undef SW_PROTO_ENUM_ENTRY
 
 /* Which syscall produced a data event (diagnostics only). */
 enum sw_syscall {

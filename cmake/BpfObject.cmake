@@ -40,11 +40,12 @@ function(bpf_object name source)
     set(deps vmlinux_h ${BPF_GEN_DIR}/vmlinux.h)
   endif()
   set(obj ${BPF_GEN_DIR}/${name}.bpf.o)
-  file(GLOB bpf_headers CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h)
+  file(GLOB bpf_headers CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/protocols/*.h
+       ${CMAKE_SOURCE_DIR}/protocols/*/infer.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
-            -I${ARG_HEADER_DIR} -I${CMAKE_SOURCE_DIR}/bpf -c ${source} -o ${obj}
+            -I${ARG_HEADER_DIR} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/protocols -c ${source} -o ${obj}
     DEPENDS ${source} ${bpf_headers} ${deps}
     COMMENT "Compiling BPF object ${name}.bpf.o")
   if(ARG_NO_SKELETON)
@@ -60,6 +61,7 @@ function(bpf_object name source)
     COMMENT "Generating skeleton ${name}.skel.h")
   add_custom_target(${name}_skel DEPENDS ${skel})
   add_library(${name}_skel_headers INTERFACE)
-  target_include_directories(${name}_skel_headers INTERFACE ${BPF_GEN_DIR} ${CMAKE_SOURCE_DIR}/bpf)
+  target_include_directories(${name}_skel_headers INTERFACE ${BPF_GEN_DIR} ${CMAKE_SOURCE_DIR}/bpf
+                             ${CMAKE_SOURCE_DIR}/protocols)
   add_dependencies(${name}_skel_headers ${name}_skel)
 endfunction()

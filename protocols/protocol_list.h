@@ -1,0 +1,13 @@
+/* The protocols spanwire parses, one line each: X(NAME, wire value, folder).
+ * It gives enum sw_protocol its SW_PROTO_<NAME> values (spanwire.h), and the
+ * kernel's inference chain, in this order, calls sw_infer_<folder>() from
+ * protocols/<folder>/infer.h (included by protocols/inference.h). Every
+ * protocol listed has its payload copied to userspace. */
+#ifndef SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H
+#define SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H
+
+#define SW_PROTOCOL_LIST(X) \
+	X(HTTP1, 1, http1)  \
+	X(HTTP2, 2, http2)
+
+#endif /* SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H */
