@@ -1,0 +1,176 @@
+/* Data events: payload copied up to the cap, vectored I/O gathered into
+ * one event, held first bytes sent once the protocol is known.
+ * Part of spanwire.bpf.c, which includes the parts once, in order. */
+
+/* Payload bytes copied into one data event at most: the loader's cap,
+ * within the event's ceiling. */
+static __always_inline __u64 copy_cap(void)
+{
+	__u64 cap = payload_cap;
+	return cap == 0 || cap > SW_MAX_PAYLOAD ? SW_MAX_PAYLOAD : cap;
+}
+
+/* Sends a data event whose first `copied` payload bytes are in ev->data:
+ * reserves its byte range of `len` in the stream (SW_DATA_TLS in ev->flags
+ * selects the plaintext stream's positions); bytes past `copied` are a
+ * known, counted gap. */
+static __always_inline int submit_data(struct conn_state *c, struct sw_data_event *ev, __u64 len, __u64 copied,
+				       __u32 no_copy)
+{
+	__u32 dir = ev->direction & 1;
+	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ);
+
+	ev->pos = __sync_fetch_and_add((keep & SW_DATA_TLS) ? &c->tls_pos[dir] : &c->pos[dir], len);
+	ev->peer_pos = (keep & SW_DATA_TLS) ? c->tls_pos[dir ^ 1] : c->pos[dir ^ 1];
+	ev->len = len;
+	ev->flags = (no_copy ? SW_DATA_NO_COPY : 0) | keep;
+	asm volatile("" : "+r"(copied));
+	if (copied > SW_MAX_PAYLOAD)
+		copied = SW_MAX_PAYLOAD;
+	ev->copied = copied;
+	if (len > copied)
+		stat_add(SW_STAT_BYTES_UNCOPIED, len - copied);
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied, ringbuf_flags()))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	else
+		stat_add(SW_STAT_DATA_EVENTS, 1);
+	return 0;
+}
+
+/* One contiguous chunk of payload, copied up to the cap. */
+static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+{
+	__u64 n = no_copy ? 0 : len;
+	__u64 cap = copy_cap();
+	if (n > cap)
+		n = cap;
+	asm volatile("" : "+r"(n));
+	if (n > SW_MAX_PAYLOAD)
+		n = SW_MAX_PAYLOAD;
+	if (n && bpf_probe_read_user(ev->data, n, (const void *)ubuf))
+		n = 0;
+	return submit_data(c, ev, len, n, no_copy);
+}
+
+/* One iovec: its share of the syscall's bytes, appended to the event. Stops
+ * the loop once every byte is placed or the cap is reached; an unreadable
+ * iovec ends the copy there (the rest of the syscall is a counted gap). */
+static long gather_one_iovec(__u32 i, void *unused)
+{
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return 1;
+	struct iov_gather *g = &slot->gather;
+	struct iovec v = {};
+	if (g->left == 0 || g->copied >= g->cap)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)(g->iov + (__u64)i * sizeof(struct iovec)))) {
+		g->broken = 1;
+		return 1;
+	}
+	__u64 n = v.iov_len < g->left ? v.iov_len : g->left;
+	__u64 room = g->cap - g->copied;
+	__u64 take = n < room ? n : room;
+	__u64 off = g->copied;
+	g->left -= n;
+	if (take == 0)
+		return 0;
+	/* Bounds the verifier can check against the slot's slack. */
+	asm volatile("" : "+r"(off), "+r"(take));
+	if (off >= SW_MAX_PAYLOAD || take > SW_MAX_PAYLOAD)
+		return 1;
+	if (bpf_probe_read_user(slot->ev.data + off, take, v.iov_base)) {
+		g->broken = 1;
+		return 1;
+	}
+	g->copied += take;
+	return 0;
+}
+
+/* The `total` bytes a vectored syscall moved, spread over its iovec array the
+ * way the kernel filled it: one event, copied from consecutive iovecs up to
+ * the cap. However many iovecs the bytes came in, none becomes a gap. */
+static __noinline int emit_iov(struct conn_state *c, struct sw_data_event *ev, __u64 iov_ptr, __u64 iovcnt, __u64 total)
+{
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return 0;
+	struct iov_gather *g = &slot->gather;
+	g->iov = iov_ptr;
+	g->left = total;
+	g->copied = 0;
+	g->cap = copy_cap();
+	g->broken = 0;
+	if (iovcnt > SW_MAX_IOV)
+		iovcnt = SW_MAX_IOV;
+	bpf_loop(iovcnt, gather_one_iovec, NULL, 0);
+	if (g->broken || (g->left > 0 && g->copied < g->cap))
+		stat_add(SW_STAT_IOV_TRUNCATED, 1); /* an unreadable or short iovec array */
+	return submit_data(c, ev, total, g->copied, 0);
+}
+
+/* The per-CPU data event, its header filled for one call on connection c
+ * (payload fields are the caller's); NULL if the scratch slot is missing. */
+static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, const struct conn_state *c,
+							      __u64 ts_start, __u8 dir, __u8 sys)
+{
+	struct sw_data_event *ev = scratch_event();
+	if (!ev)
+		return NULL;
+	ev->hdr.type = SW_EV_DATA;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = id >> 32;
+	ev->hdr.conn.fd = fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	ev->ts_start_ns = ts_start;
+	ev->direction = dir;
+	ev->syscall = sys;
+	return ev;
+}
+
+/* The bytes held while the protocol was undecided, one event per direction:
+ * they are each direction's first, at position 0. */
+static __noinline int emit_held(struct conn_state *c, __u64 id, int fd, __u64 ts_start, __u8 sys)
+{
+	for (__u32 d = 0; d < 2; d++) {
+		__u64 k = c->held_len[d] & 7;
+		if (k == 0)
+			continue;
+		c->held_len[d] = 0;
+		struct sw_data_event *ev = start_data_event(id, fd, c, ts_start, d, sys);
+		if (!ev)
+			return 0;
+		ev->pos = 0;
+		ev->peer_pos = 0; /* the other direction's count then is not kept: 0 claims nothing */
+		ev->len = k;
+		ev->copied = k;
+		ev->flags = 0;
+		ev->seq_minus_pos = 0;
+		__builtin_memcpy(ev->data, &c->held[d], sizeof(c->held[d]));
+		if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + k, ringbuf_flags()))
+			stat_add(SW_STAT_RINGBUF_DROPS, 1);
+		else
+			stat_add(SW_STAT_DATA_EVENTS, 1);
+	}
+	return 0;
+}
+
+/* Every protocol of the list has its payload copied; others are only counted. */
+static __always_inline bool payload_copied(__u8 protocol)
+{
+	return protocol != SW_PROTO_UNKNOWN && protocol != SW_PROTO_OTHER;
+}
+
+/* The connection carries TLS: what it already inferred from ciphertext is void. */
+static __always_inline void mark_tls(struct conn_state *c)
+{
+	if (c->tls)
+		return;
+	c->tls = 1;
+	c->flags |= SW_OPEN_TLS;
+	if (c->protocol == SW_PROTO_OTHER)
+		c->protocol = SW_PROTO_UNKNOWN;
+	c->infer_attempts = 0;
+	stat_add(SW_STAT_TLS_CONNS, 1);
+}

@@ -1,0 +1,169 @@
+/* Constants, load-time settings, per-connection state, maps, the per-CPU
+ * scratch event and the kernel-side counters.
+ * Part of spanwire.bpf.c, which includes the parts once, in order. */
+
+#define SW_AF_INET 2
+#define SW_AF_INET6 10
+#define SW_SOCK_STREAM 1
+#define SW_IPPROTO_TCP 6
+#define SW_S_IFMT 00170000
+#define SW_S_IFSOCK 0140000
+#define SW_EINPROGRESS 115
+/* Midstream connections of unknown protocol: data events inspected before
+ * giving up on them (a keep-alive HTTP connection shows a message start soon). */
+#define SW_MAX_INFER_ATTEMPTS 64
+
+/* Set by the loader before load (rodata). */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 payload_cap = 16384;
+const volatile __u8 filter_by_pid = 0;
+const volatile __u8 filter_by_comm = 0;
+/* Userspace is woken only once this much waits in the ring buffer (it also
+ * reads it every 100 ms on its own): one wakeup per event costs more than the
+ * event at moderate rates. 0 wakes it for every event. */
+const volatile __u32 wakeup_bytes = 0;
+
+struct conn_state {
+	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */
+	__u64 start_ns; /* identity stamp, part of struct sw_conn_id */
+	__u64 pos[2];   /* bytes moved so far, per direction */
+	__u64 tls_pos[2]; /* TLS plaintext bytes so far, per direction */
+	__u8 role;
+	__u8 protocol;
+	__u8 flags;     /* SW_OPEN_* */
+	__u8 open_sent;
+	__u8 tls;       /* carries TLS: syscall payload is ciphertext, plaintext comes from uprobes */
+	__u8 held_len[2]; /* bytes in held[], per direction */
+	__u8 pad;
+	__u32 infer_attempts;
+	/* A direction's first bytes while too few to decide the protocol ("GET"
+	 * then " /x", one byte at a time): sent as a data event once it is known. */
+	__u64 held[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct sw_io_args);
+} active_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct sw_tls_args);
+} active_tls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_tls_key);
+	__type(value, __s32);
+} tls_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[SW_COMM_LEN]);
+	__type(value, __u8);
+} comm_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Local ports of the sensor's own TCP connections (its OTLP export): a
+ * connection whose peer is one of them is the collector's side of the
+ * sensor's own traffic, and tracing it would feed the sensor its own spans. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} self_ports SEC(".maps");
+
+/* Gathering a vectored syscall's bytes into one event. It lives in the
+ * scratch slot, not on the stack: values the loop callback reads from map
+ * memory are not tracked precisely by the verifier, so the callback is
+ * verified once instead of once per distinct byte count. */
+struct iov_gather {
+	__u64 iov;     /* user address of the struct iovec array */
+	__u64 left;    /* bytes the syscall moved that no iovec has been given yet */
+	__u64 copied;  /* bytes gathered into the event so far */
+	__u64 cap;     /* gather at most this many */
+	__u32 broken;  /* an iovec could not be read: the copy ends there */
+	__u32 pad;
+};
+
+/* A data event is too large for the 512-byte stack: it is built in this
+ * CPU's slot (programs run with migration disabled). The slack after the
+ * event lets the verifier accept a copy at any offset below the payload
+ * ceiling of any length up to it, as gathering an iovec array needs. A
+ * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
+ * is a plain array the loader sizes to the number of possible CPUs. */
+struct data_scratch_slot {
+	struct sw_data_event ev;
+	__u8 slack[SW_MAX_PAYLOAD];
+	struct iov_gather gather;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* resized by the loader: one slot per possible CPU */
+	__type(key, __u32);
+	__type(value, struct data_scratch_slot);
+} data_scratch SEC(".maps");
+
+static __always_inline struct data_scratch_slot *scratch_slot(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&data_scratch, &cpu);
+}
+
+static __always_inline struct sw_data_event *scratch_event(void)
+{
+	struct data_scratch_slot *slot = scratch_slot();
+	return slot ? &slot->ev : NULL;
+}
+
+static __always_inline __u64 ringbuf_flags(void)
+{
+	if (wakeup_bytes == 0)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void stat_add(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&stats, &idx);
+	if (c)
+		__sync_fetch_and_add(c, v);
+}
+
+/* Reads BTF-typed kernel memory directly (no helper call per field): the
+ * kernel's own type for a pointer obtained as a plain number. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
