@@ -42,10 +42,12 @@ function(bpf_object name source)
   set(obj ${BPF_GEN_DIR}/${name}.bpf.o)
   file(GLOB bpf_headers CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/protocols/*.h
        ${CMAKE_SOURCE_DIR}/protocols/*/infer.h)
+  list(APPEND bpf_headers ${SW_PROTOCOL_GEN_DIR}/inference.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
-            -I${ARG_HEADER_DIR} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/protocols -c ${source} -o ${obj}
+            -I${ARG_HEADER_DIR} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/protocols -I${SW_PROTOCOL_GEN_DIR}
+            -c ${source} -o ${obj}
     DEPENDS ${source} ${bpf_headers} ${deps}
     COMMENT "Compiling BPF object ${name}.bpf.o")
   if(ARG_NO_SKELETON)

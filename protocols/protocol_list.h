@@ -1,8 +1,9 @@
 /* The protocols spanwire parses, one line each: X(NAME, wire value, folder).
  * It gives enum sw_protocol its SW_PROTO_<NAME> values (spanwire.h), and the
  * kernel's inference chain, in this order, calls sw_infer_<folder>() from
- * protocols/<folder>/infer.h (included by protocols/inference.h). Every
- * protocol listed has its payload copied to userspace. */
+ * protocols/<folder>/infer.h (gathered into the generated inference.h, see
+ * cmake/ProtocolInference.cmake). Every protocol listed has its payload
+ * copied to userspace. */
 #ifndef SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H
 #define SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H
 
