@@ -10,6 +10,16 @@ static __always_inline __u64 copy_cap(void)
 	return cap == 0 || cap > SW_MAX_PAYLOAD ? SW_MAX_PAYLOAD : cap;
 }
 
+/* Sends a filled data event whose first `copied` payload bytes are set, and
+ * counts it, or its loss. */
+static __always_inline void output_data_event(struct sw_data_event *ev, __u64 copied)
+{
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied, ringbuf_flags()))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	else
+		stat_add(SW_STAT_DATA_EVENTS, 1);
+}
+
 /* Sends a data event whose first `copied` payload bytes are in ev->data:
  * reserves its byte range of `len` in the stream (SW_DATA_TLS in ev->flags
  * selects the plaintext stream's positions); bytes past `copied` are a
@@ -30,10 +40,7 @@ static __always_inline int submit_data(struct conn_state *c, struct sw_data_even
 	ev->copied = copied;
 	if (len > copied)
 		stat_add(SW_STAT_BYTES_UNCOPIED, len - copied);
-	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied, ringbuf_flags()))
-		stat_add(SW_STAT_RINGBUF_DROPS, 1);
-	else
-		stat_add(SW_STAT_DATA_EVENTS, 1);
+	output_data_event(ev, copied);
 	return 0;
 }
 
@@ -148,10 +155,7 @@ static __noinline int emit_held(struct conn_state *c, __u64 id, int fd, __u64 ts
 		ev->flags = 0;
 		ev->seq_minus_pos = 0;
 		__builtin_memcpy(ev->data, &c->held[d], sizeof(c->held[d]));
-		if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + k, ringbuf_flags()))
-			stat_add(SW_STAT_RINGBUF_DROPS, 1);
-		else
-			stat_add(SW_STAT_DATA_EVENTS, 1);
+		output_data_event(ev, k);
 	}
 	return 0;
 }

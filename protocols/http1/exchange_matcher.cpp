@@ -393,12 +393,7 @@ bool ExchangeMatcher::request_lost_between(uint64_t from, uint64_t to) const {
     if (start > from && start < to) return true;
   }
   // The request stream is lost right now, since before `to`: the loss is open-ended.
-  if (requests_.lost_sync()) {
-    std::optional<uint64_t> lost_from = request_loss_starts_.empty() ? std::nullopt
-                                                                     : std::optional(request_loss_starts_.back());
-    if (!lost_from || *lost_from < to) return true;
-  }
-  return false;
+  return requests_.lost_sync() && (request_loss_starts_.empty() || request_loss_starts_.back() < to);
 }
 
 void ExchangeMatcher::note_request_loss(uint64_t from_offset) {

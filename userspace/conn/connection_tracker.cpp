@@ -17,10 +17,13 @@ class ConnectionTracker::Connection {
         from_client(*this, true),
         from_server(*this, false) {}
 
-  // The client writes the client->server stream.
+  // Whether a direction (enum sw_direction) is the client->server stream: the
+  // client writes it.
+  bool carries_requests(uint8_t direction) const {
+    return (info.role == Role::kClient) == (direction == SW_DIR_EGRESS);
+  }
   StreamConsumer& consumer_for(uint8_t direction) {
-    bool egress = direction == SW_DIR_EGRESS;
-    return (info.role == Role::kClient) == egress ? static_cast<StreamConsumer&>(from_client) : from_server;
+    return carries_requests(direction) ? static_cast<StreamConsumer&>(from_client) : from_server;
   }
 
   ConnectionInfo info;
@@ -103,7 +106,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   if (ev.flags & SW_DATA_NO_COPY) payload = {};
   if (ev.flags & SW_DATA_TLS) c.plaintext_positions = true;
   // Facts for linking spans: the TCP sequence numbers and threads of each stream.
-  const bool from_client = (c.info.role == Role::kClient) == (dir == SW_DIR_EGRESS);
+  const bool from_client = c.carries_requests(dir);
   StreamFacts& facts = c.info.streams[from_client ? 0 : 1];
   if (ev.flags & SW_DATA_SEQ) {
     facts.has_seq = true;
