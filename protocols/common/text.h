@@ -24,6 +24,16 @@ std::string_view trim(std::string_view s, std::string_view chars);
 // turned to spaces, and cut at a UTF-8 boundary with "..." past `max` bytes.
 std::string one_line(std::string_view text, size_t max = 200);
 
+// ASCII case-insensitive equality (header names, methods, keywords).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 // ASCII lower case (header names, enum spellings, gRPC metadata keys).
 std::string to_lower(std::string_view s);
 

@@ -3,7 +3,18 @@
 #include <algorithm>
 #include <utility>
 
+#include "http1/counters.h"
+
 namespace spanwire::http1 {
+
+void ExchangeMatcher::attach_counters(ProtocolCounters& c) {
+  requests_.attach_counters(c);
+  responses_.attach_counters(c);
+  stats_.orphan_responses.attach(c.slot(counter::responses_orphaned));
+  stats_.dropped_over_bound.attach(c.slot(counter::requests_dropped_in_flight));
+  stats_.requests_unpaired_after_loss.attach(c.slot(counter::requests_unpaired_after_loss));
+  stats_.responses_unpaired_after_loss.attach(c.slot(counter::responses_unpaired_after_loss));
+}
 
 ExchangeMatcher::ExchangeMatcher(Limits limits)
     : requests_(Kind::kRequest, limits), responses_(Kind::kResponse, limits) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/peer_positions.h"
+#include "common/protocol_counters.h"
 #include "http1/message.h"
 #include "http1/parser.h"
 
@@ -54,15 +55,15 @@ struct Exchange {
 };
 
 struct MatcherStats {
-  uint64_t exchanges = 0;         // Exchange objects emitted, answered or not
-  uint64_t unanswered = 0;        // ... of which without a response
-  uint64_t orphan_responses = 0;  // final responses dropped for lack of a plausible request
-  uint64_t informational = 0;     // 1xx responses other than 101
-  uint64_t dropped_over_bound = 0;  // requests beyond kMaxPending in flight: no exchange, answer skipped
+  Tally exchanges;         // Exchange objects emitted, answered or not
+  Tally unanswered;        // ... of which without a response
+  Tally orphan_responses;  // final responses dropped for lack of a plausible request
+  Tally informational;     // 1xx responses other than 101
+  Tally dropped_over_bound;  // requests beyond kMaxPending in flight: no exchange, answer skipped
   // After a loss of sync, no exchange: requests whose answer was lost or cannot be
   // told with certainty, and responses whose request cannot.
-  uint64_t requests_unpaired_after_loss = 0;
-  uint64_t responses_unpaired_after_loss = 0;
+  Tally requests_unpaired_after_loss;
+  Tally responses_unpaired_after_loss;
 };
 
 class ExchangeMatcher {
@@ -88,6 +89,8 @@ class ExchangeMatcher {
   const MatcherStats& stats() const { return stats_; }
   const ParserStats& request_stats() const { return requests_.stats(); }
   const ParserStats& response_stats() const { return responses_.stats(); }
+  // From now on the counts also add to HTTP/1's shared counters.
+  void attach_counters(ProtocolCounters& counters);
 
   // The connection switched protocols (101, CONNECT 2xx); both parsers stopped.
   bool upgraded() const { return upgraded_; }

@@ -2,6 +2,9 @@
 // Pure data: no I/O, no dependencies beyond the standard library.
 #pragma once
 
+#include "common/tally.h"
+#include "common/text.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,15 +31,6 @@ inline bool switches_protocols(std::string_view method, int status) {
   return status == 101 || (method == "CONNECT" && status / 100 == 2);
 }
 
-// ASCII case-insensitive equality (header names and methods are ASCII by grammar).
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 struct Message {
   Kind kind = Kind::kRequest;
@@ -84,12 +78,12 @@ struct Limits {
 };
 
 struct ParserStats {
-  uint64_t messages = 0;       // messages emitted (complete or not)
-  uint64_t resyncs = 0;        // times the parser lost sync (gap, error, start_midstream)
-  uint64_t errors = 0;         // protocol violations (bad start line, header, framing, size)
-  uint64_t skipped_bytes = 0;  // bytes seen but discarded (not part of any emitted message)
-  uint64_t heads_cut = 0;      // heads reported cut short (over the limit, or bytes lost)
-  uint64_t framing_invalid = 0;  // heads reported whose body could not be framed
+  Tally messages;       // messages emitted (complete or not)
+  Tally resyncs;        // times the parser lost sync (gap, error, start_midstream)
+  Tally errors;         // protocol violations (bad start line, header, framing, size)
+  Tally skipped_bytes;  // bytes seen but discarded (not part of any emitted message)
+  Tally heads_cut;      // heads reported cut short (over the limit, or bytes lost)
+  Tally framing_invalid;  // heads reported whose body could not be framed
 };
 
 }  // namespace spanwire::http1

@@ -5,6 +5,7 @@
 
 #include "common/hex.h"
 #include "common/text.h"
+#include "http1/counters.h"
 
 namespace spanwire::http1 {
 namespace {
@@ -129,6 +130,15 @@ bool Parser::read_framing(const std::vector<Header>& headers, Framing& f) {
 }
 
 Parser::Parser(Kind kind, Limits limits) : kind_(kind), limits_(limits), scanner_(kind) {}
+
+void Parser::attach_counters(ProtocolCounters& c) {
+  stats_.messages.attach(c.slot(counter::messages));
+  stats_.resyncs.attach(c.slot(counter::resyncs));
+  stats_.errors.attach(c.slot(counter::parse_errors));
+  stats_.skipped_bytes.attach(c.slot(counter::unparsed_bytes));
+  stats_.heads_cut.attach(c.slot(counter::heads_truncated));
+  stats_.framing_invalid.attach(c.slot(counter::framing_invalid));
+}
 
 void Parser::feed(std::string_view data, uint64_t ts) {
   if (feeds_may_begin_messages_) begin_at_feed_start();

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/protocol_counters.h"
 #include "http1/detect.h"
 #include "http1/fifo.h"
 #include "http1/message.h"
@@ -58,6 +59,8 @@ class Parser {
   // Completed messages since the last call, in stream order.
   std::vector<Message> take_messages();
   const ParserStats& stats() const { return stats_; }
+  // From now on the counts also add to HTTP/1's shared counters.
+  void attach_counters(ProtocolCounters& counters);
   // After 101 Switching Protocols, a CONNECT 2xx, or upgrade(): further bytes are not
   // HTTP/1 (ignored, or kept for the owner: keep_bytes_after_upgrade).
   bool upgraded() const { return state_ == State::kUpgraded; }

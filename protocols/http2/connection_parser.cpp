@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "http2/counters.h"
+
 namespace spanwire::http2 {
 namespace {
 
@@ -23,6 +25,18 @@ ConnectionParser::Direction::Direction(bool is_client, const Limits& limits)
 
 ConnectionParser::ConnectionParser(Limits limits)
     : limits_(limits), dirs_{Direction(true, limits_), Direction(false, limits_)} {}
+
+void ConnectionParser::attach_counters(ProtocolCounters& c) {
+  stats_.frames.attach(c.slot(counter::frames));
+  stats_.streams.attach(c.slot(counter::streams));
+  stats_.resets.attach(c.slot(counter::resets));
+  stats_.goaways.attach(c.slot(counter::goaways));
+  stats_.errors.attach(c.slot(counter::parse_errors));
+  stats_.resyncs.attach(c.slot(counter::resyncs));
+  stats_.skipped_bytes.attach(c.slot(counter::unparsed_bytes));
+  stats_.hpack_unknown_connections.attach(c.slot(counter::hpack_unknown_connections));
+  stats_.hpack_uncertain_blocks.attach(c.slot(counter::hpack_uncertain_blocks));
+}
 
 void ConnectionParser::feed_client(std::string_view data, uint64_t ts) { feed(dirs_[0], data, ts); }
 void ConnectionParser::feed_server(std::string_view data, uint64_t ts) { feed(dirs_[1], data, ts); }
@@ -50,7 +64,7 @@ std::vector<Stream> ConnectionParser::take_streams() { return std::exchange(done
 
 void ConnectionParser::hpack_lost(Direction& d) {
   d.hpack.set_state_unknown();
-  stats_.hpack_state_unknown = true;
+  note_hpack_unknown();
 }
 
 void ConnectionParser::lose_sync(Direction& d) {
@@ -68,9 +82,7 @@ void ConnectionParser::lose_sync(Direction& d) {
   }
   // Bytes of any open stream may be among the lost ones: message counts of this
   // direction can no longer be trusted.
-  for (auto& [id, e] : open_) {
-    e.framer[d.side].mark_lost();
-  }
+  taps_lost(d.side);
   hpack_lost(d);
   d.state = State::kResync;
   d.header_have = 0;
@@ -239,7 +251,7 @@ void ConnectionParser::gap(Direction& d, uint64_t n, uint64_t ts) {
     stats_.skipped_bytes += d.resync.size();
     d.resync.clear();
     hpack_lost(d);
-    for (auto& [id, e] : open_) e.framer[d.side].mark_lost();
+    taps_lost(d.side);
     return;
   }
   lose_sync(d);
@@ -316,7 +328,6 @@ void ConnectionParser::on_frame_header(Direction& d, uint64_t ts) {
     d.content_left = d.need_pad_length ? 0 : h.length;
     Entry* e = find_or_create(h.stream_id, streams_uncertain_);
     if (e != nullptr) {
-      if (!e->got_headers[d.side] && !e->started[d.side]) e->framer[d.side].mark_lost();
       touch(*e, d.side, d.frame_ts, ts, d.frame_offset);
     } else if (!streams_uncertain_ && open_.count(h.stream_id) == 0 && !recent_.count(h.stream_id) &&
                h.stream_id > max_id_[h.stream_id & 1]) {
@@ -373,11 +384,11 @@ void ConnectionParser::deliver_data(Direction& d, std::string_view bytes, uint64
   Entry& e = it->second;
   StreamSide& side = d.client ? e.stream.request : e.stream.response;
   side.data_bytes += bytes.size() + gap_bytes;
-  if (!bytes.empty()) e.framer[d.side].feed(bytes);
+  DataTap* tap = e.tap[d.side].get();
+  if (tap != nullptr && !bytes.empty()) tap->data(bytes);
   if (gap_bytes > 0) {
     side.data_gap = true;
-    if (d.pad_unknown) e.framer[d.side].mark_lost();
-    else e.framer[d.side].gap(gap_bytes);
+    if (tap != nullptr) d.pad_unknown ? tap->lost() : tap->gap(gap_bytes);
   }
   side.last_ts = std::max(side.last_ts, ts);
 }
@@ -475,7 +486,7 @@ void ConnectionParser::finish_block(Direction& d, uint64_t ts) {
   } else {
     DecodedBlock decoded = d.hpack.decode(d.block);
     ++stats_.header_blocks;
-    if (decoded.failed_known) stats_.hpack_state_unknown = true;
+    if (decoded.failed_known) note_hpack_unknown();
     if (decoded.malformed) ++stats_.errors;
     uncertain = decoded.omitted > 0 || decoded.malformed;
     if (uncertain) ++stats_.hpack_uncertain_blocks;
@@ -494,6 +505,7 @@ void ConnectionParser::finish_block(Direction& d, uint64_t ts) {
     if (!e->got_headers[0]) {
       side.headers = std::move(fields);
       e->got_headers[0] = true;
+      open_tap(*e, 0);
     }
     side.headers_uncertain |= uncertain;
     side.headers_truncated |= truncated;
@@ -510,6 +522,7 @@ void ConnectionParser::finish_block(Direction& d, uint64_t ts) {
     // First block, or the final response after an interim (1xx) one.
     side.headers = std::move(fields);
     e->got_headers[d.side] = true;
+    open_tap(*e, d.side);
   } else {
     side.trailers = std::move(fields);
   }
@@ -603,6 +616,25 @@ void ConnectionParser::seed_upgrade_stream(StreamSide request) {
   e->stream.request = std::move(request);
   e->started[0] = true;
   e->got_headers[0] = true;
+  open_tap(*e, 0);
+}
+
+void ConnectionParser::note_hpack_unknown() {
+  if (!stats_.hpack_state_unknown) ++stats_.hpack_unknown_connections;
+  stats_.hpack_state_unknown = true;
+}
+
+void ConnectionParser::open_tap(Entry& e, int side) {
+  if (!taps_ || e.tap[side]) return;
+  const StreamSide& s = side == 0 ? e.stream.request : e.stream.response;
+  e.tap[side] = taps_(s);
+  // DATA before the first header block: the tap joined after its first byte.
+  if (e.tap[side] && s.data_bytes > 0) e.tap[side]->lost();
+}
+
+void ConnectionParser::taps_lost(int side) {
+  for (auto& [id, e] : open_)
+    if (e.tap[side]) e.tap[side]->lost();
 }
 
 ConnectionParser::Entry* ConnectionParser::find_or_create(uint32_t id, bool may_create) {
@@ -653,16 +685,8 @@ void ConnectionParser::maybe_complete(Entry& e) {
 
 void ConnectionParser::finish(Entry& e) {
   Stream& s = e.stream;
-  for (int side = 0; side < 2; ++side) {
-    StreamSide& ss = side == 0 ? s.request : s.response;
-    const std::string* ct = ss.header("content-type");
-    if (ct != nullptr && grpc_wire::is_grpc(*ct)) {
-      const grpc_wire::MessageFramer& f = e.framer[side];
-      ss.messages = f.messages();
-      ss.message_bytes = f.message_bytes();
-      ss.messages_uncertain = f.lost() || f.partial();
-    }
-  }
+  for (int side = 0; side < 2; ++side)
+    if (e.tap[side]) e.tap[side]->finish(side == 0 ? s.request : s.response);
   const uint32_t id = s.id;
   order_.erase(e.seq);
   done_.push_back(std::move(s));

@@ -25,7 +25,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +35,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "grpc/grpc_wire.h"
+#include "common/protocol_counters.h"
 #include "http2/frame.h"
 #include "http2/hpack_decoder.h"
 #include "http2/stream.h"
@@ -49,6 +51,10 @@ class ConnectionParser {
   static constexpr size_t kMaxUnackedSettings = 16;
 
   explicit ConnectionParser(Limits limits = {});
+
+  // The application layer over HTTP/2 (gRPC) that reads each side's DATA:
+  // asked once a side's first header block is known. Set before feeding.
+  void set_data_taps(DataTapFactory factory) { taps_ = std::move(factory); }
 
   void feed_client(std::string_view data, uint64_t ts);  // may begin with the preface
   void feed_server(std::string_view data, uint64_t ts);
@@ -69,6 +75,8 @@ class ConnectionParser {
   // Finished streams since the last call, in completion order.
   std::vector<Stream> take_streams();
   const ParserStats& stats() const { return stats_; }
+  // From now on the counts also add to HTTP/2's shared counters.
+  void attach_counters(ProtocolCounters& counters);
 
   size_t open_streams() const { return open_.size(); }
   // The stream with this id while it is open (not yet finished); nullptr otherwise.
@@ -140,7 +148,7 @@ class ConnectionParser {
     uint64_t seq = 0;
     bool started[2] = {false, false};      // a frame of this side was seen
     bool got_headers[2] = {false, false};  // a header block of this side was applied
-    grpc_wire::MessageFramer framer[2];
+    std::unique_ptr<DataTap> tap[2];  // the application layer's reader of each side's DATA
   };
 
   void feed(Direction& d, std::string_view data, uint64_t ts);
@@ -171,7 +179,12 @@ class ConnectionParser {
   void finish(Entry& e);  // moves the stream to done_ and forgets the entry
   void remember_closed(uint32_t id);
 
+  void open_tap(Entry& e, int side);
+  void taps_lost(int side);
+  void note_hpack_unknown();  // every open stream's DATA of `side` may have lost bytes
+
   Limits limits_;
+  DataTapFactory taps_;
   ParserStats stats_;
   Direction dirs_[2];  // 0 = client -> server, 1 = server -> client
   bool streams_uncertain_ = false;  // some stream starts may have been missed

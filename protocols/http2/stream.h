@@ -3,10 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/tally.h"
 
 namespace spanwire::http2 {
 
@@ -34,8 +38,8 @@ struct StreamSide {
   bool headers_truncated = false;
   // Some DATA bytes of this side were not seen (gap); data_bytes still counts them.
   bool data_gap = false;
-  // gRPC length-prefixed messages in the DATA payload, filled when the side's
-  // content-type is application/grpc*. message_bytes excludes the 5-byte prefixes.
+  // Messages an application layer counted in the DATA payload (gRPC's
+  // length-prefixed messages; see DataTap), and their bytes without framing.
   uint64_t messages = 0;
   uint64_t message_bytes = 0;
   // The message count is a lower bound (a gap broke the framing, or the side was
@@ -58,6 +62,20 @@ struct StreamSide {
   }
   bool operator==(const StreamSide&) const = default;
 };
+
+// An application protocol's reader of one stream side's DATA payload (gRPC
+// counts its length-prefixed messages), so that HTTP/2 itself knows nothing of them.
+class DataTap {
+ public:
+  virtual ~DataTap() = default;
+  virtual void data(std::string_view bytes) = 0;
+  virtual void gap(uint64_t n) = 0;  // payload bytes that were never seen
+  virtual void lost() = 0;           // bytes may be missing where it cannot tell
+  // The stream completed: what was counted goes into `side`.
+  virtual void finish(StreamSide& side) = 0;
+};
+// The tap for a side whose first header block is `side`; nullptr: none.
+using DataTapFactory = std::function<std::unique_ptr<DataTap>(const StreamSide& side)>;
 
 struct Stream {
   uint32_t id = 0;
@@ -90,18 +108,19 @@ struct Limits {
 };
 
 struct ParserStats {
-  uint64_t frames = 0;         // frames parsed (both directions)
-  uint64_t header_blocks = 0;  // header blocks decoded (HEADERS / PUSH_PROMISE + CONTINUATION)
-  uint64_t streams = 0;        // stream records created
-  uint64_t resets = 0;         // RST_STREAM frames
-  uint64_t goaways = 0;        // GOAWAY frames
-  uint64_t errors = 0;         // corrupt or out-of-place frames, undecodable header blocks
-  uint64_t skipped_bytes = 0;  // bytes discarded while resynchronising
-  uint64_t hpack_uncertain_blocks = 0;  // header blocks with omitted fields
+  Tally frames;         // frames parsed (both directions)
+  Tally header_blocks;  // header blocks decoded (HEADERS / PUSH_PROMISE + CONTINUATION)
+  Tally streams;        // stream records created
+  Tally resets;         // RST_STREAM frames
+  Tally goaways;        // GOAWAY frames
+  Tally errors;         // corrupt or out-of-place frames, undecodable header blocks
+  Tally skipped_bytes;  // bytes discarded while resynchronising
+  Tally hpack_uncertain_blocks;  // header blocks with omitted fields
   bool hpack_state_unknown = false;     // some direction lost its HPACK dynamic table
-  uint64_t resyncs = 0;           // times a direction lost frame alignment
-  uint64_t evicted_streams = 0;   // open streams dropped for Limits::max_open_streams
-  uint64_t gaps = 0;              // gap_client / gap_server calls
+  Tally hpack_unknown_connections;      // 1 once hpack_state_unknown is set
+  Tally resyncs;           // times a direction lost frame alignment
+  Tally evicted_streams;   // open streams dropped for Limits::max_open_streams
+  Tally gaps;              // gap_client / gap_server calls
 };
 
 }  // namespace spanwire::http2

@@ -4,8 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <nghttp2/nghttp2.h>
 
-#include "../support/hpack_deflater.h"
-#include "../support/http2_frames.h"
+#include "support/hpack_deflater.h"
+#include "support/http2_frames.h"
 
 #include <string>
 #include <string_view>

@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../support/lossy_conversation.h"
-#include "fuzz_support.h"
+#include "support/lossy_conversation.h"
+#include "support/fuzz_support.h"
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include "export/json_exporter.h"
 #include "export/terminal_exporter.h"
 #include "export/trace_view.h"
+#include "http/semconv.h"
 
 namespace spanwire {
 namespace {
@@ -55,6 +56,7 @@ class ExportersTest : public ::testing::Test {
                     {"http.response.body.size", int64_t{1234}},
                     {"sampled", true},
                     {"ratio", 0.5}};
+    s.semconv = &http::kSemconv;
     s.resource = resource();
     return s;
   }

@@ -1,6 +1,7 @@
 #include "metrics/prometheus.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <regex>
 #include <set>
@@ -8,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "http1/counters.h"
+#include "http2/counters.h"
 #include "metrics/metrics.h"
+#include "protocol_ids.h"
 
 namespace spanwire {
 namespace {
@@ -104,15 +108,20 @@ TEST(PrometheusTest, ExportFailuresByReasonWithEscapedLabels) {
   EXPECT_TRUE(has_line(text, "spanwire_export_failures_total{reason=\"we\\\"ird\\\\reason\\nhere\"} 1"));
 }
 
-TEST(PrometheusTest, ParseErrorsByProtocolBesideThePlainCounters) {
+// A counter name several protocols keep is one family, one series per protocol.
+TEST(PrometheusTest, ProtocolCountersAreLabelledByProtocol) {
   Metrics m;
-  m.http1_parse_errors = 5;
-  m.http2_parse_errors = 7;
+  m.protocols.of(protocol_id::HTTP1).add(http1::counter::parse_errors, 5);
+  m.protocols.of(protocol_id::HTTP2).add(http2::counter::parse_errors, 7);
+  m.protocols.of(protocol_id::HTTP2).add(http2::counter::frames, 2);
   const std::string text = render_prometheus(m);
   EXPECT_TRUE(has_line(text, "spanwire_parse_errors_total{protocol=\"http1\"} 5"));
   EXPECT_TRUE(has_line(text, "spanwire_parse_errors_total{protocol=\"http2\"} 7"));
-  EXPECT_TRUE(has_line(text, "spanwire_http1_parse_errors_total 5"));
-  EXPECT_TRUE(has_line(text, "spanwire_http2_parse_errors_total 7"));
+  EXPECT_TRUE(has_line(text, "spanwire_frames_total{protocol=\"http2\"} 2"));
+  EXPECT_EQ(text.find("spanwire_http1_parse_errors_total"), std::string::npos);
+  // The JSON stats keep one flat key per protocol and counter.
+  EXPECT_EQ(m.to_json()["http1_parse_errors"], 5);
+  EXPECT_EQ(m.to_json()["http2_frames"], 2);
 }
 
 // Every line is a comment or a well-formed sample, each family declared once,

@@ -1,28 +1,14 @@
 // The kernel's protocol inference (protocols/<p>/infer.h, pure C), compiled
 // here as it is into the BPF object, judged on canned first bytes.
-#include <linux/types.h>
-
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cstring>
 #include <string_view>
 
-#include "inference.h"
+#include "support/infer_input.h"
 
 namespace {
 
-struct Input {
-  explicit Input(std::string_view bytes, bool first = true, bool midstream = false) {
-    std::memset(&in, 0, sizeof(in));
-    in.n = std::min<size_t>(bytes.size(), SW_HEAD_BYTES);
-    std::memcpy(in.w, bytes.data(), in.n);
-    in.total = bytes.size();
-    in.first = first;
-    in.midstream = midstream;
-  }
-  sw_infer_input in;
-};
+using Input = spanwire::testing::InferInput;
 
 int http1(std::string_view bytes) {
   Input input(bytes);

@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "export/otlp_metrics_convert.h"
+#include "grpc/layer.h"
+#include "http/route.h"
+#include "http/semconv.h"
 #include "metrics/metrics.h"
 
 namespace spanwire {
@@ -42,6 +45,8 @@ Span http_span(std::shared_ptr<const Resource> res, SpanKind kind, int64_t statu
     s.status = StatusCode::kError;
     s.attributes.emplace_back("error.type", std::to_string(status));
   }
+  s.semconv = &http::kSemconv;
+  s.series_extra = {{"http.route", route_of(path)}};
   return s;
 }
 
@@ -57,6 +62,7 @@ Span grpc_span(std::shared_ptr<const Resource> res, SpanKind kind, int64_t code,
                   {"server.address", std::string("cart")},
                   {"server.port", int64_t{50051}},
                   {"rpc.grpc.status_code", code}};
+  s.semconv = &grpc::kSemconv;
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "export/trace_view.h"
 #include "span/span_builder.h"
+#include "support/exchange_spans.h"
 
 namespace spanwire {
 namespace {
@@ -48,7 +49,7 @@ class Http2SpanTest : public ::testing::Test {
  protected:
   MonotonicToUnix clock;
   IdGenerator ids;
-  SpanBuilder builder{clock, ids};
+  testing::ExchangeSpans builder{clock, ids};
   std::shared_ptr<const Resource> resource = std::make_shared<Resource>();
 };
 

@@ -1,4 +1,5 @@
 #include "span/span_builder.h"
+#include "support/exchange_spans.h"
 
 #include <gtest/gtest.h>
 
@@ -56,7 +57,7 @@ class SpanBuilderTest : public ::testing::Test {
  protected:
   MonotonicToUnix clock;
   IdGenerator ids;
-  SpanBuilder builder{clock, ids};
+  testing::ExchangeSpans builder{clock, ids};
   std::shared_ptr<const Resource> resource = std::make_shared<Resource>();
 };
 
@@ -158,7 +159,7 @@ TEST_F(SpanBuilderTest, SecretsInUrlsAreRedacted) {
 }
 
 TEST_F(SpanBuilderTest, ConfiguredQueryParametersAreRedactedToo) {
-  SpanBuilder custom{clock, ids, UrlRedaction({"session"})};
+  testing::ExchangeSpans custom{clock, ids, UrlRedaction({"session"})};
   http1::Exchange ex = exchange(request("GET", "/?session=abc&page=1", {}, 10, 20), response(200, 30, 40, 0));
   EXPECT_EQ(custom.build(connection(Role::kServer), ex, resource).string_attr("url.query"),
             "session=REDACTED&page=1");

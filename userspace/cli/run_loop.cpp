@@ -161,7 +161,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // Spans flow: builder -> linker -> RED metrics (every span) -> sampler -> exporter.
   MonotonicToUnix clock;
   IdGenerator ids;
-  SpanBuilder builder(clock, ids, UrlRedaction(config.redact_query_params));
+  SpanBuilder builder(clock, ids);
   ProcessResources resources("/proc", {config.service_name, config.resource_attributes});
   resources.set_selection(config.selection);
   TraceSampler sampler(exporter, metrics, config.sampling);
@@ -209,7 +209,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   }
   SpanAssembler assembler(builder, resources, peer_namer, metrics);
   assembler.set_port_filter(config.ports);
-  ConnectionTracker tracker({}, metrics, assembler);
+  ConnectionTracker tracker({}, metrics, assembler, ProtocolSettings{{}, UrlRedaction(config.redact_query_params)});
   EventDecoder decoder(tracker, metrics);
 
   SensorOptions options;

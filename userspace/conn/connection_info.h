@@ -7,16 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/connection_facts.h"
+
 namespace spanwire {
-
-enum class Role { kUnknown = 0, kClient = 1, kServer = 2 };
-
-struct Endpoint {
-  std::array<uint8_t, 16> addr{};  // IPv6 or IPv4-mapped IPv6
-  uint16_t port = 0;
-  // "127.0.0.1" for IPv4-mapped addresses, else RFC 5952 IPv6 text.
-  std::string address() const;
-};
 
 struct ConnKey {
   uint32_t tgid = 0;
@@ -57,14 +50,11 @@ struct StreamFacts {
   ThreadTrail threads;
 };
 
-struct ConnectionInfo {
+// The facts a protocol module sees (ends, role, TLS), and the sensor's own.
+struct ConnectionInfo : ConnectionFacts {
   ConnKey key;
-  Endpoint local;
-  Endpoint remote;
-  Role role = Role::kUnknown;
   uint8_t protocol = 0;    // enum sw_protocol
   bool midstream = false;  // the socket predates the sensor
-  bool tls = false;        // the bytes are TLS plaintext from the TLS library
   std::string comm;        // process name
   // [0]: the client -> server stream (requests), [1]: server -> client.
   StreamFacts streams[2];

@@ -4,15 +4,16 @@
 #include <cstring>
 
 #include "metrics/metrics.h"
+#include "registry.h"
 
 namespace spanwire {
 
 // One traced connection: its two streams and the protocol session they feed.
 class ConnectionTracker::Connection {
  public:
-  Connection(ConnectionInfo info, const Limits& limits, Metrics& metrics)
+  Connection(ConnectionInfo info, const Limits& limits, const SessionContext& context, Metrics& metrics)
       : info(std::move(info)),
-        session(make_protocol_session(this->info.protocol, limits.http1)),
+        session(make_protocol_session(this->info.protocol, context)),
         streams{StreamBuffer(limits.stream, metrics), StreamBuffer(limits.stream, metrics)},
         from_client(*this, true),
         from_server(*this, false) {}
@@ -45,8 +46,9 @@ class ConnectionTracker::Connection {
   Side from_server;
 };
 
-ConnectionTracker::ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer)
-    : limits_(limits), metrics_(metrics), observer_(observer) {}
+ConnectionTracker::ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer,
+                                     ProtocolSettings settings)
+    : limits_(limits), metrics_(metrics), observer_(observer), settings_(std::move(settings)) {}
 
 ConnectionTracker::~ConnectionTracker() = default;
 
@@ -70,7 +72,8 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   if (conns_.count(info.key) != 0) return;  // announced twice (a retried open)
   if (conns_.size() >= limits_.max_connections) evict_least_recent();
 
-  auto conn = std::make_unique<Connection>(info, limits_, metrics_);
+  const SessionContext context{settings_, metrics_.protocols};
+  auto conn = std::make_unique<Connection>(info, limits_, context, metrics_);
   conn->last_activity = now;
   if (!info.midstream) {
     conn->streams[0].start_at(0);
@@ -120,8 +123,29 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   publish(c);
 }
 
+namespace {
+// Hands a connection's records to the observer, counting them.
+class ToObserver final : public RecordSink {
+ public:
+  ToObserver(const ConnectionInfo& conn, ConnectionObserver& observer, Metrics& metrics)
+      : conn_(conn), observer_(observer), metrics_(metrics) {}
+  void record(ExchangeRecord&& record) override {
+    metrics_.exchanges++;
+    if (!record.answered) metrics_.exchanges_unanswered++;
+    observer_.on_exchange(conn_, std::move(record));
+  }
+
+ private:
+  const ConnectionInfo& conn_;
+  ConnectionObserver& observer_;
+  Metrics& metrics_;
+};
+}  // namespace
+
 void ConnectionTracker::publish(Connection& c) {
-  if (c.session) c.session->publish(c.info, observer_, metrics_);
+  if (!c.session) return;
+  ToObserver sink(c.info, observer_, metrics_);
+  c.session->publish(c.info, sink);
 }
 
 void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals) {

@@ -1,6 +1,7 @@
 // Follows every traced connection from its open event to its close: two
-// reassembled byte streams per connection feeding the HTTP/1 exchange matcher,
-// and completed exchanges handed to the observer. Memory is bounded: streams
+// reassembled byte streams per connection feeding its protocol's session
+// (protocols/registry.h), and the exchange records it completes handed to the
+// observer. Memory is bounded: streams
 // hold limited out-of-order bytes, parsers bound their header buffers, the
 // table holds a limited number of connections and idle ones are reclaimed.
 #pragma once
@@ -15,11 +16,11 @@
 
 #include <linux/types.h>
 
+#include "common/exchange_record.h"
+#include "common/protocol_session.h"
 #include "conn/connection_info.h"
-#include "conn/protocol_session.h"
 #include "conn/stream_buffer.h"
-#include "http1/exchange_matcher.h"
-#include "http2/stream.h"
+#include "protocol_settings.h"
 #include "spanwire.h"
 
 namespace spanwire {
@@ -31,9 +32,8 @@ class ConnectionObserver {
   virtual ~ConnectionObserver() = default;
   // The first event of a connection: the process is alive, a good moment to read /proc.
   virtual void on_connection_open(const ConnectionInfo&) {}
-  virtual void on_exchange(const ConnectionInfo&, http1::Exchange&&) = 0;
-  // One completed HTTP/2 stream (a request and its response, or a gRPC call).
-  virtual void on_http2_stream(const ConnectionInfo&, http2::Stream&&) {}
+  // One request and its answer, whatever the protocol.
+  virtual void on_exchange(const ConnectionInfo&, ExchangeRecord&&) = 0;
   virtual void on_process_exit(uint32_t /*tgid*/) {}
 };
 
@@ -43,10 +43,10 @@ class ConnectionTracker {
     size_t max_connections = 65536;
     uint64_t idle_timeout_ns = 600'000'000'000ULL;  // 10 minutes without traffic
     StreamBuffer::Limits stream;
-    http1::Limits http1;
   };
 
-  ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer);
+  ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer,
+                    ProtocolSettings settings = {});
   ~ConnectionTracker();
 
   void on_open(const sw_open_event& ev, uint64_t now);
@@ -74,6 +74,7 @@ class ConnectionTracker {
   Limits limits_;
   Metrics& metrics_;
   ConnectionObserver& observer_;
+  const ProtocolSettings settings_;
   std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
   std::unordered_map<uint32_t, std::unordered_set<ConnKey, ConnKeyHash>> by_process_;
   std::unordered_set<ConnKey, ConnKeyHash> with_pending_;

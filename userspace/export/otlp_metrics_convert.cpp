@@ -28,6 +28,10 @@ const Instrument& duration_instrument(Family family, SpanKind kind) {
       {"http.client.request.duration", "s", "Duration of HTTP client requests.", 1, &RedMetrics::kBoundsSeconds},
       {"rpc.server.duration", "ms", "Duration of inbound RPCs.", 1000, &RedMetrics::kBoundsMillis},
       {"rpc.client.duration", "ms", "Duration of outbound RPCs.", 1000, &RedMetrics::kBoundsMillis},
+      // The conventions define no metric for the server side of a database.
+      {"spanwire.db.server.operation.duration", "s", "Duration of database operations a traced server answered.", 1,
+       &RedMetrics::kBoundsSeconds},
+      {"db.client.operation.duration", "s", "Duration of database client operations.", 1, &RedMetrics::kBoundsSeconds},
   };
   return kInstruments[static_cast<size_t>(family) * 2 + (kind == SpanKind::kClient ? 1 : 0)];
 }
@@ -71,7 +75,7 @@ void fill_scope(const std::vector<const RedMetrics::Series*>& series, uint64_t n
   scope.mutable_scope()->set_version(SPANWIRE_VERSION);
 
   // Duration histograms, in a fixed order.
-  for (Family family : {Family::kHttp, Family::kRpc}) {
+  for (Family family : {Family::kHttp, Family::kRpc, Family::kDb}) {
     for (SpanKind kind : {SpanKind::kServer, SpanKind::kClient}) {
       metrics::Histogram* histogram = nullptr;
       const Instrument& instrument = duration_instrument(family, kind);

@@ -35,6 +35,10 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+ExchangeSummary summarize(const Span& span) {
+  return span.semconv != nullptr ? span.semconv->summarize(span.attributes) : ExchangeSummary{};
+}
+
 double duration_ms(const Span& span) {
   if (span.end_unix_ns < span.start_unix_ns) return 0;
   return static_cast<double>(span.end_unix_ns - span.start_unix_ns) / 1e6;
@@ -58,13 +62,10 @@ std::string process_label(const Span& span) {
   return fmt::format("{}[{}]", printable(r.comm.empty() ? r.service_name : r.comm), r.pid);
 }
 
-// The HTTP status, or the gRPC status of an RPC span, or "-".
+// The protocol's own outcome (HTTP status, gRPC status, database code), or "-".
 std::string outcome(const Span& span) {
-  std::string out = "-";
-  if (span.find("http.response.status_code") != nullptr)
-    out = std::to_string(span.int_attr("http.response.status_code"));
-  else if (span.find("rpc.grpc.status_code") != nullptr)
-    out = fmt::format("grpc={}", span.int_attr("rpc.grpc.status_code"));
+  std::string out = summarize(span).outcome;
+  if (out.empty()) out = "-";
   if (span.status == StatusCode::kError) {
     out += " ERROR";
     if (!span.status_message.empty()) out += ": " + printable(span.status_message);

@@ -21,6 +21,8 @@ std::string format_endpoint(const Span& span, std::string_view address_key, std:
 std::string printable(std::string_view text);
 // (end - start) in milliseconds; 0 if the clock went backwards.
 double duration_ms(const Span& span);
+// The one-line summary of the span's exchange, from its protocol module.
+ExchangeSummary summarize(const Span& span);
 
 class TerminalExporter final : public LineExporter {
  public:

@@ -27,11 +27,6 @@ std::string_view role(SpanKind kind) {
   return "-";
 }
 
-std::optional<int64_t> int_field(const Span& span, std::string_view key) {
-  if (span.find(key) == nullptr) return std::nullopt;
-  return span.int_attr(key);
-}
-
 std::string or_dash(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; }
 
 nlohmann::ordered_json or_null(const std::optional<int64_t>& v) {
@@ -51,32 +46,6 @@ std::string rfc3339_local(uint64_t unix_ns) {
                      std::labs(offset_min) % 60);
 }
 
-// What one exchange was, for HTTP and gRPC alike: a gRPC call shows as method
-// "gRPC", path "/package.Service/Method" and its gRPC status code.
-struct Exchange {
-  std::string method, path;
-  std::optional<int64_t> status, request_bytes, response_bytes;
-};
-
-Exchange summarize(const Span& span) {
-  Exchange e;
-  if (span.string_attr("rpc.system") == "grpc") {
-    e.method = "gRPC";
-    if (span.find("rpc.method") != nullptr)
-      e.path = "/" + span.string_attr("rpc.service") + "/" + span.string_attr("rpc.method");
-    e.status = int_field(span, "rpc.grpc.status_code");
-    e.request_bytes = int_field(span, "spanwire.rpc.request.message_bytes");
-    e.response_bytes = int_field(span, "spanwire.rpc.response.message_bytes");
-  } else {
-    e.method = span.string_attr("http.request.method");
-    e.path = span.string_attr("url.path");
-    e.status = int_field(span, "http.response.status_code");
-    e.request_bytes = int_field(span, "http.request.body.size");
-    e.response_bytes = int_field(span, "http.response.body.size");
-  }
-  return e;
-}
-
 std::string comm_of(const Span& span) { return span.resource != nullptr ? span.resource->comm : std::string(); }
 uint32_t pid_of(const Span& span) { return span.resource != nullptr ? span.resource->pid : 0; }
 
@@ -92,12 +61,13 @@ std::string TraceViewExporter::header() {
 }
 
 std::string TraceViewExporter::text_line(const Span& span) {
-  const Exchange e = summarize(span);
+  const ExchangeSummary e = summarize(span);
   const std::string peer = format_endpoint(span, "network.peer.address", "network.peer.port");
   return fmt::format(kRow, format_clock_time(span.start_unix_ns), pid_of(span), printable(comm_of(span)),
-                     role(span.kind), e.method.empty() ? "-" : printable(e.method), or_dash(e.status),
+                     role(span.kind), e.operation.empty() ? "-" : printable(e.operation),
+                     e.status ? std::to_string(*e.status) : (e.outcome.empty() ? "-" : printable(e.outcome)),
                      fmt::format("{:.2f}", duration_ms(span)), or_dash(e.request_bytes), or_dash(e.response_bytes),
-                     peer.empty() ? "-" : printable(peer), e.path.empty() ? "-" : printable(e.path));
+                     peer.empty() ? "-" : printable(peer), e.target.empty() ? "-" : printable(e.target));
 }
 
 std::string TraceViewExporter::json_line(const Span& span) {
@@ -106,9 +76,9 @@ std::string TraceViewExporter::json_line(const Span& span) {
   j["pid"] = pid_of(span);
   j["comm"] = comm_of(span);
   j["role"] = role(span.kind);
-  const Exchange e = summarize(span);
-  j["method"] = e.method;
-  j["path"] = e.path;
+  const ExchangeSummary e = summarize(span);
+  j["method"] = e.operation;
+  j["path"] = e.target;
   j["status"] = or_null(e.status);
   j["latency_ms"] = std::round(duration_ms(span) * 100) / 100;
   j["request_bytes"] = or_null(e.request_bytes);

@@ -34,6 +34,10 @@ nlohmann::json Metrics::to_json() const {
   SPANWIRE_USERSPACE_COUNTERS(SPANWIRE_COUNTER_TO_JSON)
   SPANWIRE_GAUGES(SPANWIRE_COUNTER_TO_JSON)
 #undef SPANWIRE_COUNTER_TO_JSON
+  for (const auto& counters : protocols.all()) {
+    for (size_t i = 0; i < counters->specs().size(); ++i)
+      j[std::string(counters->protocol()) + "_" + std::string(counters->specs()[i].name)] = counters->value(i);
+  }
   return j;
 }
 
@@ -46,6 +50,14 @@ std::string Metrics::summary() const {
   }
   SPANWIRE_USERSPACE_COUNTERS(SPANWIRE_COUNTER_TO_TEXT)
 #undef SPANWIRE_COUNTER_TO_TEXT
+  for (const auto& counters : protocols.all()) {
+    for (size_t i = 0; i < counters->specs().size(); ++i) {
+      if (const uint64_t v = counters->value(i); v != 0) {
+        if (!out.empty()) out += ' ';
+        out += std::string(counters->protocol()) + "_" + std::string(counters->specs()[i].name) + "=" + std::to_string(v);
+      }
+    }
+  }
   return out.empty() ? "all counters zero" : out;
 }
 

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/protocol_counters.h"
+
 namespace spanwire {
 
 #define SPANWIRE_USERSPACE_COUNTERS(X)                                           \
@@ -27,28 +29,8 @@ namespace spanwire {
   X(stream_gap_bytes, "bytes never seen (lost or not copied)")                   \
   X(stream_duplicate_bytes, "bytes received twice and discarded")                \
   X(stream_overflow_bytes, "bytes dropped because a stream's buffer was full")   \
-  X(http1_messages, "HTTP/1 messages parsed")                                    \
-  X(http1_resyncs, "HTTP/1 parser resynchronisations after gaps or garbage")     \
-  X(http1_parse_errors, "HTTP/1 parse errors")                                   \
-  X(http1_unparsed_bytes, "HTTP/1 bytes skipped while resynchronising")          \
-  X(http1_heads_truncated, "HTTP/1 heads over the size limit or cut by lost bytes: start line reported, body not framed") \
-  X(http1_framing_invalid, "HTTP/1 heads whose Content-Length/Transfer-Encoding frame no body (e.g. Content-Length: -1)") \
-  X(http1_requests_dropped_in_flight, "pipelined HTTP/1 requests beyond 1,024 awaiting answers: no span, their answers skipped") \
-  X(http1_requests_unpaired_after_loss, "HTTP/1 requests with no span: after lost events their answer was lost or cannot be told for certain") \
-  X(http1_responses_unpaired_after_loss, "HTTP/1 responses with no span: after lost events their request cannot be told for certain") \
-  X(http1_upgrades_h2c, "HTTP/1.1 connections upgraded to HTTP/2 (h2c)")        \
-  X(upgraded_bytes_unparsed, "bytes after a protocol switch spanwire cannot parse (WebSocket, CONNECT)") \
-  X(exchanges, "request/response exchanges completed")                           \
+  X(exchanges, "exchanges (request and answer) completed, every protocol")      \
   X(exchanges_unanswered, "requests that never got a response")                 \
-  X(responses_orphaned, "responses without a request")                           \
-  X(http2_frames, "HTTP/2 frames parsed")                                        \
-  X(http2_streams, "HTTP/2 streams completed")                                   \
-  X(http2_resets, "HTTP/2 streams ended by RST_STREAM")                          \
-  X(http2_goaways, "HTTP/2 GOAWAY frames")                                       \
-  X(http2_parse_errors, "HTTP/2 framing errors (then resynchronised)")           \
-  X(http2_unparsed_bytes, "HTTP/2 bytes skipped while resynchronising")          \
-  X(http2_hpack_unknown_connections, "HTTP/2 connections joined with an unknown HPACK table") \
-  X(http2_hpack_uncertain_blocks, "HTTP/2 header blocks decoded only in part")   \
   X(spans_created, "spans built")                                                \
   X(spans_linked_tuple, "server spans linked under their same-host client span (tuple + TCP sequence)") \
   X(spans_linked_thread, "client spans linked under the server span their thread was serving") \
@@ -150,17 +132,13 @@ class Metrics {
 
   LatencyHistogram export_latency;       // one observation per export attempt
   LabeledCounter export_failures;        // attempts that failed, by reason ("unavailable", "http_503", ...)
+  // Each protocol module's own counters (parse errors, resyncs, ...), labelled
+  // with the protocol; in JSON as "<protocol>_<counter>".
+  CounterBoard protocols;
 
   nlohmann::json to_json() const;
   // One line, only non-zero counters: for the log at shutdown.
   std::string summary() const;
 };
-
-// Parsers keep running totals of their own; this adds to `counter` how much
-// `value` grew since the last call (`published`) and remembers it.
-inline void add_growth(std::atomic<uint64_t>& counter, uint64_t value, uint64_t& published) {
-  if (value > published) counter += value - published;
-  published = value;
-}
 
 }  // namespace spanwire

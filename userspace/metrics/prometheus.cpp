@@ -1,6 +1,7 @@
 #include "metrics/prometheus.h"
 
 #include <limits>
+#include <map>
 #include <vector>
 
 #include <prometheus/metric_family.h>
@@ -40,6 +41,24 @@ MetricFamily export_latency(const LatencyHistogram::Snapshot& h) {
                       {std::move(m)}};
 }
 
+// Each protocol counter name is one family, one series per protocol that
+// counts it: spanwire_parse_errors_total{protocol="http1"}.
+void add_protocol_counters(std::vector<MetricFamily>& families, const CounterBoard& board) {
+  std::map<std::string_view, size_t> family_of;  // counter name -> index in families
+  for (const auto& counters : board.all()) {
+    for (size_t i = 0; i < counters->specs().size(); ++i) {
+      const CounterSpec& spec = counters->specs()[i];
+      auto [it, added] = family_of.try_emplace(spec.name, families.size());
+      if (added) {
+        families.push_back(MetricFamily{"spanwire_" + std::string(spec.name) + "_total", std::string(spec.help),
+                                        MetricType::Counter, {}});
+      }
+      families[it->second].metric.push_back(value_metric(
+          MetricType::Counter, counters->value(i), {{"protocol", std::string(counters->protocol())}}));
+    }
+  }
+}
+
 }  // namespace
 
 std::string render_prometheus(const Metrics& m) {
@@ -54,11 +73,7 @@ std::string render_prometheus(const Metrics& m) {
   SPANWIRE_GAUGES(SPANWIRE_PROMETHEUS_GAUGE)
 #undef SPANWIRE_PROMETHEUS_GAUGE
 
-  // The per-protocol counters again, as one family a dashboard can sum or split.
-  families.push_back(MetricFamily{
-      "spanwire_parse_errors_total", "parse errors by protocol", MetricType::Counter,
-      {value_metric(MetricType::Counter, m.http1_parse_errors.load(std::memory_order_relaxed), {{"protocol", "http1"}}),
-       value_metric(MetricType::Counter, m.http2_parse_errors.load(std::memory_order_relaxed), {{"protocol", "http2"}})}});
+  add_protocol_counters(families, m.protocols);
 
   families.push_back(export_latency(m.export_latency.snapshot()));
 

@@ -5,7 +5,6 @@
 #include <type_traits>
 
 #include "metrics/metrics.h"
-#include "span/route.h"
 #include "util/version.h"
 
 namespace spanwire {
@@ -46,32 +45,19 @@ void append_key(std::string& key, const std::vector<Attribute>& attributes) {
   }
 }
 
-// The attributes semantic conventions put on the duration metrics, copied
-// from the span under the same keys. The raw path cannot stand in for
-// http.route (unbounded cardinality); when the span has no route, the route
-// template spanwire infers from the path (span/route.h: ids, numbers and
-// hashes become {id}, as in the span name) takes its place, so that series
-// say which endpoint they measure. Clients also say which server they called.
-std::vector<Attribute> series_attributes(const Span& span, RedMetrics::Family family) {
+// The attributes semantic conventions put on the duration metrics: the
+// span attributes the protocol module names (Semconv::series_keys), the ones
+// it derived for the series alone (HTTP: the route inferred from the path, as
+// in the span name, since the raw path's cardinality is unbounded), the error
+// type, and for clients the server they called.
+std::vector<Attribute> series_attributes(const Span& span) {
   std::vector<Attribute> out;
   auto copy = [&span, &out](std::string_view key) {
     if (const AttributeValue* v = span.find(key)) out.push_back({key, *v});
   };
-  if (family == RedMetrics::Family::kHttp) {
-    copy("http.request.method");
-    if (span.find("http.route") != nullptr) {
-      copy("http.route");
-    } else if (const AttributeValue* path = span.find("url.path");
-               path != nullptr && std::holds_alternative<std::string>(*path)) {
-      out.push_back({"http.route", route_of(std::get<std::string>(*path))});
-    }
-    copy("http.response.status_code");
-    copy("url.scheme");
-  } else {
-    copy("rpc.system");
-    copy("rpc.service");
-    copy("rpc.method");
-    copy("rpc.grpc.status_code");
+  for (std::string_view key : span.semconv->series_keys) copy(key);
+  for (const Attribute& extra : span.series_extra) {  // a span attribute of the same key wins
+    if (span.find(extra.key) == nullptr) out.push_back(extra);
   }
   copy("error.type");
   if (span.kind == SpanKind::kClient) {
@@ -120,8 +106,9 @@ RedMetrics::RedMetrics(size_t max_series, Metrics& metrics, std::shared_ptr<cons
 
 void RedMetrics::record(const Span& span) {
   if (span.kind != SpanKind::kServer && span.kind != SpanKind::kClient) return;  // spanwire makes no others
-  const Family family = span.string_attr("rpc.system") == "grpc" ? Family::kRpc : Family::kHttp;
-  std::vector<Attribute> attributes = series_attributes(span, family);
+  if (span.semconv == nullptr) return;  // not an exchange: no duration metric describes it
+  const Family family = span.semconv->family;
+  std::vector<Attribute> attributes = series_attributes(span);
   std::lock_guard lock(mutex_);
   add(find_or_create(span, family, std::move(attributes)), span);
 }

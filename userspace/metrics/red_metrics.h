@@ -35,7 +35,7 @@ class RedMetrics {
                                                            500, 750, 1000, 2500, 5000, 7500, 10000};
   static constexpr size_t kBuckets = kBoundsSeconds.size() + 1;
 
-  enum class Family : uint8_t { kHttp, kRpc };
+  using Family = MetricFamily;  // from the span's protocol module (Span::semconv)
 
   // One series: the requests of one service with one set of attributes.
   struct Series {
@@ -92,7 +92,7 @@ class RedMetrics {
   // One Resource per distinct set of resource attributes, so that processes
   // with equal resources share their series and their ResourceMetrics.
   std::unordered_map<std::string, std::shared_ptr<const Resource>> resources_;
-  std::array<std::unique_ptr<Series>, 4> overflow_;  // by family and kind
+  std::array<std::unique_ptr<Series>, kMetricFamilies * 2> overflow_;  // by family and kind
   // Resource (by address) -> its key. Encoding a resource's attributes for
   // every span cost more than the rest of record(); resources are immutable,
   // and holding each one keeps its address from being reused by another.

@@ -1,5 +1,5 @@
 // The span model every exporter consumes: an OpenTelemetry span, independent
-// of any wire format. Built by SpanBuilder from an HTTP exchange.
+// of any wire format. Built by SpanBuilder from a protocol's exchange record.
 #pragma once
 
 #include <array>
@@ -11,24 +11,16 @@
 #include <variant>
 #include <vector>
 
+#include "common/attribute.h"
+#include "common/exchange_record.h"
+
 namespace spanwire {
 
 using TraceId = std::array<uint8_t, 16>;
 using SpanId = std::array<uint8_t, 8>;
 
-using AttributeValue = std::variant<std::string, int64_t, bool, double>;
-
-struct Attribute {
-  // Always a string literal (semantic-convention names): no allocation per
-  // attribute, which matters with ~15 attributes per span at 100k spans/s.
-  std::string_view key;
-  AttributeValue value;
-};
-
 // Numbering matches opentelemetry.proto.trace.v1.Span.SpanKind.
 enum class SpanKind : int { kUnspecified = 0, kInternal = 1, kServer = 2, kClient = 3 };
-// Numbering matches opentelemetry.proto.trace.v1.Status.StatusCode.
-enum class StatusCode : int { kUnset = 0, kOk = 1, kError = 2 };
 
 // Attributes describing the traced process; shared by all of its spans so
 // exporters can group spans per resource by pointer identity.
@@ -90,6 +82,10 @@ struct Span {
   std::string status_message;
   std::shared_ptr<const Resource> resource;
   SpanLinkage linkage;
+  // How views and RED metrics read this span (from its protocol module);
+  // null for spans not made from an exchange record.
+  const Semconv* semconv = nullptr;
+  std::vector<Attribute> series_extra;  // RED-series attributes that are not span attributes
 
   bool has_parent() const;
   const AttributeValue* find(std::string_view key) const;

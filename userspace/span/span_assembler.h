@@ -23,14 +23,11 @@ class SpanAssembler : public ConnectionObserver {
   void set_port_filter(std::set<uint16_t> ports) { ports_ = std::move(ports); }
 
   void on_connection_open(const ConnectionInfo& conn) override;
-  void on_exchange(const ConnectionInfo& conn, http1::Exchange&& exchange) override;
-  void on_http2_stream(const ConnectionInfo& conn, http2::Stream&& stream) override;
+  void on_exchange(const ConnectionInfo& conn, ExchangeRecord&& record) override;
   void on_process_exit(uint32_t tgid) override { resources_.forget(tgid); }
 
  private:
   bool filtered_out(const ConnectionInfo& conn);
-  template <typename Message>
-  void export_one(const ConnectionInfo& conn, const Message& message);
 
   SpanBuilder& builder_;
   ProcessResources& resources_;

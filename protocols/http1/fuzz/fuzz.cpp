@@ -19,7 +19,7 @@
 #include "http1/exchange_matcher.h"
 #include "http1/parser.h"
 
-#include "fuzz_support.h"
+#include "support/fuzz_support.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "span/url_redaction.h"
+#include "http/url_redaction.h"
 
 #include <algorithm>
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
-#include "../support/hpack_deflater.h"
-#include "../support/http2_frames.h"
+#include "support/hpack_deflater.h"
+#include "support/http2_frames.h"
 
 #include <algorithm>
 #include <map>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "grpc/grpc_wire.h"
+#include "grpc/layer.h"
 #include "http2/connection_parser.h"
 #include "http2/frame.h"
 
@@ -104,8 +105,16 @@ std::vector<Stream> run(ConnectionParser& p, const std::string& client, const st
   return p.take_streams();
 }
 
+// gRPC's layer counts the messages of application/grpc stream sides.
+DataTapFactory grpc_taps() {
+  static const grpc::Layer layer;
+  return [](const StreamSide& side) { return layer.tap(side); };
+}
+
+// As the daemon's HTTP/2 session runs it: with gRPC's layer.
 std::vector<Stream> run(const std::string& client, const std::string& server, size_t chunk = 0) {
   ConnectionParser p;
+  p.set_data_taps(grpc_taps());
   return run(p, client, server, chunk);
 }
 
@@ -743,6 +752,7 @@ TEST(Http2Grpc, GapInsideMessagePayloadKeepsCountExact) {
   Limits limits;
   limits.max_frame_size = 16384;
   ConnectionParser p(limits);
+  p.set_data_taps(grpc_taps());
   p.feed_client(c.client, 1);
   const size_t headers_end = c.server.size() - 0;
   std::string trailers_frame;

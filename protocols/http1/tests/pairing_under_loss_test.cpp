@@ -5,7 +5,7 @@
 #include <random>
 #include <string>
 
-#include "../support/lossy_conversation.h"
+#include "support/lossy_conversation.h"
 
 namespace spanwire::testing {
 namespace {

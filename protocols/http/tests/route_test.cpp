@@ -1,4 +1,4 @@
-#include "span/route.h"
+#include "http/route.h"
 
 #include <gtest/gtest.h>
 

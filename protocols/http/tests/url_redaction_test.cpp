@@ -1,6 +1,6 @@
 // Secrets in URLs never leave the host: OpenTelemetry's HTTP conventions
 // (url.full without credentials; sensitive query values as REDACTED).
-#include "span/url_redaction.h"
+#include "http/url_redaction.h"
 
 #include <gtest/gtest.h>
 

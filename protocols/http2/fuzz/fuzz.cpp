@@ -19,7 +19,7 @@
 #include "grpc/grpc_wire.h"
 #include "http2/connection_parser.h"
 
-#include "fuzz_support.h"
+#include "support/fuzz_support.h"
 
 namespace {
 

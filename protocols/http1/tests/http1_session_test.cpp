@@ -1,14 +1,15 @@
-// Http1Session: plain HTTP/1 exchanges, the `Upgrade: h2c` hand-over to HTTP/2
+// The HTTP/1 session: plain HTTP/1 exchanges, the `Upgrade: h2c` hand-over to HTTP/2
 // (one span-worthy stream 1 carrying the upgrade request), and other protocol
 // switches whose bytes are counted, not parsed.
-#include "conn/http1_session.h"
+#include "http1/session.h"
 
 #include <gtest/gtest.h>
 
-#include "conn/connection_tracker.h"
-#include "metrics/metrics.h"
-#include "../support/hpack_deflater.h"
-#include "../support/http2_frames.h"
+#include "http1/counters.h"
+#include "http2/counters.h"
+#include "protocol_ids.h"
+#include "support/hpack_deflater.h"
+#include "support/http2_frames.h"
 
 namespace spanwire {
 namespace {
@@ -17,11 +18,23 @@ using http2::FrameType;
 using testing::frame;
 using testing::HpackDeflater;
 
-struct Collected : ConnectionObserver {
-  void on_exchange(const ConnectionInfo&, http1::Exchange&& ex) override { exchanges.push_back(std::move(ex)); }
-  void on_http2_stream(const ConnectionInfo&, http2::Stream&& s) override { streams.push_back(std::move(s)); }
-  std::vector<http1::Exchange> exchanges;
-  std::vector<http2::Stream> streams;
+// Records by the HTTP version that carried them.
+struct Collected : RecordSink {
+  void record(ExchangeRecord&& r) override {
+    (string_attribute(r.attributes, "network.protocol.version") == "2" ? streams : exchanges).push_back(std::move(r));
+  }
+  std::vector<ExchangeRecord> exchanges;
+  std::vector<ExchangeRecord> streams;
+};
+
+std::string text(const ExchangeRecord& r, std::string_view key) { return string_attribute(r.attributes, key); }
+int64_t number(const ExchangeRecord& r, std::string_view key) { return int_attribute(r.attributes, key).value_or(-1); }
+
+// Counters of one protocol, as the session counted them.
+struct Counts {
+  CounterBoard board;
+  uint64_t http1(size_t counter) const { return board.of(protocol_id::HTTP1).value(counter); }
+  uint64_t http2(size_t counter) const { return board.of(protocol_id::HTTP2).value(counter); }
 };
 
 constexpr std::string_view kUpgradeRequest =
@@ -46,11 +59,12 @@ std::string server_after_upgrade(HpackDeflater& deflater) {
 
 class Http1SessionTest : public ::testing::Test {
  protected:
-  void publish() { session.publish(conn, seen, metrics); }
-  Http1Session session{http1::Limits{}};
-  ConnectionInfo conn;
+  void publish() { session.publish(conn, seen); }
+  ProtocolSettings settings;
+  Counts metrics;
+  http1::Session session{SessionContext{settings, metrics.board}};
+  ConnectionFacts conn;
   Collected seen;
-  Metrics metrics;
 };
 
 TEST_F(Http1SessionTest, PlainExchangeStaysHttp1) {
@@ -59,7 +73,7 @@ TEST_F(Http1SessionTest, PlainExchangeStaysHttp1) {
   publish();
   ASSERT_EQ(seen.exchanges.size(), 1u);
   EXPECT_TRUE(seen.streams.empty());
-  EXPECT_EQ(metrics.http1_upgrades_h2c.load(), 0u);
+  EXPECT_EQ(metrics.http1(http1::counter::upgrades_h2c), 0u);
 }
 
 TEST_F(Http1SessionTest, H2cUpgradeBecomesStreamOne) {
@@ -73,25 +87,23 @@ TEST_F(Http1SessionTest, H2cUpgradeBecomesStreamOne) {
 
   EXPECT_TRUE(seen.exchanges.empty()) << "the upgrade exchange must not become an HTTP/1 span";
   ASSERT_EQ(seen.streams.size(), 1u);
-  const http2::Stream& s = seen.streams[0];
-  EXPECT_EQ(s.id, 1u);
-  EXPECT_TRUE(s.complete());
-  ASSERT_NE(s.request.header(":method"), nullptr);
-  EXPECT_EQ(*s.request.header(":method"), "GET");
-  EXPECT_EQ(*s.request.header(":path"), "/index.html");
-  EXPECT_EQ(*s.request.header(":authority"), "example.test:8080");
-  EXPECT_EQ(*s.request.header(":scheme"), "http");
-  EXPECT_EQ(*s.request.header("user-agent"), "nghttp2/1.52");
-  EXPECT_EQ(s.request.header("upgrade"), nullptr);
-  EXPECT_EQ(s.request.header("http2-settings"), nullptr);
-  EXPECT_EQ(s.request.first_ts, 10u);
-  EXPECT_EQ(*s.response.header(":status"), "200");
-  EXPECT_EQ(s.response.data_bytes, 42u);
-  EXPECT_FALSE(s.request.headers_uncertain);
-  EXPECT_FALSE(s.response.headers_uncertain);
-  EXPECT_EQ(metrics.http1_upgrades_h2c.load(), 1u);
-  EXPECT_EQ(metrics.http2_parse_errors.load(), 0u);
-  EXPECT_EQ(metrics.upgraded_bytes_unparsed.load(), 0u);
+  const ExchangeRecord& s = seen.streams[0];
+  EXPECT_EQ(number(s, "spanwire.http2.stream_id"), 1);
+  EXPECT_TRUE(s.answered);
+  EXPECT_EQ(text(s, "http.request.method"), "GET");
+  EXPECT_EQ(text(s, "url.path"), "/index.html");
+  ASSERT_TRUE(s.server);
+  EXPECT_EQ(s.server->host, "example.test");
+  EXPECT_EQ(s.server->port, 8080);
+  EXPECT_EQ(text(s, "url.scheme"), "http");
+  EXPECT_EQ(text(s, "user_agent.original"), "nghttp2/1.52");
+  EXPECT_EQ(s.start_ts, 10u);
+  EXPECT_EQ(number(s, "http.response.status_code"), 200);
+  EXPECT_EQ(number(s, "http.response.body.size"), 42);
+  EXPECT_EQ(find_attribute(s.attributes, "spanwire.http2.headers_incomplete"), nullptr);
+  EXPECT_EQ(metrics.http1(http1::counter::upgrades_h2c), 1u);
+  EXPECT_EQ(metrics.http2(http2::counter::parse_errors), 0u);
+  EXPECT_EQ(metrics.http1(http1::counter::upgraded_bytes_unparsed), 0u);
 }
 
 TEST_F(Http1SessionTest, H2cUpgradeSurvivesEveryByteSplit) {
@@ -99,18 +111,18 @@ TEST_F(Http1SessionTest, H2cUpgradeSurvivesEveryByteSplit) {
   const std::string server = std::string(kSwitching) + server_after_upgrade(server_hpack);
   const std::string client = std::string(kUpgradeRequest) + client_after_upgrade();
   for (size_t cut = 1; cut < server.size(); cut += 7) {
-    Http1Session s{http1::Limits{}};
+    Counts m;
+    http1::Session s{SessionContext{settings, m.board}};
     Collected c;
-    Metrics m;
     // The client's preface may be read before the 101 is (it is held until the answer).
     s.feed(true, client, 1);
     s.feed(false, std::string_view(server).substr(0, cut), 2);
     s.feed(false, std::string_view(server).substr(cut), 3);
     s.close(4);
-    s.publish(conn, c, m);
+    s.publish(conn, c);
     ASSERT_EQ(c.streams.size(), 1u) << "cut " << cut;
-    EXPECT_EQ(*c.streams[0].request.header(":path"), "/index.html");
-    EXPECT_EQ(*c.streams[0].response.header(":status"), "200");
+    EXPECT_EQ(text(c.streams[0], "url.path"), "/index.html");
+    EXPECT_EQ(number(c.streams[0], "http.response.status_code"), 200);
     EXPECT_TRUE(c.exchanges.empty());
   }
 }
@@ -130,9 +142,9 @@ TEST_F(Http1SessionTest, MoreStreamsAfterTheUpgrade) {
                4);
   publish();
   ASSERT_EQ(seen.streams.size(), 2u);
-  EXPECT_EQ(seen.streams[1].id, 3u);
-  EXPECT_EQ(*seen.streams[1].request.header(":path"), "/style.css");
-  EXPECT_EQ(*seen.streams[1].response.header(":status"), "404");
+  EXPECT_EQ(number(seen.streams[1], "spanwire.http2.stream_id"), 3);
+  EXPECT_EQ(text(seen.streams[1], "url.path"), "/style.css");
+  EXPECT_EQ(number(seen.streams[1], "http.response.status_code"), 404);
 }
 
 TEST_F(Http1SessionTest, DeclinedUpgradeStaysHttp1) {
@@ -141,7 +153,7 @@ TEST_F(Http1SessionTest, DeclinedUpgradeStaysHttp1) {
   session.feed(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 3);
   publish();
   ASSERT_EQ(seen.exchanges.size(), 2u);
-  EXPECT_EQ(seen.exchanges[1].request.target, "/next");
+  EXPECT_EQ(text(seen.exchanges[1], "url.path"), "/next");
   EXPECT_TRUE(seen.streams.empty());
 }
 
@@ -153,10 +165,10 @@ TEST_F(Http1SessionTest, WebSocketBytesAreCountedNotParsed) {
   session.feed(true, client_frame, 3);
   publish();
   ASSERT_EQ(seen.exchanges.size(), 1u);  // the 101 exchange itself is an HTTP/1 span
-  EXPECT_EQ(seen.exchanges[0].response->status_code, 101);
+  EXPECT_EQ(number(seen.exchanges[0], "http.response.status_code"), 101);
   EXPECT_TRUE(seen.streams.empty());
-  EXPECT_EQ(metrics.upgraded_bytes_unparsed.load(), server_frame.size() + client_frame.size());
-  EXPECT_EQ(metrics.http1_upgrades_h2c.load(), 0u);
+  EXPECT_EQ(metrics.http1(http1::counter::upgraded_bytes_unparsed), server_frame.size() + client_frame.size());
+  EXPECT_EQ(metrics.http1(http1::counter::upgrades_h2c), 0u);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "span/route.h"
+#include "http/route.h"
 
 #include <algorithm>
 #include <cctype>

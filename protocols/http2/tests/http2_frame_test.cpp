@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
-#include "../support/hpack_deflater.h"
+#include "support/hpack_deflater.h"
 
 #include <ostream>
 #include <string>
