@@ -282,6 +282,19 @@ def parser_figures(build, quick):
     return figures
 
 
+def protocol_figures(build, quick):
+    """Messages/s of every protocol's own benchmark (protocols/<p>/bench: bench_<p>)."""
+    figures = {}
+    for exe in sorted(build.glob("bench_*")):
+        if exe.name in ("bench_http1", "bench_http2") or not os.access(exe, os.X_OK):
+            continue
+        out = subprocess.run([str(exe), "--benchmark_format=json", f"--benchmark_min_time={0.05 if quick else 1}"],
+                             capture_output=True, text=True, timeout=600, check=True).stdout
+        for b in json.loads(out)["benchmarks"]:
+            figures[b["name"]] = b.get("items_per_second", 0)
+    return figures
+
+
 # --- report ----------------------------------------------------------------
 
 def med(values):
@@ -339,11 +352,12 @@ def main():
         idle = [idle_connection_memory(args, procs, build, tmp, ports, n) for n in (args.idle, args.idle // 2)]
         print("parser", flush=True)
         parsers = parser_figures(build, args.quick)
+        protocols = protocol_figures(build, args.quick)
     finally:
         procs.stop_all(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    report(args, without, with_sensor, idle, parsers, sweep)
+    report(args, without, with_sensor, idle, parsers, sweep, protocols)
 
 
 def targets(hook_med, idle, parsers, sweep, pair):
@@ -381,7 +395,7 @@ def targets(hook_med, idle, parsers, sweep, pair):
     return out
 
 
-def report(args, a, b, idle, parsers, sweep):
+def report(args, a, b, idle, parsers, sweep, protocols):
     def pair(key):
         x, y = med([r[key] for r in a]), med([r[key] for r in b])
         return x, y, y / x if x else float("nan")
@@ -434,6 +448,8 @@ def report(args, a, b, idle, parsers, sweep):
     for suffix, f in sorted(parsers.items()):
         row(f"HTTP/1 parser {suffix}, MB/s", f["http_parser_MBps"], f["spanwire_MBps"],
             f["spanwire_MBps"] / f["http_parser_MBps"], "bench_http1: libhttp-parser (without) vs spanwire (with)")
+    for name, rate in sorted(protocols.items()):
+        row(f"{name}, messages/s", None, rate, None, "protocol session: framing, pairing and records")
     for m in idle:
         row(f"sensor RSS with {m['idle_connections']} idle keep-alive connections, MiB", None,
             m["rss_kib"] / 1024, None, f"{m['connections_tracked']} connections tracked (both ends)")
@@ -460,7 +476,8 @@ def report(args, a, b, idle, parsers, sweep):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"bench-{stamp}.json"
     path.write_text(json.dumps({"args": vars(args), "rows": rows, "targets": verdicts, "hooks_ns": hook_med, "without": a,
-                                "with": b, "idle": idle, "parsers": parsers, "sweep": sweep}, indent=2))
+                                "with": b, "idle": idle, "parsers": parsers, "protocols": protocols,
+                                "sweep": sweep}, indent=2))
     print(f"\nwritten: {path}")
 
 
