@@ -10,6 +10,7 @@
 #define SW_PROTOCOL_LIST(X) \
 	X(HTTP1, 1, http1)  \
 	X(HTTP2, 2, http2)  \
-	X(REDIS, 3, redis)
+	X(REDIS, 3, redis)  \
+	X(POSTGRES, 4, postgres)
 
 #endif /* SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H */

@@ -42,6 +42,11 @@ class ProtocolSession {
   virtual void place_chunk(bool /*from_client*/, const ChunkPlace& /*place*/) {}
   // The connection predates the sensor: no message boundary at the start.
   virtual void start_midstream() = 0;
+  // The connection switched to TLS after a plaintext negotiation (PostgreSQL's
+  // SSLRequest, MySQL's SSL request): what follows is the TLS plaintext, both
+  // streams counted from 0 again. Sessions of protocols without such a
+  // negotiation never see it.
+  virtual void start_tls() {}
   virtual void close(uint64_t ts) = 0;
   // Hands every completed exchange to `sink` as a record.
   virtual void publish(const ConnectionFacts& conn, RecordSink& sink) = 0;

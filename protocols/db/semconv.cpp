@@ -37,6 +37,7 @@ ExchangeRecord to_record(const Call& call) {
   if (!call.query_summary.empty()) a.push_back({"db.query.summary", call.query_summary});
   if (call.batch_size) a.push_back({"db.operation.batch.size", *call.batch_size});
   if (!call.status_code.empty()) a.push_back({"db.response.status_code", call.status_code});
+  if (call.text_unknown) a.push_back({"spanwire.db.query.text_unknown", true});
 
   if (!call.query_summary.empty()) {
     r.name = call.query_summary;

@@ -24,6 +24,7 @@ struct Call {
   bool answered = false;
   std::string status_code;           // db.response.status_code; empty: success
   bool failed = false;               // the answer is an error
+  bool text_unknown = false;         // a statement prepared before the sensor: its text was never seen
   uint64_t start_ts = 0, end_ts = 0, request_offset = 0;
 };
 

@@ -10,8 +10,6 @@
 namespace spanwire::redis {
 namespace {
 
-constexpr size_t kMaxChunksKept = 64;
-
 void attach(ReaderStats& stats, ProtocolCounters& c) {
   stats.values.attach(c.slot(counter::messages));
   stats.resyncs.attach(c.slot(counter::resyncs));
@@ -55,28 +53,12 @@ void Session::start_midstream() {
   losses_seen_[1] = replies_.stats().resyncs;
   db_.reset();
   paired_ = false;
-  request_start_.reset();
-  reply_start_.reset();
 }
 
 void Session::place_chunk(bool from_client, const ChunkPlace& place) {
-  if (!from_client) {
-    if (reply_start_) return;
-    reply_start_ = place.stream_start;
-    if (resume_pending_) {  // a command resynchronised before any reply was seen
-      if (*resume_pending_ >= *reply_start_) {
-        replies_.resume_at(*resume_pending_ - *reply_start_);
-      } else {
-        lose_pairing();
-      }
-      resume_pending_.reset();
-    }
-    return;
-  }
-  if (!request_start_) request_start_ = place.stream_start;
-  if (!request_chunks_.empty() && request_chunks_.back().pos >= place.pos) return;  // in order only
-  request_chunks_.push_back(place);
-  if (request_chunks_.size() > kMaxChunksKept) request_chunks_.pop_front();
+  bool lost = false;
+  if (auto resume = answer_start_.note(from_client, place, &lost)) replies_.resume_at(*resume);
+  if (lost) lose_pairing();
 }
 
 void Session::feed(bool from_client, std::string_view bytes, uint64_t ts) {
@@ -126,18 +108,9 @@ void Session::drain() {
 // answered by then (clients that wait for each reply); the reply reader is
 // told that offset and checks a value begins there.
 bool Session::try_resync(const Value& command) {
-  if (!request_start_) return false;
-  const uint64_t at = *request_start_ + command.offset;
-  auto chunk = std::find_if(request_chunks_.begin(), request_chunks_.end(),
-                            [at](const ChunkPlace& c) { return c.pos == at; });
-  if (chunk == request_chunks_.end()) return false;
-  if (!reply_start_) {
-    resume_pending_ = chunk->peer_pos;  // told to the reply reader once it is placed
-  } else if (chunk->peer_pos >= *reply_start_) {
-    replies_.resume_at(chunk->peer_pos - *reply_start_);
-  } else {
-    return false;
-  }
+  const AnswerStart::Found found = answer_start_.find(command.offset);
+  if (found.verdict == AnswerStart::Verdict::kNo) return false;
+  if (found.verdict == AnswerStart::Verdict::kAt) replies_.resume_at(found.answer_offset);
   paired_ = true;
   return true;
 }

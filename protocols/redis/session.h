@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/answer_start.h"
 #include "common/protocol_session.h"
 #include "redis/resp.h"
 
@@ -62,12 +63,7 @@ class Session final : public ProtocolSession {
   std::optional<int64_t> queued_;        // inside MULTI: commands queued so far
   bool paired_ = true;                   // false after a loss until resynchronised
   uint64_t losses_seen_[2] = {0, 0};     // each reader's resyncs already acted on
-  // Request chunks (position, reply-stream position then), to resynchronise.
-  std::deque<ChunkPlace> request_chunks_;
-  // Absolute position of each parser's offset 0: 0 for a connection seen
-  // from its start, else learned from the first chunk placed.
-  std::optional<uint64_t> request_start_ = 0, reply_start_ = 0;
-  std::optional<uint64_t> resume_pending_;  // where replies resume, before reply_start_ is known
+  AnswerStart answer_start_;  // where replies resume after a loss
 };
 
 }  // namespace spanwire::redis

@@ -47,6 +47,9 @@ struct StreamFacts {
   // same number on both ends of the connection.
   bool has_seq = false;
   uint32_t seq_minus_pos = 0;
+  // The kernel position of the session's offset 0: where the sensor began
+  // to deliver this stream (not 0 when joined mid-way after bytes moved).
+  uint64_t origin = 0;
   ThreadTrail threads;
 };
 

@@ -107,7 +107,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   uint64_t ts = dir == SW_DIR_EGRESS ? ev.ts_start_ns : ev.hdr.ts_ns;
   uint64_t length = ev.len;
   if (ev.flags & SW_DATA_NO_COPY) payload = {};
-  if (ev.flags & SW_DATA_TLS) c.plaintext_positions = true;
+  if ((ev.flags & SW_DATA_TLS) && !c.plaintext_positions) switch_to_tls(c);
   // Facts for linking spans: the TCP sequence numbers and threads of each stream.
   const bool from_client = c.carries_requests(dir);
   StreamFacts& facts = c.info.streams[from_client ? 0 : 1];
@@ -119,6 +119,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   const uint64_t start = c.streams[dir].started() ? c.streams[dir].start() : ev.pos;
   c.session->place_chunk(from_client, {ev.pos, ev.peer_pos, start});
   c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
+  facts.origin = c.streams[dir].start();
   if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);
   publish(c);
 }
@@ -141,6 +142,20 @@ class ToObserver final : public RecordSink {
   Metrics& metrics_;
 };
 }  // namespace
+
+// The first TLS plaintext of a connection. When the socket already carried
+// plaintext (PostgreSQL's SSLRequest, MySQL's SSL request, then the
+// handshake), the streams restart at the plaintext's position 0 and the
+// session is told; a connection that was TLS from its first byte only
+// changes how positions count.
+void ConnectionTracker::switch_to_tls(Connection& c) {
+  c.plaintext_positions = true;
+  if (c.streams[0].next_pos() == 0 && c.streams[1].next_pos() == 0 && c.streams[0].pending_bytes() == 0 &&
+      c.streams[1].pending_bytes() == 0)
+    return;
+  for (StreamBuffer& s : c.streams) s.restart_at(0);
+  if (c.session) c.session->start_tls();
+}
 
 void ConnectionTracker::publish(Connection& c) {
   if (!c.session) return;

@@ -69,6 +69,7 @@ class ConnectionTracker {
   // `totals`: bytes each direction moved (egress, ingress), when the kernel said.
   void close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals = nullptr);
   void evict_least_recent();
+  void switch_to_tls(Connection& c);
   void publish(Connection& c);
 
   Limits limits_;

@@ -37,6 +37,14 @@ class StreamBuffer {
     start_ = next_pos_ = pos;
     started_ = true;
   }
+  // Counting starts over at `pos` (a connection that switched to TLS
+  // plaintext); whatever waited behind a hole is dropped.
+  void restart_at(uint64_t pos) {
+    pending_.clear();
+    pending_bytes_ = 0;
+    started_ = false;
+    start_at(pos);
+  }
   bool started() const { return started_; }
   uint64_t start() const { return start_; }  // position of the first byte delivered
 

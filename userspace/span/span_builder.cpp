@@ -48,13 +48,14 @@ std::optional<ExchangeKey> exchange_key(const ConnectionInfo& conn, uint64_t req
   key.server_addr = s.addr;
   key.server_port = s.port;
   const StreamFacts& requests = conn.streams[0];
+  const uint64_t at = requests.origin + request_offset;  // the kernel's position
   if (requests.has_seq) {
-    key.position = static_cast<uint32_t>(requests.seq_minus_pos + static_cast<uint32_t>(request_offset));
+    key.position = static_cast<uint32_t>(requests.seq_minus_pos + static_cast<uint32_t>(at));
   } else if (conn.tls && !conn.midstream) {
     // Plaintext offsets match only when both ends were followed from the start;
     // a midstream end counts from where the sensor joined.
     key.by_seq = false;
-    key.position = request_offset;
+    key.position = at;
   } else {
     return std::nullopt;
   }
@@ -89,7 +90,7 @@ Span SpanBuilder::build(const ConnectionInfo& conn, ExchangeRecord&& record, std
   span.linkage.start_ns = start;
   span.linkage.end_ns = end;
   span.linkage.tgid = conn.key.tgid;
-  span.linkage.tid = conn.streams[0].threads.at(record.request_offset);
+  span.linkage.tid = conn.streams[0].threads.at(conn.streams[0].origin + record.request_offset);
   span.linkage.key = exchange_key(conn, record.request_offset);
 
   span.name = std::move(record.name);

@@ -8,17 +8,14 @@
 #include <vector>
 
 #include "protocol_ids.h"
+#include "support/records.h"
 #include "redis/counters.h"
 
 namespace spanwire::redis {
 namespace {
 
-struct Collected : RecordSink {
-  void record(ExchangeRecord&& r) override { records.push_back(std::move(r)); }
-  std::vector<ExchangeRecord> records;
-};
-
-std::string text(const ExchangeRecord& r, std::string_view key) { return string_attribute(r.attributes, key); }
+using Collected = spanwire::testing::CollectedRecords;
+using spanwire::testing::text;
 
 std::string command(std::initializer_list<std::string_view> words) {
   std::string out = "*" + std::to_string(words.size()) + "\r\n";
