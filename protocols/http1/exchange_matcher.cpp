@@ -55,6 +55,16 @@ void ExchangeMatcher::gap_response(uint64_t n, uint64_t ts) {
   reconcile();
 }
 
+void ExchangeMatcher::skip_request(uint64_t n, uint64_t ts) {
+  if (!requests_.skip_body(n, ts)) return gap_request(n, ts);
+  reconcile();
+}
+
+void ExchangeMatcher::skip_response(uint64_t n, uint64_t ts) {
+  if (!responses_.skip_body(n, ts)) return gap_response(n, ts);
+  reconcile();
+}
+
 void ExchangeMatcher::start_midstream() {
   certain_ = false;  // what came before is unknown
   requests_.start_midstream();

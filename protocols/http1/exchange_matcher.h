@@ -80,6 +80,12 @@ class ExchangeMatcher {
   void feed_response(std::string_view data, uint64_t ts);
   void gap_request(uint64_t n, uint64_t ts);
   void gap_response(uint64_t n, uint64_t ts);
+  // Body bytes a capture stage did not deliver after body_ahead() announced
+  // them; a gap if they were not body after all.
+  void skip_request(uint64_t n, uint64_t ts);
+  void skip_response(uint64_t n, uint64_t ts);
+  std::optional<Parser::BodySpan> request_body_ahead() const { return requests_.body_ahead(); }
+  std::optional<Parser::BodySpan> response_body_ahead() const { return responses_.body_ahead(); }
   // Where the next chunk of a direction sits against the other one (before feeding it).
   void place_request_chunk(const ChunkPlace& place) { request_places_.note(place); }
   void place_response_chunk(const ChunkPlace& place) { response_places_.note(place); }

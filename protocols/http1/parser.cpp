@@ -354,6 +354,16 @@ size_t Parser::on_field_lines(std::string_view data, uint64_t ts) {
   return take;
 }
 
+bool Parser::skip_body(uint64_t n, uint64_t ts) {
+  if (state_ != State::kBodyLength || n > remaining_) return false;
+  message_.body_bytes += n;
+  message_.last_ts = ts;
+  remaining_ -= n;
+  position_ += n;
+  if (remaining_ == 0) complete_message();
+  return true;
+}
+
 size_t Parser::on_body(std::string_view data, uint64_t ts) {
   message_.last_ts = ts;
   if (state_ == State::kBodyUntilClose) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include <string>
 #include <string_view>
@@ -59,6 +60,20 @@ class Parser {
   // Completed messages since the last call, in stream order.
   std::vector<Message> take_messages();
   const ParserStats& stats() const { return stats_; }
+
+  // Bytes ahead that are the rest of a Content-Length body: only counted,
+  // so a capture stage need not deliver them (skip_body()).
+  struct BodySpan {
+    uint64_t offset;  // stream offset of the next body byte
+    uint64_t length;
+  };
+  std::optional<BodySpan> body_ahead() const {
+    if (state_ != State::kBodyLength) return std::nullopt;
+    return BodySpan{position_, remaining_};
+  }
+  // `n` body bytes went by undelivered, as body_ahead() allowed. False (and
+  // nothing done) when they are not all body: the caller reports a gap.
+  bool skip_body(uint64_t n, uint64_t ts);
   // From now on the counts also add to HTTP/1's shared counters.
   void attach_counters(ProtocolCounters& counters);
   // After 101 Switching Protocols, a CONNECT 2xx, or upgrade(): further bytes are not

@@ -54,7 +54,23 @@ void Session::feed(bool from_client, std::string_view bytes, uint64_t ts) {
     case After::kHttp1: break;
   }
   from_client ? matcher_.feed_request(bytes, ts) : matcher_.feed_response(bytes, ts);
-  if (matcher_.upgraded()) on_protocol_switch();
+  if (matcher_.upgraded()) return on_protocol_switch();
+  announce_body(from_client);
+}
+
+// A Content-Length body under way: its remaining bytes need not be copied.
+void Session::announce_body(bool from_client) {
+  if (context_.body_ahead == nullptr) return;
+  const auto span = from_client ? matcher_.request_body_ahead() : matcher_.response_body_ahead();
+  uint64_t& announced = announced_to_[from_client ? 0 : 1];
+  if (!span || span->offset + span->length <= announced) return;
+  announced = span->offset + span->length;
+  context_.body_ahead->body_ahead(from_client, span->offset, span->length);
+}
+
+void Session::skip(bool from_client, uint64_t length, uint64_t ts) {
+  if (now_ != After::kHttp1) return gap(from_client, length, ts);
+  from_client ? matcher_.skip_request(length, ts) : matcher_.skip_response(length, ts);
 }
 
 void Session::gap(bool from_client, uint64_t length, uint64_t ts) {

@@ -20,6 +20,7 @@ class Session final : public ProtocolSession {
 
   void feed(bool from_client, std::string_view bytes, uint64_t ts) override;
   void gap(bool from_client, uint64_t length, uint64_t ts) override;
+  void skip(bool from_client, uint64_t length, uint64_t ts) override;
   void place_chunk(bool from_client, const ChunkPlace& place) override {
     if (now_ != After::kHttp1) return;
     from_client ? matcher_.place_request_chunk(place) : matcher_.place_response_chunk(place);
@@ -32,6 +33,7 @@ class Session final : public ProtocolSession {
   enum class After { kHttp1, kHttp2, kOpaque };  // what the connection carries now
 
   void collect_exchanges();
+  void announce_body(bool from_client);
   void on_protocol_switch();
   void forward_upgraded_bytes();
 
@@ -41,6 +43,7 @@ class Session final : public ProtocolSession {
   After now_ = After::kHttp1;
   std::unique_ptr<http2::Session> http2_;  // set once the connection switched to h2c
   std::vector<Exchange> exchanges_;        // completed, not yet published
+  uint64_t announced_to_[2] = {0, 0};      // end of the last body announced, per direction
 };
 
 }  // namespace spanwire::http1

@@ -156,6 +156,22 @@ TEST_F(TrackerTest, TruncatedCopyOfALargeBodyKeepsParsing) {
   EXPECT_EQ(seen.exchanges[0].response_body, 40000u);
 }
 
+// A Content-Length body the HTTP/1 session announced: its later chunks are
+// skipped, not delivered, and the exchange is the same.
+TEST_F(TrackerTest, AnnouncedBodyChunksAreSkippedNotDelivered) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /f HTTP/1.1\r\n\r\n");
+  data(SW_DIR_INGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n" + std::string(10000, 'b'));
+  data(SW_DIR_INGRESS, std::string(20000, 'b'));
+  data(SW_DIR_EGRESS, "GET /g HTTP/1.1\r\n\r\n");
+  data(SW_DIR_INGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 2u);
+  EXPECT_EQ(seen.exchanges[0].response_body, 30000);
+  EXPECT_EQ(seen.exchanges[1].status, 204);
+  EXPECT_EQ(metrics.stream_body_bytes_skipped, 20000u);
+  EXPECT_EQ(metrics.stream_gap_bytes, 0u);
+}
+
 TEST_F(TrackerTest, MidstreamConnectionResynchronises) {
   tracker.on_open(open_event(SW_ROLE_SERVER, SW_OPEN_MIDSTREAM), 0);
   pos[0] = 9000;  // the stream was already 9000 bytes old when the sensor started

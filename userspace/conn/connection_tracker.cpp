@@ -9,11 +9,13 @@
 namespace spanwire {
 
 // One traced connection: its two streams and the protocol session they feed.
-class ConnectionTracker::Connection {
+// It hears the session's body announcements (BodyAhead): in-order chunks
+// wholly inside an announced body are skipped, not delivered.
+class ConnectionTracker::Connection final : public BodyAhead {
  public:
-  Connection(ConnectionInfo info, const Limits& limits, const SessionContext& context, Metrics& metrics)
+  Connection(ConnectionInfo info, const Limits& limits, const ProtocolSettings& settings, Metrics& metrics)
       : info(std::move(info)),
-        session(make_protocol_session(this->info.protocol, context)),
+        session(make_protocol_session(this->info.protocol, SessionContext{settings, metrics.protocols, this})),
         streams{StreamBuffer(limits.stream, metrics), StreamBuffer(limits.stream, metrics)},
         from_client(*this, true),
         from_server(*this, false) {}
@@ -27,11 +29,27 @@ class ConnectionTracker::Connection {
     return carries_requests(direction) ? static_cast<StreamConsumer&>(from_client) : from_server;
   }
 
+  void body_ahead(bool client, uint64_t offset, uint64_t length) override {
+    body[client ? 0 : 1] = {offset, offset + length};
+  }
+  // Whether [pos, pos + length) of a direction lies in an announced body.
+  bool in_body(uint8_t direction, uint64_t pos, uint64_t length) const {
+    const StreamBuffer& s = streams[direction];
+    if (!s.started() || pos < s.start()) return false;
+    const Range& r = body[carries_requests(direction) ? 0 : 1];
+    const uint64_t at = pos - s.start();
+    return length > 0 && at >= r.from && at + length <= r.to;
+  }
+
   ConnectionInfo info;
   std::unique_ptr<ProtocolSession> session;  // nullptr: a protocol spanwire does not parse
   StreamBuffer streams[2];
   uint64_t last_activity = 0;
   bool plaintext_positions = false;  // positions count TLS plaintext (SW_DATA_TLS)
+  struct Range {
+    uint64_t from = 0, to = 0;  // session offsets
+  };
+  Range body[2];  // [0]: the client -> server stream
   uint64_t ringbuf_drops_at_last_event = 0;  // the kernel's count when its last event came
 
  private:
@@ -72,8 +90,7 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   if (conns_.count(info.key) != 0) return;  // announced twice (a retried open)
   if (conns_.size() >= limits_.max_connections) evict_least_recent();
 
-  const SessionContext context{settings_, metrics_.protocols};
-  auto conn = std::make_unique<Connection>(info, limits_, context, metrics_);
+  auto conn = std::make_unique<Connection>(info, limits_, settings_, metrics_);
   conn->last_activity = now;
   if (!info.midstream) {
     conn->streams[0].start_at(0);
@@ -118,6 +135,13 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   facts.threads.note(ev.pos, ev.hdr.tid);
   const uint64_t start = c.streams[dir].started() ? c.streams[dir].start() : ev.pos;
   c.session->place_chunk(from_client, {ev.pos, ev.peer_pos, start});
+  // Copied bytes of a body the session only counts: skipped in order.
+  if (payload.size() == length && c.in_body(dir, ev.pos, length) && c.streams[dir].skip(ev.pos, length)) {
+    c.session->skip(from_client, length, ts);
+    metrics_.stream_body_bytes_skipped += length;
+    publish(c);
+    return;
+  }
   c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
   facts.origin = c.streams[dir].start();
   if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);

@@ -45,6 +45,13 @@ class StreamBuffer {
     started_ = false;
     start_at(pos);
   }
+  // `length` bytes at next_pos() go by undelivered (a body the session
+  // announced it only counts). Only in order, with nothing waiting.
+  bool skip(uint64_t pos, uint64_t length) {
+    if (!started_ || pos != next_pos_ || !pending_.empty()) return false;
+    next_pos_ += length;
+    return true;
+  }
   bool started() const { return started_; }
   uint64_t start() const { return start_; }  // position of the first byte delivered
 

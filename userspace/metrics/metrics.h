@@ -29,6 +29,7 @@ namespace spanwire {
   X(stream_gap_bytes, "bytes never seen (lost or not copied)")                   \
   X(stream_duplicate_bytes, "bytes received twice and discarded")                \
   X(stream_overflow_bytes, "bytes dropped because a stream's buffer was full")   \
+  X(stream_body_bytes_skipped, "body bytes the protocol announced it only counts, not delivered to it") \
   X(exchanges, "exchanges (request and answer) completed, every protocol")      \
   X(exchanges_unanswered, "requests that never got a response")                 \
   X(spans_created, "spans built")                                                \
