@@ -11,6 +11,7 @@
 	X(HTTP1, 1, http1)  \
 	X(HTTP2, 2, http2)  \
 	X(REDIS, 3, redis)  \
-	X(POSTGRES, 4, postgres)
+	X(POSTGRES, 4, postgres) \
+	X(MYSQL, 5, mysql)
 
 #endif /* SPANWIRE_PROTOCOLS_PROTOCOL_LIST_H */

@@ -17,7 +17,7 @@ TEST_PKGS=(
   libclang-rt-14-dev wrk
   redis-server redis-tools python3-redis
   postgresql-15 postgresql-client-15 python3-psycopg2 python3-asyncpg
-  mariadb-server mariadb-client python3-pymysql
+  mariadb-server mariadb-client python3-pymysql libdbd-mariadb-perl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

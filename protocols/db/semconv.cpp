@@ -20,6 +20,14 @@ constexpr std::string_view kSeriesKeys[] = {"db.system.name", "db.namespace", "d
 
 const Semconv kSemconv{"db", MetricFamily::kDb, kSeriesKeys, summarize};
 
+void describe_sql(Call& call, std::string_view sql, Dialect dialect) {
+  const SqlFacts facts = sanitize_sql(sql, dialect);
+  call.query_text = facts.text;
+  call.operation = facts.operation;
+  if (facts.tables.size() == 1) call.collection = facts.tables[0];
+  call.query_summary = query_summary(facts);
+}
+
 ExchangeRecord to_record(const Call& call) {
   ExchangeRecord r;
   r.semconv = &kSemconv;

@@ -10,6 +10,7 @@
 
 #include "common/connection_facts.h"
 #include "common/exchange_record.h"
+#include "db/sql.h"
 
 namespace spanwire::db {
 
@@ -29,6 +30,10 @@ struct Call {
 };
 
 extern const Semconv kSemconv;
+
+// Fills the call's query text, operation, collection and summary from SQL,
+// sanitized per `dialect` (db/sql.h).
+void describe_sql(Call& call, std::string_view sql, Dialect dialect);
 
 // The record of one call: name "{summary}", else "{operation} {collection}",
 // else "{operation}", else the system's name.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "db/sql.h"
 #include "postgres/counters.h"
 #include "protocol_ids.h"
 
@@ -375,11 +374,7 @@ void Session::complete(Pending& p, uint64_t end_ts) {
   call.end_ts = end_ts;
   call.request_offset = p.offset;
   if (p.sql) {
-    const db::SqlFacts facts = db::sanitize_sql(*p.sql, db::Dialect::kPostgres);
-    call.query_text = facts.text;
-    call.operation = facts.operation;
-    if (facts.tables.size() == 1) call.collection = facts.tables[0];
-    call.query_summary = db::query_summary(facts);
+    db::describe_sql(call, *p.sql, db::Dialect::kPostgres);
   } else {
     call.text_unknown = true;  // prepared before the sensor: never guessed
     counters_.add(counter::statements_unknown);
@@ -396,12 +391,7 @@ void Session::close(uint64_t ts) {
     call.start_ts = p.start_ts;
     call.end_ts = ts;
     call.request_offset = p.offset;
-    if (p.sql) {
-      const db::SqlFacts facts = db::sanitize_sql(*p.sql, db::Dialect::kPostgres);
-      call.query_text = facts.text;
-      call.operation = facts.operation;
-      call.query_summary = db::query_summary(facts);
-    }
+    if (p.sql) db::describe_sql(call, *p.sql, db::Dialect::kPostgres);
     done_.push_back(std::move(call));
   }
   pending_.clear();

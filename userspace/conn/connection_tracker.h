@@ -46,7 +46,7 @@ class ConnectionTracker {
   };
 
   ConnectionTracker(Limits limits, Metrics& metrics, ConnectionObserver& observer,
-                    ProtocolSettings settings = {});
+                    ProtocolSettings settings = ProtocolSettings());
   ~ConnectionTracker();
 
   void on_open(const sw_open_event& ev, uint64_t now);

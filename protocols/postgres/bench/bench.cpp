@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/protocol_counters.h"
-#include "postgres/session.h"
-#include "protocol_settings.h"
+#include "protocol_ids.h"
+#include "support/session_bench.h"
 
 namespace {
 
@@ -21,13 +20,8 @@ std::string be32(uint32_t v) {
 std::string msg(char type, std::string_view body) { return std::string(1, type) + be32(body.size() + 4) + std::string(body); }
 std::string cstr(std::string_view s) { return std::string(s) + '\0'; }
 
-struct Traffic {
-  std::vector<std::string> requests, replies;
-  size_t bytes = 0, messages = 0;
-};
-
-Traffic build(int n, bool extended) {
-  Traffic t;
+spanwire::testing::BenchTraffic build(int n, bool extended) {
+  spanwire::testing::BenchTraffic t;
   const std::string row = msg('D', std::string(2, '\0') + be32(5) + "alice" + be32(2) + "42");
   const std::string done = msg('C', cstr("SELECT 1")) + msg('Z', "I");
   if (extended) {
@@ -48,42 +42,12 @@ Traffic build(int n, bool extended) {
       t.messages += 5;
     }
   }
-  for (const auto& s : t.requests) t.bytes += s.size();
-  for (const auto& s : t.replies) t.bytes += s.size();
+  t.records = static_cast<size_t>(n);
   return t;
 }
 
-struct Discard : RecordSink {
-  void record(ExchangeRecord&& r) override {
-    benchmark::DoNotOptimize(r);
-    ++records;
-  }
-  size_t records = 0;
-};
-
 void run(benchmark::State& state, bool extended) {
-  const Traffic t = build(1000, extended);
-  ProtocolSettings settings;
-  CounterBoard board;
-  ConnectionFacts conn;
-  Discard sink;
-  for (auto _ : state) {
-    postgres::Session s(SessionContext{settings, board});
-    s.start_midstream();  // no startup in the traffic: a pooled connection
-    uint64_t ts = 0, pos[2] = {0, 0};
-    for (size_t i = 0; i < t.requests.size(); ++i) {
-      s.place_chunk(true, {pos[0], pos[1], 0});
-      s.feed(true, t.requests[i], ++ts);
-      pos[0] += t.requests[i].size();
-      s.place_chunk(false, {pos[1], pos[0], 0});
-      s.feed(false, t.replies[i], ++ts);
-      pos[1] += t.replies[i].size();
-      s.publish(conn, sink);
-    }
-  }
-  if (sink.records < 1000) state.SkipWithError("the traffic made no spans");
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * t.messages));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * t.bytes));
+  spanwire::testing::run_session_bench(state, protocol_id::POSTGRES, build(1000, extended), /*midstream=*/true);
 }
 
 void BM_Postgres_SimpleQuery(benchmark::State& state) { run(state, false); }
