@@ -18,9 +18,10 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
 
 
-@pytest.fixture
-def postgres(procs, tmp_path):
-    """A PostgreSQL server with TLS enabled; yields (port, server process)."""
+@pytest.fixture(params=["on"])
+def postgres(request, procs, tmp_path):
+    """A PostgreSQL server, TLS on unless the test asks for "off" through
+    indirect parametrization; yields (port, server process)."""
     if not os.path.exists(f"{PG_BIN}/postgres"):
         pytest.fail("PostgreSQL 15 is missing: scripts/setup.sh installs it")
     # The server refuses to run as root: its directory belongs to postgres
@@ -39,7 +40,8 @@ def postgres(procs, tmp_path):
             os.chmod(dst, 0o600)
         port = free_port()
         proc = procs.start(AS_POSTGRES + [f"{PG_BIN}/postgres", "-D", data, "-p", str(port), "-k", base,
-                                          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "ssl=on"],
+                                          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                                          "-c", f"ssl={request.param}"],
                            "postgres", stdout=None)
         wait_for_port(port)
         psql(port, "CREATE TABLE items (id int PRIMARY KEY, name text)", sslmode="disable")
@@ -111,6 +113,23 @@ def test_psql_simple_queries_on_both_ends(sink, sensor_factory, postgres, sslmod
         assert stats["postgres_tls_connections"] >= 2, stats  # both ends switched
 
 
+@pytest.mark.parametrize("postgres", ["off"], indirect=True)
+def test_ssl_request_answered_n_continues_in_plaintext(sink, sensor_factory, postgres):
+    """psql asks for TLS (sslmode=prefer), a server without it answers N, and
+    the conversation goes on in plaintext on the same connection."""
+    sensor = sensor_factory(sink)
+    port, _ = postgres
+    psql(port, "SELECT name FROM items WHERE id = 1", sslmode="prefer")
+    spans = pg_spans(sink, 2, lambda s: s["name"] == "SELECT items")
+    clients, servers = by_kind(spans)
+    assert len(clients) == 1 and len(servers) == 1, spans
+    assert servers[0]["parent_span_id"] == clients[0]["span_id"]
+    for s in spans:
+        assert attr(s, "db.namespace") == "postgres"
+    stats = sensor.stats()
+    assert stats["postgres_tls_connections"] == 0 and stats["postgres_parse_errors"] == 0, stats
+
+
 def test_psycopg2_simple_protocol(sink, sensor_factory, postgres, procs):
     sensor_factory(sink)
     port, _ = postgres
@@ -141,6 +160,8 @@ import asyncio, asyncpg
 async def main():
     c = await asyncpg.connect(host='127.0.0.1', port={port}, user='postgres', database='postgres', ssl=False)
     await c.execute("INSERT INTO items VALUES (21, 'async-secret')")
+    # Three Bind/Execute pairs before one Sync.
+    await c.executemany('INSERT INTO items VALUES ($1, $2)', [(41, 'a-secret'), (42, 'b-secret'), (43, 'c-secret')])
     st = await c.prepare('SELECT name FROM items WHERE id = $1')
     for i in (21, 22, 23):
         await st.fetch(i)
@@ -159,11 +180,13 @@ asyncio.run(main())
     for s in selects:
         assert attr(s, "db.query.text") == "SELECT name FROM items WHERE id = $1"
         assert attr(s, "db.namespace") == "postgres"
+    inserts = pg_spans(sink, 3, lambda s: mine(s) and attr(s, "db.query.text") == "INSERT INTO items VALUES ($1, $2)")
+    assert len(inserts) == 3
     failed = pg_spans(sink, 1, lambda s: mine(s) and s["name"] == "SELECT missing_table")
     assert len(failed) == 1 and attr(failed[0], "db.response.status_code") == "42P01"
     servers = pg_spans(sink, 3, lambda s: s["kind"] == SERVER and s["name"] == "SELECT items")
     assert {s["parent_span_id"] for s in servers} == {s["span_id"] for s in selects}
-    no_secret(sink, "async-secret")
+    no_secret(sink, "async-secret", "a-secret", "b-secret", "c-secret")
 
 
 def test_pool_opened_before_the_sensor(sink, sensor_factory, postgres, procs):
