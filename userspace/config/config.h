@@ -88,7 +88,7 @@ struct Config {
   std::set<uint16_t> ports;            // report only connections on these ports
   ProcessSelection selection;          // report only these processes' spans
   // Query parameters whose values become REDACTED in url.query and url.full,
-  // beyond the built-in list (span/url_redaction.h).
+  // beyond the built-in list (protocols/http/url_redaction.h).
   std::vector<std::string> redact_query_params;
 
   // Stitching: how long a finished span waits for the other spans of its trace
