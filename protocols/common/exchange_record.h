@@ -31,7 +31,6 @@ struct ExchangeSummary {
 // How the records of one kind (HTTP, gRPC, a database) are read downstream:
 // static, one per kind, owned by the module that fills the records.
 struct Semconv {
-  std::string_view protocol;  // "http", "grpc", "redis"
   MetricFamily family;
   // The span attributes (by key) that make a RED series, besides error.type
   // and, for clients, server.address and server.port.

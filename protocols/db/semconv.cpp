@@ -18,7 +18,7 @@ constexpr std::string_view kSeriesKeys[] = {"db.system.name", "db.namespace", "d
 
 }  // namespace
 
-const Semconv kSemconv{"db", MetricFamily::kDb, kSeriesKeys, summarize};
+const Semconv kSemconv{MetricFamily::kDb, kSeriesKeys, summarize};
 
 void describe_sql(Call& call, std::string_view sql, Dialect dialect) {
   const SqlFacts facts = sanitize_sql(sql, dialect);

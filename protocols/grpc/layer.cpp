@@ -72,7 +72,7 @@ constexpr std::string_view kSeriesKeys[] = {"rpc.system", "rpc.service", "rpc.me
 
 }  // namespace
 
-const Semconv kSemconv{"grpc", MetricFamily::kRpc, kSeriesKeys, summarize};
+const Semconv kSemconv{MetricFamily::kRpc, kSeriesKeys, summarize};
 
 std::unique_ptr<http2::DataTap> Layer::tap(const http2::StreamSide& side) const {
   return is_grpc_side(side) ? std::make_unique<MessageTap>() : nullptr;

@@ -41,7 +41,7 @@ constexpr std::string_view kSeriesKeys[] = {"http.request.method", "http.route",
 
 }  // namespace
 
-const Semconv kSemconv{"http", MetricFamily::kHttp, kSeriesKeys, summarize};
+const Semconv kSemconv{MetricFamily::kHttp, kSeriesKeys, summarize};
 
 std::optional<ServerAuthority> parse_authority(const std::string* authority, int64_t default_port) {
   if (authority == nullptr || authority->empty()) return std::nullopt;

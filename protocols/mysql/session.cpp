@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/drain_in_order.h"
 #include "mysql/counters.h"
 #include "protocol_ids.h"
 
@@ -86,8 +87,15 @@ const char* command_name(uint8_t command) {
 }  // namespace
 
 Session::Session(const SessionContext& context) : counters_(context.counters.of(protocol_id::MYSQL)) {
+  fresh_readers();
+}
+
+void Session::fresh_readers() {
+  client_ = Reader(Reader::Side::kClient);
+  server_ = Reader(Reader::Side::kServer);
   attach(client_.counters(), counters_);
   attach(server_.counters(), counters_);
+  losses_seen_[0] = losses_seen_[1] = 0;
 }
 
 // A pooled connection: no greeting, commands from the next one that begins a write.
@@ -106,11 +114,7 @@ void Session::join_midway() {
 // After the SSL request: the HandshakeResponse41 follows inside TLS.
 void Session::start_tls() {
   if (phase_ != Phase::kAwaitingTls) return;
-  client_ = Reader(Reader::Side::kClient);
-  server_ = Reader(Reader::Side::kServer);
-  attach(client_.counters(), counters_);
-  attach(server_.counters(), counters_);
-  losses_seen_[0] = losses_seen_[1] = 0;
+  fresh_readers();
   answer_start_.reset();
   phase_ = Phase::kHandshakeResponse;
   paired_ = true;
@@ -143,27 +147,14 @@ void Session::lose_pairing() {
   paired_ = false;
   if (server_.in_sync()) server_.start_midstream();
   losses_seen_[1] = server_.stats().resyncs;
-  if (phase_ != Phase::kCommand) phase_ = Phase::kCommand;  // the handshake's end may be lost
+  phase_ = Phase::kCommand;  // the handshake's end may be lost
 }
 
 void Session::drain() {
-  for (Packet& p : client_.take()) {
-    if (p.losses_before > losses_seen_[0]) {
-      losses_seen_[0] = p.losses_before;
-      lose_pairing();
-    }
-    on_client(std::move(p));
-    if (phase_ == Phase::kAwaitingTls) return;
-  }
-  for (Packet& p : server_.take()) {
-    if (p.losses_before > losses_seen_[1]) lose_pairing();
-    on_server(std::move(p));
-  }
-  if (client_.stats().resyncs > losses_seen_[0]) {
-    losses_seen_[0] = client_.stats().resyncs;
-    lose_pairing();
-  }
-  if (server_.stats().resyncs > losses_seen_[1]) lose_pairing();
+  drain_in_order(
+      client_, server_, losses_seen_, [this](Packet&& p) { on_client(std::move(p)); },
+      [this](Packet&& p) { on_server(std::move(p)); }, [this] { lose_pairing(); },
+      [this] { return phase_ == Phase::kAwaitingTls; });
 }
 
 void Session::on_greeting(const Packet& p) {
@@ -383,21 +374,14 @@ void Session::finish(uint64_t end_ts) {
     pending_.reset();
     return;
   }
-  db::Call call;
-  call.system = system_;
-  call.ns = database_;
+  db::Call call = call_of(q, end_ts);
   call.answered = true;
   call.failed = q.failed;
   call.status_code = q.code;
-  call.start_ts = q.start_ts;
-  call.end_ts = end_ts;
-  call.request_offset = q.offset;
-  if (q.sql) {
-    db::describe_sql(call, *q.sql, db::Dialect::kMySql);
-  } else if (q.command == kExecute) {
+  if (!q.sql && q.command == kExecute) {
     call.text_unknown = true;  // prepared before the sensor: never guessed
     counters_.add(counter::statements_unknown);
-  } else {
+  } else if (!q.sql) {
     call.operation = q.operation;
   }
   done_.push_back(std::move(call));
@@ -406,18 +390,20 @@ void Session::finish(uint64_t end_ts) {
 
 void Session::close(uint64_t ts) {
   if (!pending_ || pending_->command == kPrepare) return;
-  Pending& q = *pending_;
+  done_.push_back(call_of(*pending_, ts));
+  pending_.reset();
+}
+
+// What a command's span says, answered or not.
+db::Call Session::call_of(const Pending& q, uint64_t end_ts) const {
   db::Call call;
   call.system = system_;
   call.ns = database_;
   call.start_ts = q.start_ts;
-  call.end_ts = ts;
+  call.end_ts = end_ts;
   call.request_offset = q.offset;
-  if (q.sql) {
-    db::describe_sql(call, *q.sql, db::Dialect::kMySql);
-  }
-  done_.push_back(std::move(call));
-  pending_.reset();
+  if (q.sql) db::describe_sql(call, *q.sql, db::Dialect::kMySql);
+  return call;
 }
 
 void Session::publish(const ConnectionFacts& /*conn*/, RecordSink& sink) {

@@ -66,6 +66,8 @@ class Session final : public ProtocolSession {
   void finish(uint64_t end_ts);
   void lose_pairing();
   void join_midway();
+  void fresh_readers();
+  db::Call call_of(const Pending& q, uint64_t end_ts) const;
 
   ProtocolCounters& counters_;
   Reader client_{Reader::Side::kClient};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/drain_in_order.h"
 #include "postgres/counters.h"
 #include "protocol_ids.h"
 
@@ -70,9 +71,17 @@ bool startup_form(std::string_view b) {
 }  // namespace
 
 Session::Session(const SessionContext& context) : counters_(context.counters.of(protocol_id::POSTGRES)) {
+  fresh_readers();
+}
+
+// Readers at the conversation's first byte: the frontend's is untyped.
+void Session::fresh_readers() {
+  frontend_ = Reader(Reader::Side::kFrontend);
+  backend_ = Reader(Reader::Side::kBackend);
   attach(frontend_.counters(), counters_);
   attach(backend_.counters(), counters_);
   frontend_.expect_untyped();
+  losses_seen_[0] = losses_seen_[1] = 0;
 }
 
 // Joined mid-way; but a server process forked after accept() is "joined" at
@@ -97,12 +106,7 @@ void Session::start_tls() {
 
 // The conversation starts over at its first byte (inside TLS now).
 void Session::from_the_start() {
-  frontend_ = Reader(Reader::Side::kFrontend);
-  backend_ = Reader(Reader::Side::kBackend);
-  attach(frontend_.counters(), counters_);
-  attach(backend_.counters(), counters_);
-  frontend_.expect_untyped();
-  losses_seen_[0] = losses_seen_[1] = 0;
+  fresh_readers();
   answer_start_.reset();  // positions are learned again from the next chunks
   phase_ = Phase::kStartup;
   paired_ = true;
@@ -148,26 +152,11 @@ void Session::lose_pairing() {
   if (phase_ == Phase::kStartup) phase_ = Phase::kReady;  // the startup's end may be lost
 }
 
-// Messages framed before a loss are handled before the loss is acted on.
 void Session::drain() {
-  for (Message& m : frontend_.take()) {
-    if (m.losses_before > losses_seen_[0]) {
-      losses_seen_[0] = m.losses_before;
-      lose_pairing();
-    }
-    on_frontend(std::move(m));
-    if (phase_ == Phase::kAwaitingTls) return;
-  }
-  for (Message& m : backend_.take()) {
-    if (m.losses_before > losses_seen_[1]) lose_pairing();
-    on_backend(std::move(m));
-    if (phase_ == Phase::kAwaitingTls) return;
-  }
-  if (frontend_.stats().resyncs > losses_seen_[0]) {
-    losses_seen_[0] = frontend_.stats().resyncs;
-    lose_pairing();
-  }
-  if (backend_.stats().resyncs > losses_seen_[1]) lose_pairing();
+  drain_in_order(
+      frontend_, backend_, losses_seen_, [this](Message&& m) { on_frontend(std::move(m)); },
+      [this](Message&& m) { on_backend(std::move(m)); }, [this] { lose_pairing(); },
+      [this] { return phase_ == Phase::kAwaitingTls; });
 }
 
 // After a loss, a message at the start of a write is answered from where the
@@ -363,19 +352,24 @@ void Session::on_backend(Message&& m) {
   }
 }
 
-void Session::complete(Pending& p, uint64_t end_ts) {
+// What a request's span says, answered or not.
+db::Call Session::call_of(const Pending& p, uint64_t end_ts) const {
   db::Call call;
   call.system = "postgresql";
   call.ns = database_;
-  call.answered = true;
-  call.failed = p.failed;
-  call.status_code = p.sqlstate;
   call.start_ts = p.start_ts;
   call.end_ts = end_ts;
   call.request_offset = p.offset;
-  if (p.sql) {
-    db::describe_sql(call, *p.sql, db::Dialect::kPostgres);
-  } else {
+  if (p.sql) db::describe_sql(call, *p.sql, db::Dialect::kPostgres);
+  return call;
+}
+
+void Session::complete(Pending& p, uint64_t end_ts) {
+  db::Call call = call_of(p, end_ts);
+  call.answered = true;
+  call.failed = p.failed;
+  call.status_code = p.sqlstate;
+  if (!p.sql) {
     call.text_unknown = true;  // prepared before the sensor: never guessed
     counters_.add(counter::statements_unknown);
   }
@@ -384,15 +378,7 @@ void Session::complete(Pending& p, uint64_t end_ts) {
 
 void Session::close(uint64_t ts) {
   for (Pending& p : pending_) {
-    if (p.type != 'Q' && p.type != 'E') continue;
-    db::Call call;
-    call.system = "postgresql";
-    call.ns = database_;
-    call.start_ts = p.start_ts;
-    call.end_ts = ts;
-    call.request_offset = p.offset;
-    if (p.sql) db::describe_sql(call, *p.sql, db::Dialect::kPostgres);
-    done_.push_back(std::move(call));
+    if (p.type == 'Q' || p.type == 'E') done_.push_back(call_of(p, ts));
   }
   pending_.clear();
 }

@@ -60,6 +60,8 @@ class Session final : public ProtocolSession {
   bool try_resync(const Message& m);
   void remember_statement(std::string name, std::string sql);
   void from_the_start();
+  void fresh_readers();
+  db::Call call_of(const Pending& p, uint64_t end_ts) const;
   void join_midway();
 
   ProtocolCounters& counters_;

@@ -49,7 +49,6 @@ class Reader {
   void resume_at(uint64_t offset);
   bool in_sync() const { return state_ != State::kLost; }
   std::deque<Message> take();
-  uint64_t position() const { return pos_; }
   const ReaderStats& stats() const { return stats_; }
   ReaderStats& counters() { return stats_; }
 

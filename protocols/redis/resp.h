@@ -65,7 +65,6 @@ class Reader {
   bool in_sync() const { return state_ != State::kLost; }
   // Framed values since the last call, in order.
   std::deque<Value> take();
-  size_t queued() const { return done_.size(); }
   uint64_t position() const { return pos_; }
   const ReaderStats& stats() const { return stats_; }
   ReaderStats& counters() { return stats_; }

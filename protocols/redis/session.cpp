@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/drain_in_order.h"
 #include "common/text.h"
 #include "protocol_ids.h"
 #include "redis/counters.h"
@@ -82,25 +83,10 @@ void Session::lose_pairing() {
   losses_seen_[1] = replies_.stats().resyncs;
 }
 
-// Values framed before a loss are paired before the loss is acted on, so
-// that how the bytes were split never changes the records.
 void Session::drain() {
-  for (Value& v : requests_.take()) {
-    if (v.losses_before > losses_seen_[0]) {
-      losses_seen_[0] = v.losses_before;
-      lose_pairing();
-    }
-    on_command(std::move(v));
-  }
-  for (Value& v : replies_.take()) {
-    if (v.losses_before > losses_seen_[1]) lose_pairing();
-    on_reply(std::move(v));
-  }
-  if (requests_.stats().resyncs > losses_seen_[0]) {
-    losses_seen_[0] = requests_.stats().resyncs;
-    lose_pairing();
-  }
-  if (replies_.stats().resyncs > losses_seen_[1]) lose_pairing();
+  drain_in_order(
+      requests_, replies_, losses_seen_, [this](Value&& v) { on_command(std::move(v)); },
+      [this](Value&& v) { on_reply(std::move(v)); }, [this] { lose_pairing(); }, [] { return false; });
 }
 
 // After a loss: a command at the start of a write answers from where the
