@@ -28,7 +28,7 @@ static __always_inline struct conn_state *conn_start(__u32 tgid, int fd, __u64 s
 		emit_close(&key, old);
 		bpf_map_delete_elem(&conns, &key);
 	}
-	if (!process_selected(tgid))
+	if (!process_selected(tgid) || !socket_selected(sk))
 		return NULL;
 	struct conn_state init = {
 		.sk = sk, .start_ns = bpf_ktime_get_ns(), .role = role, .flags = flags,
@@ -83,6 +83,11 @@ static __always_inline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 	read_tuple(&ev, c->sk);
 	ev.role = c->role;
 	ev.protocol = c->protocol;
+	if (propagation_on && !(c->flags & SW_OPEN_UNSTAMPED) && !bpf_map_lookup_elem(&wire_socks, &c->sk)) {
+		/* Established before the sock_ops program: no option either way. */
+		c->flags |= SW_OPEN_UNSTAMPED;
+		stat_add(SW_STAT_WIRE_UNSTAMPED_CONNS, 1);
+	}
 	ev.flags = c->flags;
 	leader_comm(ev.comm);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags())) {

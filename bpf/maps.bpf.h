@@ -22,6 +22,11 @@ const volatile __u8 filter_by_comm = 0;
  * reads it every 100 ms on its own): one wakeup per event costs more than the
  * event at moderate rates. 0 wakes it for every event. */
 const volatile __u32 wakeup_bytes = 0;
+/* Trace context is decided in the kernel and carried in a TCP option
+ * (propagation.bpf.h, sock_ops.bpf.h). */
+const volatile __u8 propagation_on = 0;
+/* Only sockets of the network namespaces in netns_filter are traced. */
+const volatile __u8 filter_by_netns = 0;
 
 struct conn_state {
 	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */
@@ -95,6 +100,99 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* network namespace inode number */
+	__type(value, __u8);
+} netns_filter SEC(".maps");
+
+/* Trace context maps (propagation.bpf.h, sock_ops.bpf.h). */
+#define SW_WIRE_RX_SLOTS 4
+
+/* Context read from the options of received segments [seq, end). */
+struct wire_rx {
+	__u32 seq;
+	__u32 end;
+	struct sw_trace_ctx ctx;
+};
+
+/* A socket whose TCP callbacks are enabled: it was established while the
+ * sock_ops program was attached. Clients stamp `tx` on data segments from
+ * tx_seq on; servers keep the last contexts they received. */
+struct wire_sock {
+	struct sw_trace_ctx tx;
+	__u32 tx_seq;
+	__u8 tx_set;
+	__u8 rx_next;
+	__u8 pad[2];
+	struct wire_rx rx[SW_WIRE_RX_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct wire_sock);
+} wire_socks SEC(".maps");
+
+/* The request a thread is serving: its server span's ids, for the calls it makes. */
+struct serving {
+	struct sw_trace_ctx ctx; /* trace id and the server span's id */
+	__u64 sk;                /* the connection the request came on */
+	__u8 active;             /* no answer written on that connection since */
+	__u8 ambiguous;          /* another request was in flight on the thread when this one came */
+	__u8 trace_flags;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct serving);
+} serving SEC(".maps");
+
+/* A request write's decided context, between sys_enter and sys_exit. */
+struct decided_ctx {
+	struct sw_trace_ctx ctx;
+	__u8 parent[8];
+	__u8 source;
+	__u8 flags;
+	__u8 trace_flags;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct decided_ctx);
+} decided SEC(".maps");
+
+/* One request as both ends on this host see it: the kernel's own same-host
+ * path, for sockets without the option (established before the sensor). */
+struct exchange_at {
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+	__u32 seq;
+};
+
+struct local_request {
+	struct sw_trace_ctx ctx; /* trace id and the client span's id */
+	__u8 trace_flags;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct exchange_at);
+	__type(value, struct local_request);
+} local_requests SEC(".maps");
+
 /* Local ports of the sensor's own TCP connections (its OTLP export): a
  * connection whose peer is one of them is the collector's side of the
  * sensor's own traffic, and tracing it would feed the sensor its own spans. */
@@ -124,10 +222,20 @@ struct iov_gather {
  * ceiling of any length up to it, as gathering an iovec array needs. A
  * per-CPU array cannot hold it (its values are limited to 32 KiB), so this
  * is a plain array the loader sizes to the number of possible CPUs. */
+/* Looking for a traceparent header in a request head held in the slot's
+ * payload (propagation.bpf.h). */
+struct head_scan {
+	__u32 len;   /* bytes of the head in the payload */
+	__u32 value; /* offset of the header's value, once found */
+	__u32 found;
+	__u32 pad;
+};
+
 struct data_scratch_slot {
 	struct sw_data_event ev;
 	__u8 slack[SW_MAX_PAYLOAD];
 	struct iov_gather gather;
+	struct head_scan scan;
 };
 
 struct {

@@ -56,3 +56,21 @@ static __always_inline bool process_selected(__u32 tgid)
 	}
 	return true;
 }
+
+/* The network namespace of a socket (its inode number, as /proc/PID/ns/net
+ * and /run/netns/NAME show it). */
+static __always_inline __u32 netns_of(__u64 skp)
+{
+	struct sock *sk = (struct sock *)skp;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The --net-ns selection: only sockets of the listed namespaces are traced,
+ * stamped or read. */
+static __always_inline bool socket_selected(__u64 sk)
+{
+	if (!filter_by_netns)
+		return true;
+	__u32 inum = netns_of(sk);
+	return bpf_map_lookup_elem(&netns_filter, &inum) != NULL;
+}

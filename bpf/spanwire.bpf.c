@@ -21,6 +21,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "spanwire.h"
+#include "wire_context.h"
 #include "inference.h" /* protocols/: each protocol's pure-C inference */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -30,6 +31,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "connection.bpf.h"
 #include "inference.bpf.h"
 #include "emit.bpf.h"
+#include "propagation.bpf.h"
 #include "syscall_hooks.bpf.h"
 #include "tls_hooks.bpf.h"
 #include "process_hooks.bpf.h"
+#include "sock_ops.bpf.h"

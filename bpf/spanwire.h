@@ -24,6 +24,7 @@ enum sw_event_type {
 	SW_EV_CLOSE = 3,     /* the fd of a traced connection was closed */
 	SW_EV_PROC_EXIT = 4, /* a process (thread group) exited */
 	SW_EV_EXEC = 5,      /* a process called execve: it may bring new TLS libraries */
+	SW_EV_CONTEXT = 6,   /* the kernel decided a request's trace context (sw_context_event) */
 };
 
 enum sw_direction {
@@ -62,6 +63,7 @@ enum sw_syscall {
 /* Flags of sw_open_event.flags */
 #define SW_OPEN_MIDSTREAM 0x1 /* the socket predates the sensor: bytes before it were never seen */
 #define SW_OPEN_TLS 0x2       /* the payload is TLS plaintext, taken from the TLS library */
+#define SW_OPEN_UNSTAMPED 0x4 /* propagation is on, but the socket predates it: no TCP option either way */
 
 /* Flags of sw_data_event.flags */
 #define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
@@ -81,6 +83,11 @@ enum sw_stat {
 	SW_STAT_TLS_CONNS,          /* connections found to carry TLS (plaintext via uprobes) */
 	SW_STAT_TLS_ENCRYPTED_BYTES,/* encrypted socket bytes of TLS connections, never copied */
 	SW_STAT_TLS_NO_CONN,        /* TLS calls whose connection could not be found: plaintext lost */
+	SW_STAT_WIRE_STAMPED,       /* data segments that carried the trace-context TCP option */
+	SW_STAT_WIRE_NO_ROOM,       /* data segments with no option room left: sent without context */
+	SW_STAT_WIRE_RECEIVED,      /* segments whose trace-context option was read */
+	SW_STAT_WIRE_UNSTAMPED_CONNS, /* traced connections established before propagation started */
+	SW_STAT_CONTEXTS_DECIDED,   /* requests whose trace context the kernel decided */
 	SW_STAT__COUNT,
 };
 
@@ -152,6 +159,35 @@ struct sw_close_event {
 	__u64 bytes_ingress;
 };
 
+/* Where the kernel took a request's trace id (and parent) from. */
+enum sw_context_source {
+	SW_CTX_FRESH = 1,   /* nothing to continue: new random ids, a root */
+	SW_CTX_OPTION = 2,  /* server: the TCP option on the request's segments (parent: the caller's client span) */
+	SW_CTX_LOCAL = 3,   /* server: a client on this host decided it (same tuple and sequence number) */
+	SW_CTX_HEADER = 4,  /* the request's own traceparent header */
+	SW_CTX_THREAD = 5,  /* client: the request the calling thread is serving (parent: its server span) */
+};
+
+/* Flags of sw_context_event.flags */
+#define SW_CTX_AMBIGUOUS 0x1 /* the thread was serving several requests: the latest was taken */
+#define SW_CTX_ON_WIRE 0x2   /* client: the socket stamps the option, so these ids left the host */
+
+/* The ids of one request's span, decided in the kernel before its first byte
+ * left (client) or when it was read (server): userspace exports exactly
+ * these, so what went on the wire is what a collector receives. */
+struct sw_context_event {
+	struct sw_event_header hdr;
+	__u64 pos;             /* stream position of the request's first byte */
+	__u8 direction;        /* enum sw_direction of that stream */
+	__u8 source;           /* enum sw_context_source */
+	__u8 flags;            /* SW_CTX_* */
+	__u8 trace_flags;      /* W3C flags: a traceparent's, else sampled (1) */
+	__u8 pad[4];
+	__u8 trace_id[16];
+	__u8 span_id[8];       /* this span's id */
+	__u8 parent_id[8];     /* its parent's, all zero for a root */
+};
+
 struct sw_proc_exit_event {
 	struct sw_event_header hdr;
 };
@@ -174,7 +210,8 @@ struct sw_io_args {
 	__u8 sys;       /* enum sw_syscall, or a connect/accept marker */
 	__u8 dir;       /* enum sw_direction */
 	__u8 in_tls;    /* made inside a TLS library call: the socket carries TLS */
-	__u8 pad[5];
+	__u8 ctx_decided; /* a write that begins a request: its trace context waits in `decided` */
+	__u8 pad[4];
 };
 
 /* A TLS library read/write call in flight, per thread (key: pid_tgid), between

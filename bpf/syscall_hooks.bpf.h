@@ -22,6 +22,8 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 		bpf_map_update_elem(&tls_fds, &tk, &fd, BPF_ANY);
 		a.in_tls = 1;
 	}
+	if (propagation_on && dir == SW_DIR_EGRESS && !a.in_tls)
+		a.ctx_decided = decide_client_context(id, &a);
 	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;
@@ -36,6 +38,44 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;
+}
+
+/* The call's bytes as data events (the header of ev is filled). */
+static __always_inline int emit_payload(const struct sw_io_args *a, struct conn_state *c, struct sw_data_event *ev,
+					long ret)
+{
+	switch (a->sys) {
+	case SW_SYS_READV:
+	case SW_SYS_WRITEV:
+		return emit_iov(c, ev, a->buf, a->count, ret);
+	case SW_SYS_RECVMSG:
+	case SW_SYS_SENDMSG: {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a->buf))
+			return emit_chunk(c, ev, 0, ret, 1);
+		return emit_iov(c, ev, (__u64)m.msg_iov, m.msg_iovlen, ret);
+	}
+	case SW_SYS_RECVMMSG:
+	case SW_SYS_SENDMMSG: {
+		/* ret counts messages; each one's msg_len says how many bytes it moved. */
+		const struct mmsghdr *vec = (const struct mmsghdr *)a->buf;
+		for (int i = 0; i < SW_MAX_MMSG; i++) {
+			struct mmsghdr m = {};
+			if (i >= ret)
+				break;
+			if (bpf_probe_read_user(&m, sizeof(m), &vec[i]))
+				break;
+			emit_iov(c, ev, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+		}
+		if (ret > SW_MAX_MMSG)
+			stat_add(SW_STAT_IOV_TRUNCATED, 1);
+		return 0;
+	}
+	case SW_SYS_SENDFILE:
+		return emit_chunk(c, ev, 0, ret, 1);
+	default:
+		return emit_chunk(c, ev, a->buf, ret, 0);
+	}
 }
 
 static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, long ret)
@@ -77,41 +117,13 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	 * write_seq by what was queued, copied_seq by what was read. */
 	struct tcp_sock *tp = bpf_rdonly_cast((void *)a->sk, bpf_core_type_id_kernel(struct tcp_sock));
 	__u32 seq_end = a->dir == SW_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
-	ev->seq_minus_pos = seq_end - (__u32)ret - (__u32)c->pos[a->dir & 1];
+	__u64 pos = c->pos[a->dir & 1];
+	ev->seq_minus_pos = seq_end - (__u32)ret - (__u32)pos;
 	ev->flags = SW_DATA_SEQ;
-
-	switch (a->sys) {
-	case SW_SYS_READV:
-	case SW_SYS_WRITEV:
-		return emit_iov(c, ev, a->buf, a->count, ret);
-	case SW_SYS_RECVMSG:
-	case SW_SYS_SENDMSG: {
-		struct user_msghdr m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a->buf))
-			return emit_chunk(c, ev, 0, ret, 1);
-		return emit_iov(c, ev, (__u64)m.msg_iov, m.msg_iovlen, ret);
-	}
-	case SW_SYS_RECVMMSG:
-	case SW_SYS_SENDMMSG: {
-		/* ret counts messages; each one's msg_len says how many bytes it moved. */
-		const struct mmsghdr *vec = (const struct mmsghdr *)a->buf;
-		for (int i = 0; i < SW_MAX_MMSG; i++) {
-			struct mmsghdr m = {};
-			if (i >= ret)
-				break;
-			if (bpf_probe_read_user(&m, sizeof(m), &vec[i]))
-				break;
-			emit_iov(c, ev, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
-		}
-		if (ret > SW_MAX_MMSG)
-			stat_add(SW_STAT_IOV_TRUNCATED, 1);
-		return 0;
-	}
-	case SW_SYS_SENDFILE:
-		return emit_chunk(c, ev, 0, ret, 1);
-	default:
-		return emit_chunk(c, ev, a->buf, ret, 0);
-	}
+	emit_payload(a, c, ev, ret);
+	if (propagation_on)
+		after_data_call(a, id, c, pos, seq_end - (__u32)ret, ev->copied);
+	return 0;
 }
 
 static __always_inline int finish_syscall(long nr, long ret)
@@ -162,7 +174,7 @@ static __always_inline int finish_syscall(long nr, long ret)
 #define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)
 
 ENTER(read) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_READ, SW_DIR_INGRESS); }
-ENTER(write) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_WRITE, SW_DIR_EGRESS); }
+ENTER(write) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_WRITE, SW_DIR_EGRESS); }
 ENTER(readv) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_READV, SW_DIR_INGRESS); }
 ENTER(writev) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_WRITEV, SW_DIR_EGRESS); }
 /* A peek (MSG_PEEK) moves nothing: the bytes come again with the read that
@@ -174,7 +186,7 @@ ENTER(recvfrom)
 		return 0;
 	return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_RECVFROM, SW_DIR_INGRESS);
 }
-ENTER(sendto) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], 0, SW_SYS_SENDTO, SW_DIR_EGRESS); }
+ENTER(sendto) { return stash_io(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], SW_SYS_SENDTO, SW_DIR_EGRESS); }
 ENTER(recvmsg)
 {
 	if (ctx->args[2] & SW_MSG_PEEK)

@@ -141,11 +141,12 @@ def test_traceparent_is_honoured(sink, sensor_factory, http_app):
         assert span["trace_id"] == trace_id
         assert span["span_id"] != parent
     # curl's span hangs under the header's parent; the server's under curl's
-    # (same-host partner: the most specific evidence wins).
+    # (the kernel read curl's span id from the TCP option on the request: the
+    # most specific evidence wins).
     assert clients[0]["parent_span_id"] == parent
     assert attr(clients[0], "spanwire.link") == "traceparent"
     assert servers[0]["parent_span_id"] == clients[0]["span_id"]
-    assert attr(servers[0], "spanwire.link") == "tuple"
+    assert attr(servers[0], "spanwire.link") == "tcp-option"
     assert servers[0]["span_id"] != clients[0]["span_id"]
 
 

@@ -25,7 +25,8 @@ def test_minimal_btf_object_loads(build_dir):
         progs = os.listdir(pin)
         assert "tp_sys_exit" in progs and "tp_enter_read" in progs, progs
         assert "uprobe_ssl_write" in progs and "uretprobe_ssl_read_ex" in progs, progs
-        # 14 enter hooks, close, process exit and exec, the shared exit, 9 TLS probes
-        assert len(progs) == 27, progs
+        assert "sw_sock_ops" in progs, progs
+        # 14 enter hooks, close, process exit and exec, the shared exit, 9 TLS probes, sock_ops
+        assert len(progs) == 28, progs
     finally:
         shutil.rmtree(pin, ignore_errors=True)

@@ -1,7 +1,11 @@
 """Stitching end to end on real BPF: curl -> frontend -> backend -> nginx, each
 tier a separate process with no tracing code, becomes one trace of six spans
 with exactly the expected parent links: server under its same-host client
-(tuple + TCP sequence), call under the request its thread was serving."""
+(tuple + TCP sequence), call under the request its thread was serving.
+
+Every test runs twice: with the kernel deciding the ids and carrying them in
+the TCP option (the default), and with --propagation off, where the linker's
+userspace rules do the same work."""
 import subprocess
 import threading
 
@@ -12,6 +16,29 @@ from conftest import HERE, PYTHON, attr, free_port, read_line, start_nginx, wait
 SERVER, CLIENT = 2, 3
 CHAINS = 20
 SHAPE = ["curl CLIENT", "frontend SERVER", "frontend CLIENT", "backend SERVER", "backend CLIENT", "nginx SERVER"]
+
+
+@pytest.fixture(params=["tcp-option", "off"])
+def propagation(request):
+    return request.param
+
+
+@pytest.fixture
+def sensor_factory(sensor_factory, propagation):
+    """The conftest factory, with this run's --propagation."""
+    return lambda sink, extra=(), env_extra=None: sensor_factory(sink, ["--propagation", propagation, *extra],
+                                                                 env_extra)
+
+
+def expected_links(propagation):
+    server = "tcp-option" if propagation == "tcp-option" else "tuple"
+    return {"curl CLIENT": None, "frontend SERVER": server, "frontend CLIENT": "thread",
+            "backend SERVER": server, "backend CLIENT": "thread", "nginx SERVER": server}
+
+
+def server_links(stats):
+    """Server spans linked under their client, by the kernel's ids or by the tuple rule."""
+    return stats["spans_linked_tuple"] + stats["spans_linked_wire"]
 
 
 @pytest.fixture
@@ -94,7 +121,7 @@ def collect(sink, c, expected):
     return spans
 
 
-def test_one_request_is_one_trace_of_six_spans(sink, sensor_factory, chain):
+def test_one_request_is_one_trace_of_six_spans(sink, sensor_factory, chain, propagation):
     c = chain()
     sensor = sensor_factory(sink)
     run_curl(f"http://127.0.0.1:{c['frontend']}/chain?n=1")
@@ -103,12 +130,11 @@ def test_one_request_is_one_trace_of_six_spans(sink, sensor_factory, chain):
     assert len({s["trace_id"] for s in spans}) == 1
     assert check_chain(spans) == 6, [(s["role"], s["span_id"], s["parent_span_id"]) for s in spans]
     links = {s["role"]: attr(s, "spanwire.link") for s in spans}
-    assert links == {"curl CLIENT": None, "frontend SERVER": "tuple", "frontend CLIENT": "thread",
-                     "backend SERVER": "tuple", "backend CLIENT": "thread", "nginx SERVER": "tuple"}
+    assert links == expected_links(propagation)
     curl_span = next(s for s in spans if s["role"] == "curl CLIENT")
     assert curl_span["parent_span_id"] in ("", "0" * 16)  # a root
-    stats = sensor.wait_stats(lambda st: st["spans_linked_tuple"] >= 3)
-    assert stats["spans_linked_tuple"] >= 3 and stats["spans_linked_thread"] >= 2
+    stats = sensor.wait_stats(lambda st: server_links(st) >= 5)
+    assert server_links(stats) + stats["spans_linked_thread"] >= 5
 
 
 def test_traceparent_decides_the_trace_of_all_six(sink, sensor_factory, chain):
@@ -145,8 +171,9 @@ def test_twenty_concurrent_chains_are_twenty_traces(sink, sensor_factory, chain,
     print(f"\nSTITCHING CORRECTNESS ({'threaded' if threaded else 'single-thread'} frontend, "
           f"{CHAINS} concurrent chains): {correct}/{total} spans linked correctly "
           f"({100.0 * correct / total:.1f}%), {len(traces)} traces")
-    stats = sensor.wait_stats(lambda st: st["spans_linked_tuple"] >= 3 * CHAINS)
-    print(f"linker counters: tuple={stats['spans_linked_tuple']} thread={stats['spans_linked_thread']} "
+    stats = sensor.wait_stats(lambda st: server_links(st) >= 3 * CHAINS)
+    print(f"linker counters: tuple={stats['spans_linked_tuple']} wire={stats['spans_linked_wire']} "
+          f"thread={stats['spans_linked_thread']} "
           f"ambiguous={stats['spans_link_ambiguous']} unlinked_calls={stats['calls_unlinked']} "
           f"too_late={stats['links_too_late']} conflicts={stats['link_conflicts']}")
     assert len(spans) == total

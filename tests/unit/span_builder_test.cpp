@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <linux/types.h>
+
 #include "http1/parser.h"
+#include "spanwire.h"
 
 namespace spanwire {
 namespace {
@@ -192,6 +195,44 @@ TEST_F(SpanBuilderTest, TraceparentDecidesTraceAndParentButNotSpanId) {
   EXPECT_NE(to_hex(s.span_id), "00f067aa0ba902b7");
   EXPECT_EQ(s.trace_state, "congo=t61rcWkgMzE");
   EXPECT_EQ(s.flags, 1u);
+}
+
+TEST_F(SpanBuilderTest, KernelDecidedIdsAreExportedAsTheyAre) {
+  // The request at stream position 0 had its ids decided in the kernel (they
+  // may be on the wire): a traceparent in it changes nothing.
+  ConnectionInfo conn = connection(Role::kServer);
+  DecidedContext decided;
+  decided.trace_id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  decided.span_id = {0xaa, 0, 0, 0, 0, 0, 0, 1};
+  decided.parent_id = {0xbb, 0, 0, 0, 0, 0, 0, 2};
+  decided.source = SW_CTX_OPTION;
+  decided.flags = SW_CTX_AMBIGUOUS;
+  conn.streams[0].contexts.note(0, decided);
+  http1::Exchange ex = exchange(
+      request("GET", "/", {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}, 1, 2),
+      response(200, 3, 4, 0));
+  Span s = builder.build(conn, ex, resource);
+  EXPECT_EQ(s.trace_id, decided.trace_id);
+  EXPECT_EQ(s.span_id, decided.span_id);
+  EXPECT_EQ(s.parent_span_id, decided.parent_id);
+  EXPECT_EQ(s.linkage.decided_source, SW_CTX_OPTION);
+  EXPECT_TRUE(s.linkage.decided_ambiguous);
+  EXPECT_EQ(s.linkage.context, ContextSource::kNone) << "a remote caller's span, not a header's sampling decision";
+}
+
+TEST(DecidedContexts, KeepTheLatestPerPositionAndAreBounded) {
+  DecidedContexts contexts;
+  DecidedContext a, b;
+  a.source = SW_CTX_FRESH;
+  b.source = SW_CTX_THREAD;
+  contexts.note(100, a);
+  contexts.note(100, b);
+  ASSERT_NE(contexts.at(100), nullptr);
+  EXPECT_EQ(contexts.at(100)->source, SW_CTX_THREAD);
+  EXPECT_EQ(contexts.at(101), nullptr);
+  for (uint64_t i = 0; i < DecidedContexts::kDecidedContextLength; ++i) contexts.note(1000 + i, a);
+  EXPECT_EQ(contexts.at(100), nullptr) << "the oldest went";
+  EXPECT_NE(contexts.at(1000), nullptr);
 }
 
 TEST_F(SpanBuilderTest, InvalidTraceparentStartsANewTrace) {

@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <linux/types.h>
+
 #include "metrics/metrics.h"
+#include "spanwire.h"
 
 namespace spanwire {
 namespace {
@@ -234,6 +237,73 @@ TEST_F(TraceLinkerTest, LateParentIsCountedNotLinked) {
   linker.flush(std::chrono::milliseconds(0));
   EXPECT_FALSE(by_name("2").has_parent());
   EXPECT_EQ(metrics.links_too_late.load(), 1u);
+}
+
+// The kernel decided ids (linkage.decided_source): front server from the TCP
+// option (parent: a remote client span), its call from the thread, the local
+// backend from the option of that call. They keep every id, in any order.
+Span decided(Span s, uint8_t source, const TraceId& trace, std::optional<SpanId> parent) {
+  s.trace_id = trace;
+  s.parent_span_id = parent.value_or(SpanId{});
+  s.linkage.decided_source = source;
+  return s;
+}
+
+TEST_F(TraceLinkerTest, KernelDecidedIdsAreKeptAndLinkedByParentId) {
+  const TraceId wire_trace = trace_of(77);
+  const SpanId remote_client = id_of(99);
+  std::vector<int> order{0, 1, 2};
+  do {
+    Collect sink;
+    Metrics m;
+    TraceLinker linker(sink, m, {.window_ns = kWindow});
+    std::vector<Span> spans = two_tier(40000, 40001, 0);
+    std::vector<Span> wired = {
+        decided(spans[1], SW_CTX_OPTION, wire_trace, remote_client),
+        decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id),
+        decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id),
+    };
+    for (int i : order) linker.consume(wired[i]);
+    linker.flush(std::chrono::milliseconds(0));
+    ASSERT_EQ(sink.spans.size(), 3u);
+    std::map<std::string, const Span*> by;
+    for (const Span& s : sink.spans) by[s.name] = &s;
+    for (const char* n : {"2", "3", "4"}) EXPECT_EQ(by[n]->trace_id, wire_trace) << n;
+    EXPECT_EQ(by["2"]->parent_span_id, remote_client);
+    EXPECT_EQ(by["3"]->parent_span_id, by["2"]->span_id);
+    EXPECT_EQ(by["4"]->parent_span_id, by["3"]->span_id);
+    EXPECT_EQ(attr(*by["2"], "spanwire.link"), "tcp-option");
+    EXPECT_EQ(attr(*by["3"], "spanwire.link"), "thread");
+    EXPECT_EQ(m.spans_context_kernel.load(), 3u);
+    EXPECT_EQ(m.spans_linked_wire.load(), 2u);  // the two whose parent is on this host
+    EXPECT_EQ(m.link_conflicts.load(), 0u);
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST_F(TraceLinkerTest, RulesNeverReparentKernelDecidedSpans) {
+  // A fresh client (no thread context in the kernel) on a thread whose server
+  // span is undecided: the thread rule would make it a child, but its ids went
+  // on the wire as a root of its own trace.
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 0);
+  linker.consume(spans[1]);
+  linker.consume(decided(spans[2], SW_CTX_FRESH, trace_of(55), std::nullopt));
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_FALSE(by_name("3").has_parent());
+  EXPECT_EQ(by_name("3").trace_id, trace_of(55));
+  EXPECT_EQ(attr(by_name("3"), "spanwire.link"), "");
+}
+
+TEST_F(TraceLinkerTest, UndecidedChildrenJoinTheKernelsTrace) {
+  // A TLS call (no kernel context) made while serving a kernel-decided request.
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 0);
+  linker.consume(spans[2]);
+  linker.consume(decided(spans[1], SW_CTX_OPTION, trace_of(66), id_of(99)));
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_EQ(by_name("3").parent_span_id, by_name("2").span_id);
+  EXPECT_EQ(by_name("3").trace_id, trace_of(66));
+  EXPECT_EQ(by_name("2").parent_span_id, id_of(99));
 }
 
 TEST_F(TraceLinkerTest, MemoryIsBounded) {

@@ -192,6 +192,13 @@ void add_trace_flags(CLI::App& cmd, ConfigLayer& layer, CommandFlags& command) {
   option<std::vector<uint32_t>>(cmd, "--pid", layer.pids, "Trace only these process ids (repeatable)");
   option<std::vector<std::string>>(cmd, "--comm", layer.comms,
                                    "Trace only processes with this name (repeatable, 15 characters at most)");
+  option<std::vector<std::string>>(cmd, "--net-ns", layer.net_namespaces,
+                                   "Trace only sockets in the network namespace at this path, e.g. /run/netns/NAME "
+                                   "or /proc/PID/ns/net (repeatable)");
+  option<std::string>(cmd, "--propagation", layer.propagation,
+                      "Carry trace context across hosts in a TCP option (tcp-option), or not (off)")
+      ->check(CLI::IsMember({"tcp-option", "off"}))
+      ->default_str(kDefaults.propagation);
   option<std::vector<std::string>>(cmd, "--redact-query-param", layer.redact_query_params,
                                    "Also replace this query parameter's value by REDACTED in url.query and url.full "
                                    "(repeatable; api_key, token, password, sig and others always are)");

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -217,6 +218,15 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   options.ringbuf_bytes = config.ringbuf_bytes;
   options.pids = config.pids;
   options.comms = config.comms;
+  options.propagation = config.propagation == "tcp-option";
+  for (const std::string& path : config.net_namespaces) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      spdlog::error("--net-ns {}: {} (give /run/netns/NAME or /proc/PID/ns/net)", path, std::strerror(errno));
+      return 2;
+    }
+    options.netns_inodes.push_back(static_cast<uint32_t>(st.st_ino));
+  }
 
   uint64_t now = monotonic_now_ns();
   std::unique_ptr<Sensor> sensor;
@@ -251,6 +261,10 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
                "lists them), payload cap {} bytes, ring buffer {} MiB",
                SPANWIRE_VERSION, sensor->attached_hooks().size(), fmt::join(sensor->attached_hooks(), ", "),
                tls_hooks->attached_files(), config.payload_cap, config.ringbuf_bytes >> 20);
+  if (sensor->propagating())
+    spdlog::info("trace context crosses hosts in a TCP option (sockets established from now on)");
+  else if (!options.propagation)
+    spdlog::info("trace context propagation is off (--propagation off): traces join on this host only");
 
   UniqueFd ep;
   try {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sys/stat.h>
 #include <stdexcept>
 
 #include <linux/types.h>
@@ -78,6 +79,13 @@ void check_capture(const Config& c) {
   if (rb < 4096 || (rb & (rb - 1)) != 0)
     reject("--ringbuf-size must be a power of two of at least 4096 bytes (e.g. 16777216)");
   if (c.link_window_ms > 60000) reject("--link-window-ms must be at most 60000");
+  if (c.propagation != "tcp-option" && c.propagation != "off")
+    reject("--propagation must be tcp-option or off (SPANWIRE_PROPAGATION, capture.propagation)");
+  for (const std::string& path : c.net_namespaces) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      reject("--net-ns " + path + ": " + std::strerror(errno) + " (give /run/netns/NAME or /proc/PID/ns/net)");
+  }
 }
 
 void check_export(const Config& c) {

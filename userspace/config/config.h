@@ -85,6 +85,12 @@ struct Config {
   uint32_t ringbuf_bytes = 16u << 20;  // kernel -> userspace ring buffer
   std::vector<uint32_t> pids;          // trace only these processes
   std::vector<std::string> comms;      // trace only these process names
+  // Trace only sockets (and so processes) in these network namespaces: paths
+  // such as /run/netns/NAME or /proc/PID/ns/net. Empty: every namespace.
+  std::vector<std::string> net_namespaces;
+  // How trace context crosses hosts: "tcp-option" (the kernel stamps a TCP
+  // option on requests, when the kernel and permissions allow) or "off".
+  std::string propagation = "tcp-option";
   std::set<uint16_t> ports;            // report only connections on these ports
   ProcessSelection selection;          // report only these processes' spans
   // Query parameters whose values become REDACTED in url.query and url.full,

@@ -184,6 +184,12 @@ class ConfigFileReader {
                     layer_.comms =
                         list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
                   }},
+                 {"net_namespaces",
+                  [this](const YAML::Node& x, const Field& k) {
+                    layer_.net_namespaces =
+                        list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
+                  }},
+                 {"propagation", [this](const YAML::Node& x, const Field& k) { layer_.propagation = text(x, k); }},
                  {"redact_query_params",
                   [this](const YAML::Node& x, const Field& k) {
                     layer_.redact_query_params =

@@ -35,6 +35,8 @@ struct ConfigLayer {
   std::optional<uint32_t> ringbuf_bytes;
   std::optional<std::vector<uint32_t>> pids;
   std::optional<std::vector<std::string>> comms;
+  std::optional<std::vector<std::string>> net_namespaces;
+  std::optional<std::string> propagation;
   std::optional<std::vector<std::string>> redact_query_params;
   std::optional<std::set<uint16_t>> ports;
   std::optional<std::vector<std::string>> namespaces;

@@ -164,12 +164,13 @@ ConfigLayer read_environment(const GetEnv& getenv_fn) {
   read_resource(env, layer);
   read_sampling(env, layer);
   read_processors(env, layer);
-  // spanwire's own: query parameters to redact beyond the built-in list.
+  // spanwire's own: cross-host trace context, and query parameters to redact beyond the built-in list.
   if (auto names = env.text("SPANWIRE_REDACT_QUERY_PARAMS")) {
     std::vector<std::string> list;
     for (std::string_view name : split_fields(*names, ", ")) list.emplace_back(name);
     layer.redact_query_params = std::move(list);
   }
+  if (auto mode = env.text("SPANWIRE_PROPAGATION")) layer.propagation = *mode;
   return layer;
 }
 

@@ -79,6 +79,8 @@ void resolve_plain_fields(const ConfigLayer& layer, Config& c) {
   take(c.ringbuf_bytes, layer.ringbuf_bytes);
   take(c.pids, layer.pids);
   take(c.comms, layer.comms);
+  take(c.net_namespaces, layer.net_namespaces);
+  take(c.propagation, layer.propagation);
   take(c.redact_query_params, layer.redact_query_params);
   take(c.selection.namespaces, layer.namespaces);
   take(c.selection.pod_labels, layer.pod_labels);

@@ -41,6 +41,29 @@ class ThreadTrail {
   std::vector<Mark> marks_;  // ascending offsets
 };
 
+// The ids the kernel decided for the request starting at one stream
+// position (SW_EV_CONTEXT): what may have gone on the wire, to be exported as is.
+struct DecidedContext {
+  std::array<uint8_t, 16> trace_id{};
+  std::array<uint8_t, 8> span_id{};
+  std::array<uint8_t, 8> parent_id{};  // all zero: a root
+  uint8_t source = 0;       // enum sw_context_source
+  uint8_t flags = 0;        // SW_CTX_*
+  uint8_t trace_flags = 1;  // W3C flags
+};
+
+// Decided contexts of one stream by request position, the most recent
+// kDecidedContextLength of them (a connection has few requests in flight).
+class DecidedContexts {
+ public:
+  static constexpr size_t kDecidedContextLength = 64;
+  void note(uint64_t offset, const DecidedContext& context);
+  const DecidedContext* at(uint64_t offset) const;
+
+ private:
+  std::vector<std::pair<uint64_t, DecidedContext>> entries_;  // oldest first
+};
+
 // What the kernel told about one stream of a connection beyond its bytes.
 struct StreamFacts {
   // TCP sequence number of stream offset X = seq_minus_pos + X (mod 2^32): the
@@ -51,6 +74,7 @@ struct StreamFacts {
   // to deliver this stream (not 0 when joined mid-way after bytes moved).
   uint64_t origin = 0;
   ThreadTrail threads;
+  DecidedContexts contexts;
 };
 
 // The facts a protocol module sees (ends, role, TLS), and the sensor's own.

@@ -148,6 +148,23 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   publish(c);
 }
 
+void ConnectionTracker::on_context(const sw_context_event& ev) {
+  auto it = conns_.find(key_of(ev.hdr));
+  if (it == conns_.end()) {
+    metrics_.events_orphaned++;
+    return;
+  }
+  Connection& c = *it->second;
+  DecidedContext context;
+  std::memcpy(context.trace_id.data(), ev.trace_id, sizeof(ev.trace_id));
+  std::memcpy(context.span_id.data(), ev.span_id, sizeof(ev.span_id));
+  std::memcpy(context.parent_id.data(), ev.parent_id, sizeof(ev.parent_id));
+  context.source = ev.source;
+  context.flags = ev.flags;
+  context.trace_flags = ev.trace_flags;
+  c.info.streams[c.carries_requests(ev.direction & 1) ? 0 : 1].contexts.note(ev.pos, context);
+}
+
 namespace {
 // Hands a connection's records to the observer, counting them.
 class ToObserver final : public RecordSink {

@@ -52,6 +52,7 @@ class ConnectionTracker {
   void on_open(const sw_open_event& ev, uint64_t now);
   void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now);
   void on_close(const sw_close_event& ev);
+  void on_context(const sw_context_event& ev);
   void on_process_exit(uint32_t tgid);
   // Periodic work: give up on stale holes, reclaim idle connections.
   void tick(uint64_t now);

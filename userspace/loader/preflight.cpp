@@ -91,7 +91,7 @@ void run_preflight_checks() {
   if (const std::string missing = missing_required_capabilities(caps); !missing.empty())
     throw StartupError("missing capabilities: " + missing +
                        "; run as root (sudo), grant them with 'setcap "
-                       "cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep build/spanwire', or in Kubernetes "
+                       "cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search,cap_net_admin+ep build/spanwire', or in Kubernetes "
                        "use deploy/k8s (privileged) or deploy/k8s-least-privilege");
   if (!has_cap(caps, kCapSysPtrace))
     spdlog::warn("missing CAP_SYS_PTRACE: other users' /proc/PID/environ and exe cannot be read, so their "

@@ -12,6 +12,7 @@
 #include <thread>
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -60,14 +61,38 @@ bool hook_is_optional(const std::string& name) {
          name.find("sched_process_exec") != std::string::npos;
 }
 
-// TLS library hooks are attached per library file (attach_tls), not at start.
-bool is_uprobe(const bpf_program* prog) {
+// TLS library hooks are attached per library file (attach_tls), and the
+// sock_ops program to the cgroup root, not by section name at start.
+bool attached_elsewhere(const bpf_program* prog) {
   std::string_view sec = bpf_program__section_name(prog);
-  return sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0;
+  return sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0 || sec == "sockops";
+}
+
+constexpr int kCapNetAdmin = 12;
+
+bool has_net_admin() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      const uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+      return ((caps >> kCapNetAdmin) & 1) != 0;
+    }
+  }
+  return false;
 }
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 }  // namespace
+
+std::string Sensor::propagation_blocker(std::optional<CgroupRoot>* root) {
+  if (!has_net_admin())
+    return "missing CAP_NET_ADMIN (needed for the sock_ops program that writes the TCP option); grant it, or run "
+           "with --propagation off to silence this";
+  std::string why;
+  if (auto opened = CgroupRoot::open(&why)) root->emplace(std::move(*opened));
+  return *root ? std::string() : why;
+}
 
 void Sensor::SkeletonDeleter::operator()(spanwire_bpf* s) const { spanwire_bpf__destroy(s); }
 void Sensor::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
@@ -79,6 +104,17 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
 
   skel_.reset(spanwire_bpf__open());
   if (!skel_) throw StartupError("cannot open the BPF object: " + errno_text(errno));
+
+  std::string blocker;
+  if (options.propagation) {
+    blocker = propagation_blocker(&cgroup_);
+    if (!blocker.empty()) spdlog::warn("trace context propagation is off: {}", blocker);
+  }
+  const bool propagate = options.propagation && blocker.empty();
+  skel_->rodata->propagation_on = propagate;
+  skel_->rodata->filter_by_netns = !options.netns_inodes.empty();
+  if (int err = bpf_program__set_autoload(skel_->progs.sw_sock_ops, propagate))
+    throw StartupError("cannot select the BPF programs to load: " + errno_text(err));
 
   skel_->rodata->self_tgid = static_cast<uint32_t>(getpid());
   skel_->rodata->payload_cap = std::min<uint32_t>(options.payload_cap, SW_MAX_PAYLOAD);
@@ -121,13 +157,19 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
                          std::to_string(bpf_map__max_entries(skel_->maps.comm_filter)) + " names)");
   }
 
+  for (uint32_t inode : options.netns_inodes) {
+    if (int err = bpf_map__update_elem(skel_->maps.netns_filter, &inode, sizeof(inode), &one, sizeof(one), BPF_ANY))
+      throw StartupError("cannot install the --net-ns filter: " + errno_text(err) + " (at most " +
+                         std::to_string(bpf_map__max_entries(skel_->maps.netns_filter)) + " namespaces)");
+  }
+
   auto t1 = std::chrono::steady_clock::now();
   // Every sys_enter_* program auto-attaches by its section name; the shared
   // exit program is attached to the matching sys_exit_* tracepoint of each.
   std::vector<std::pair<bpf_program*, std::string>> hooks;
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (prog == skel_->progs.tp_sys_exit || is_uprobe(prog)) continue;
+    if (prog == skel_->progs.tp_sys_exit || attached_elsewhere(prog)) continue;
     std::string name = hook_name(prog);
     hooks.emplace_back(prog, name);
     const std::string enter = "syscalls:sys_enter_";
@@ -150,6 +192,18 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
     }
     links_.emplace_back(link);
     attached_.push_back(name);
+  }
+  if (propagate) {
+    bpf_link* link = bpf_program__attach_cgroup(skel_->progs.sw_sock_ops, cgroup_->fd());
+    if (link == nullptr) {
+      spdlog::warn("trace context propagation is off: attaching the sock_ops program to {} failed ({}); spans are "
+                   "still linked on this host",
+                   cgroup_->path(), errno_text(errno));
+    } else {
+      links_.emplace_back(link);
+      attached_.push_back("sock_ops:" + cgroup_->path());
+      propagating_ = true;
+    }
   }
   auto t2 = std::chrono::steady_clock::now();
   using ms = std::chrono::milliseconds;
@@ -218,6 +272,11 @@ bool Sensor::read_kernel_stats(Metrics& m) const {
   read(SW_STAT_TLS_CONNS, m.kernel_tls_conns);
   read(SW_STAT_TLS_ENCRYPTED_BYTES, m.kernel_tls_encrypted_bytes);
   read(SW_STAT_TLS_NO_CONN, m.kernel_tls_no_conn);
+  read(SW_STAT_WIRE_STAMPED, m.kernel_wire_stamped);
+  read(SW_STAT_WIRE_NO_ROOM, m.kernel_wire_no_room);
+  read(SW_STAT_WIRE_RECEIVED, m.kernel_wire_received);
+  read(SW_STAT_WIRE_UNSTAMPED_CONNS, m.kernel_wire_unstamped_conns);
+  read(SW_STAT_CONTEXTS_DECIDED, m.kernel_contexts_decided);
   if (!complete) m.kernel_stats_unreadable++;
   return complete;
 }

@@ -8,7 +8,10 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <optional>
 #include <vector>
+
+#include "loader/cgroup_root.h"
 
 struct bpf_link;
 struct ring_buffer;
@@ -23,6 +26,8 @@ struct SensorOptions {
   uint32_t ringbuf_bytes = 16u << 20;      // power of two, multiple of the page size
   std::vector<uint32_t> pids;              // trace only these processes (empty: all)
   std::vector<std::string> comms;          // trace only these process names (empty: all)
+  std::vector<uint32_t> netns_inodes;      // trace only sockets in these network namespaces (empty: all)
+  bool propagation = true;                 // decide trace context in the kernel, carry it in a TCP option
 };
 
 class Sensor {
@@ -35,6 +40,8 @@ class Sensor {
 
   // Loads and attaches; throws StartupError with a one-line explanation.
   Sensor(const SensorOptions& options, RecordHandler handler);
+  // One line saying why propagation cannot run here, or empty (checked before loading).
+  static std::string propagation_blocker(std::optional<CgroupRoot>* root);
   ~Sensor();
   Sensor(const Sensor&) = delete;
   Sensor& operator=(const Sensor&) = delete;
@@ -42,6 +49,8 @@ class Sensor {
   int ring_buffer_fd() const;       // an epoll fd that is readable when records wait
   int consume();                    // handles every waiting record; returns the count
   const std::vector<std::string>& attached_hooks() const { return attached_; }
+  // Whether the TCP option is stamped and read (the sock_ops program is attached).
+  bool propagating() const { return propagating_; }
 
   // Copies the kernel's counters into the metrics (kernel_* fields). A counter
   // that cannot be read keeps its value; false then (and counted).
@@ -72,6 +81,8 @@ class Sensor {
   RecordHandler handler_;
   std::unique_ptr<spanwire_bpf, SkeletonDeleter> skel_;
   std::vector<Link> links_;
+  std::optional<CgroupRoot> cgroup_;  // where the sock_ops program is attached
+  bool propagating_ = false;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
   std::vector<std::string> attached_;
 };

@@ -35,6 +35,8 @@ namespace spanwire {
   X(spans_created, "spans built")                                                \
   X(spans_linked_tuple, "server spans linked under their same-host client span (tuple + TCP sequence)") \
   X(spans_linked_thread, "client spans linked under the server span their thread was serving") \
+  X(spans_context_kernel, "spans whose ids the kernel decided (they may have gone on the wire)") \
+  X(spans_linked_wire, "spans linked under a local parent by the kernel's ids (TCP option, same-host tuple, thread)") \
   X(spans_link_ambiguous, "thread links chosen among several in-flight requests of one thread") \
   X(calls_unlinked, "client calls made while the process served requests, linked to none") \
   X(links_too_late, "partners that arrived after the other side was exported (not linked)") \
@@ -71,6 +73,11 @@ namespace spanwire {
   X(kernel_tls_conns, "connections found to carry TLS (plaintext from uprobes)") \
   X(kernel_tls_encrypted_bytes, "encrypted bytes of TLS connections, counted, never copied") \
   X(kernel_tls_no_conn, "TLS calls whose connection was unknown: plaintext lost") \
+  X(kernel_wire_stamped, "data segments that carried the trace-context TCP option")  \
+  X(kernel_wire_no_room, "data segments sent without the option: no TCP option space left") \
+  X(kernel_wire_received, "segments whose trace-context TCP option was read")  \
+  X(kernel_wire_unstamped_conns, "traced connections established before propagation started (no option either way)") \
+  X(kernel_contexts_decided, "requests whose trace context the kernel decided")  \
   X(kernel_stats_unreadable, "reads of the kernel's counters that failed (the last values were kept)") \
   X(kernel_sweep_errors, "sweeps of exited processes' kernel state that failed (retried next second)") \
   X(ringbuf_consume_errors, "ring-buffer reads that failed (retried on the next wakeup)") \

@@ -61,6 +61,10 @@ struct SpanLinkage {
   std::optional<ExchangeKey> key;
   uint64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC
   ContextSource context = ContextSource::kNone;  // trace id and parent came from this header
+  // Non-zero when the kernel decided this span's ids (enum sw_context_source):
+  // they may have gone on the wire, so the linker keeps them as they are.
+  uint8_t decided_source = 0;
+  bool decided_ambiguous = false;  // taken from a thread serving several requests
   // Set by the trace linker at release: the sampled flag of the top-most
   // header in this span's tree, so every span of a trace brings the remote
   // parent's decision to the sampler, whichever is released first.

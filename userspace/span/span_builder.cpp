@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <linux/types.h>
+
+#include "spanwire.h"
+
 namespace spanwire {
 namespace {
 
@@ -28,6 +32,24 @@ void add_network_attributes(std::vector<Attribute>& a, const ConnectionInfo& con
   add(a, "network.local.address", conn.local.address());
   add(a, "network.local.port", static_cast<int64_t>(conn.local.port));
   add(a, "network.transport", std::string("tcp"));
+}
+
+// The kernel's ids for this request: exported exactly, since they may have
+// gone on the wire (the option carries a client span's trace and span id).
+void adopt_decided(Span& span, const DecidedContext& decided) {
+  span.trace_id = decided.trace_id;
+  span.span_id = decided.span_id;
+  span.parent_span_id = decided.parent_id;
+  span.flags = decided.trace_flags;
+  span.linkage.decided_source = decided.source;
+  span.linkage.decided_ambiguous = (decided.flags & SW_CTX_AMBIGUOUS) != 0;
+  // Only a header's context is a remote parent's sampling decision.
+  if (decided.source != SW_CTX_HEADER) {
+    span.linkage.context = ContextSource::kNone;
+    span.trace_state.clear();
+  } else if (span.linkage.context == ContextSource::kNone) {
+    span.linkage.context = ContextSource::kTraceparent;
+  }
 }
 
 const std::string* context_field(const ExchangeRecord& record, std::string_view name) {
@@ -92,6 +114,9 @@ Span SpanBuilder::build(const ConnectionInfo& conn, ExchangeRecord&& record, std
   span.linkage.tgid = conn.key.tgid;
   span.linkage.tid = conn.streams[0].threads.at(conn.streams[0].origin + record.request_offset);
   span.linkage.key = exchange_key(conn, record.request_offset);
+  const StreamFacts& requests = conn.streams[0];
+  if (const DecidedContext* decided = requests.contexts.at(requests.origin + record.request_offset))
+    adopt_decided(span, *decided);
 
   span.name = std::move(record.name);
   span.attributes = std::move(record.attributes);

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <iterator>
 
+#include <linux/types.h>
+
 #include "metrics/metrics.h"
+#include "spanwire.h"
 
 namespace spanwire {
 
@@ -12,6 +15,23 @@ namespace {
 constexpr int kMaxDepth = 256;
 
 const char* link_name(bool tuple) { return tuple ? "tuple" : "thread"; }
+
+// spanwire.link of a span whose ids the kernel decided, by where they came from.
+const char* decided_link_name(uint8_t source) {
+  switch (source) {
+    case SW_CTX_OPTION: return "tcp-option";
+    case SW_CTX_LOCAL: return "tuple";
+    case SW_CTX_THREAD: return "thread";
+    case SW_CTX_HEADER: return "traceparent";
+    default: return nullptr;  // fresh: a root
+  }
+}
+
+bool is_zero(const SpanId& id) {
+  for (uint8_t b : id)
+    if (b != 0) return false;
+  return true;
+}
 
 // Removes the one entry (key, id) of a multimap from key to node id.
 void erase_one(std::multimap<uint64_t, uint64_t>& index, uint64_t key, uint64_t id) {
@@ -41,6 +61,8 @@ void TraceLinker::consume(Span span) {
   n.span_id = span.span_id;
   n.own_trace = span.trace_id;
   n.flags = span.flags;
+  n.decided = span.linkage.decided_source != 0;
+  if (n.decided) n.trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
   held_expiry_.emplace(n.expiry, id);
@@ -78,8 +100,23 @@ void TraceLinker::expire_until(uint64_t now, bool all_held) {
 
 void TraceLinker::add(uint64_t id) {
   const SpanKind kind = find(id)->kind;
+  if (find(id)->decided) on_decided(id);
   if (kind == SpanKind::kServer) on_server(id);
   else if (kind == SpanKind::kClient) on_client(id);
+}
+
+void TraceLinker::on_decided(uint64_t id) {
+  const Node& n = *find(id);
+  const SpanId own = n.span_id;
+  const SpanId parent = n.span.parent_span_id;
+  decided_by_id_[own] = id;
+  // Children that came first and named this span.
+  auto [first, last] = awaiting_parent_.equal_range(own);
+  for (auto it = first; it != last; ++it) link(it->second, id, Link::kWire);
+  awaiting_parent_.erase(own);
+  if (is_zero(parent)) return;
+  if (auto it = decided_by_id_.find(parent); it != decided_by_id_.end()) link(id, it->second, Link::kWire);
+  else awaiting_parent_.emplace(parent, id);  // a local parent still to come, or a remote one
 }
 
 void TraceLinker::on_server(uint64_t id) {
@@ -131,7 +168,7 @@ void TraceLinker::on_client(uint64_t id) {
     }
     clients_by_key_[*linkage.key] = id;
   }
-  if (linkage.tid == 0) return;
+  if (linkage.tid == 0 || find(id)->decided) return;
   const ThreadKey thread{linkage.tgid, linkage.tid};
   // Rule 2: the request this thread was serving when it made the call. Should
   // several be in flight on the thread (an event loop), the latest started wins
@@ -182,6 +219,7 @@ bool TraceLinker::link(uint64_t child, uint64_t parent, Link how) {
   Node* c = find(child);
   Node* p = find(parent);
   if (c == nullptr || p == nullptr || child == parent || c->released || c->parent != 0) return false;
+  if (c->decided != (how == Link::kWire)) return false;  // decided ids take only the parent the kernel named
   bool cycle = false;  // the child must not be an ancestor of the parent
   walk_up(parent, [&](uint64_t cur, const Node&) { return cycle = cur == child; });
   if (cycle) return false;
@@ -230,7 +268,20 @@ void TraceLinker::release(uint64_t id) {
   Span span = std::move(n.span);
   span.trace_id = trace;
   span.linkage.remote_sampled = remote_sampled(id);
-  if (n.parent != 0) {
+  if (n.decided) {
+    // Ids as the kernel decided them; a local parent only confirms the parent id.
+    metrics_.spans_context_kernel++;
+    if (const char* how = decided_link_name(span.linkage.decided_source))
+      span.attributes.push_back({"spanwire.link", std::string(how)});
+    if (span.linkage.decided_ambiguous) {
+      span.attributes.push_back({"spanwire.link.ambiguous", true});
+      metrics_.spans_link_ambiguous++;
+    }
+    if (n.parent != 0) {
+      metrics_.spans_linked_wire++;
+      --find(n.parent)->held_children;
+    }
+  } else if (n.parent != 0) {
     Node& parent = *find(n.parent);
     span.parent_span_id = parent.span_id;
     const bool tuple = n.link == Link::kTuple;
@@ -272,6 +323,17 @@ void TraceLinker::forget(uint64_t id) {
   if (n.linkage.tid != 0) {
     const ThreadKey thread{n.linkage.tgid, n.linkage.tid};
     erase_entry(n.kind == SpanKind::kServer ? servers_by_thread_ : orphan_calls_, thread, n.linkage.start_ns, id);
+  }
+  if (n.decided) {
+    if (auto it = decided_by_id_.find(n.span_id); it != decided_by_id_.end() && it->second == id)
+      decided_by_id_.erase(it);
+    auto [first, last] = awaiting_parent_.equal_range(n.span.parent_span_id);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == id) {
+        awaiting_parent_.erase(it);
+        break;
+      }
+    }
   }
   nodes_.erase(id);
 }

@@ -9,6 +9,10 @@
 //     that was in flight when the call started;
 //  3. header: otherwise the request's traceparent/B3 parent (SpanBuilder set it);
 //  4. otherwise a root.
+// A span whose ids the kernel decided (linkage.decided_source) keeps them:
+// they may have gone on the wire. It is never linked by the rules above, only
+// under the local span whose id the kernel named as its parent (wire); it
+// can still be the parent of undecided spans, which take its trace id.
 // The trace id of a tree is the top-most header's (closest to the root), else
 // the root's own random id; once one span of a tree is released, the tree's
 // trace id is fixed and later links adopt it (or are refused, counted).
@@ -32,6 +36,14 @@ namespace spanwire {
 
 class Metrics;
 
+struct SpanIdHash {
+  size_t operator()(const SpanId& id) const {
+    uint64_t v = 0;
+    for (uint8_t b : id) v = (v << 8) | b;
+    return std::hash<uint64_t>()(v);
+  }
+};
+
 class TraceLinker final : public SpanProcessor {
  public:
   struct Options {
@@ -48,7 +60,7 @@ class TraceLinker final : public SpanProcessor {
   size_t remembered() const { return nodes_.size(); }  // held + released still known
 
  private:
-  enum class Link : uint8_t { kNone, kTuple, kThread };
+  enum class Link : uint8_t { kNone, kTuple, kThread, kWire };
   using ThreadKey = std::pair<uint32_t, uint32_t>;  // tgid, tid
   using ByStart = std::multimap<uint64_t, uint64_t>;  // start_ns -> node id
 
@@ -62,6 +74,7 @@ class TraceLinker final : public SpanProcessor {
     uint64_t parent = 0;    // node id; 0: none
     Link link = Link::kNone;
     bool ambiguous = false;       // another in-flight server span of the thread also contained the call
+    bool decided = false;         // the kernel decided its ids: trace fixed, parent only by id
     bool released = false;
     std::optional<TraceId> trace;  // decided: on a released node, or on a root whose tree has one
     size_t held_children = 0;      // held nodes linked under this one (keeps a released node known)
@@ -71,6 +84,7 @@ class TraceLinker final : public SpanProcessor {
   void add(uint64_t id);
   void on_server(uint64_t id);
   void on_client(uint64_t id);
+  void on_decided(uint64_t id);
   bool link(uint64_t child, uint64_t parent, Link how);
   // Visits id, its parent, ... up to the root (or the first node already
   // forgotten), until visit(id, node) returns true; returns the last id visited.
@@ -103,6 +117,10 @@ class TraceLinker final : public SpanProcessor {
   // Per thread, by start time: server spans, and held client spans without a parent yet.
   std::map<ThreadKey, ByStart> servers_by_thread_;
   std::map<ThreadKey, ByStart> orphan_calls_;
+  // Kernel-decided spans by span id, and those waiting for the local parent
+  // the kernel named (a call usually finishes before the request it serves).
+  std::unordered_map<SpanId, uint64_t, SpanIdHash> decided_by_id_;
+  std::unordered_multimap<SpanId, uint64_t, SpanIdHash> awaiting_parent_;
   // Server spans of one thread examined for a call, latest start first: requests
   // are short, so the one in flight is among the latest (bounds the work on busy threads).
   static constexpr int kMaxCandidates = 64;

@@ -1,0 +1,329 @@
+/* Trace context decided in the kernel. A client request gets its trace id
+ * and span id before its first byte leaves (sys_enter of the write), so the
+ * sock_ops program (sock_ops.bpf.h) can stamp them on its segments, and a
+ * server request gets its ids when it is read. Userspace exports exactly
+ * these ids (SW_EV_CONTEXT). Where they come from, most specific first:
+ *   server: the TCP option on the request's segments; a client on this host
+ *           that sent it (tuple + sequence number); the request's
+ *           traceparent; fresh.
+ *   client: the request the calling thread is serving; the request's own
+ *           traceparent; fresh.
+ * Requests are recognised at a call's first bytes (an HTTP/1 method).
+ * Part of spanwire.bpf.c, which includes the parts once, in order. */
+
+/* A request head is searched for traceparent in its first bytes only. */
+#define SW_HEAD_SCAN_BYTES 1024
+/* Room after the scanned part for the last line's name and value. */
+#define SW_HEAD_COPY_BYTES (SW_HEAD_SCAN_BYTES + 128)
+
+static __always_inline void random_words(__u8 *p, int n32)
+{
+	for (int i = 0; i < n32; i++) {
+		__u32 r = bpf_get_prandom_u32();
+		__builtin_memcpy(p + 4 * i, &r, 4);
+	}
+}
+
+/* One 8-byte word of the head in the slot's payload: a line starting in it
+ * that is the traceparent header. Stops at the blank line ending the head. */
+static long scan_head_word(__u32 i, void *unused)
+{
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return 1;
+	struct head_scan *s = &slot->scan;
+	if (i >= SW_HEAD_SCAN_BYTES / 8)
+		return 1;
+	/* The mask bounds the offset for the verifier, whatever the compiler keeps. */
+	__u64 off = ((__u64)i & (SW_HEAD_SCAN_BYTES / 8 - 1)) * 8;
+	if (off >= s->len)
+		return 1;
+	__u64 w;
+	__builtin_memcpy(&w, slot->ev.data + off, 8);
+	__u64 x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a zero byte where w has '\n' */
+	__u64 m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+	if (!m)
+		return 0;
+	for (int b = 0; b < 8; b++) {
+		if (!(m & (0x80ULL << (8 * b))) || slot->ev.data[off + b] != '\n')
+			continue;
+		__u64 line = off + b + 1;
+		if (line + 12 + SW_TRACEPARENT_LEN > s->len)
+			return 1; /* no room left for the header and its value */
+		__u8 first = slot->ev.data[line];
+		if (first == '\r' || first == '\n')
+			return 1; /* the end of the head */
+		if (sw_is_traceparent_name(slot->ev.data + line)) {
+			s->found = 1;
+			s->value = line + 12;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The traceparent of the request head in the slot's payload (len bytes). */
+static __noinline int head_traceparent(struct data_scratch_slot *slot, __u32 len, struct sw_trace_ctx *out,
+				       __u8 *flags)
+{
+	slot->scan.len = len;
+	slot->scan.found = 0;
+	bpf_loop(SW_HEAD_SCAN_BYTES / 8, scan_head_word, NULL, 0);
+	if (!slot->scan.found)
+		return -1;
+	__u32 at = slot->scan.value;
+	for (int k = 0; k < 4; k++) { /* optional whitespace before the value */
+		__u32 i = at & 2047;
+		if (slot->ev.data[i] != ' ' && slot->ev.data[i] != '\t')
+			break;
+		at++;
+	}
+	if (at + SW_TRACEPARENT_LEN > len)
+		return -1;
+	__u8 v[SW_TRACEPARENT_LEN];
+	__u32 from = at & 2047;
+	__builtin_memcpy(v, slot->ev.data + from, SW_TRACEPARENT_LEN);
+	return sw_parse_traceparent(v, out, flags);
+}
+
+/* The request at seq as the client's end of a same-host connection keyed
+ * it: client and server address and port, sequence number. */
+static __always_inline void exchange_of(__u64 skp, bool local_is_client, __u32 seq, struct exchange_at *k)
+{
+	struct sw_open_event t = {};
+	read_tuple(&t, skp);
+	if (local_is_client) {
+		__builtin_memcpy(k->client_addr, t.local_addr, 16);
+		__builtin_memcpy(k->server_addr, t.remote_addr, 16);
+		k->client_port = t.local_port;
+		k->server_port = t.remote_port;
+	} else {
+		__builtin_memcpy(k->client_addr, t.remote_addr, 16);
+		__builtin_memcpy(k->server_addr, t.local_addr, 16);
+		k->client_port = t.remote_port;
+		k->server_port = t.local_port;
+	}
+	k->seq = seq;
+}
+
+static __always_inline void emit_context(__u64 id, int fd, const struct conn_state *c, __u64 pos, __u8 dir,
+					 const struct decided_ctx *d)
+{
+	struct sw_context_event ev = {};
+	ev.hdr.type = SW_EV_CONTEXT;
+	ev.hdr.tid = (__u32)id;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = id >> 32;
+	ev.hdr.conn.fd = fd;
+	ev.hdr.conn.start_ns = c->start_ns;
+	ev.pos = pos;
+	ev.direction = dir;
+	ev.source = d->source;
+	ev.flags = d->flags;
+	ev.trace_flags = d->trace_flags;
+	__builtin_memcpy(ev.trace_id, d->ctx.trace_id, 16);
+	__builtin_memcpy(ev.span_id, d->ctx.span_id, 8);
+	__builtin_memcpy(ev.parent_id, d->parent, 8);
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+	else
+		stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
+}
+
+/* The context of the received segment holding byte seq, if it carried one. */
+static __always_inline bool received_context(const struct wire_sock *w, __u32 seq, struct sw_trace_ctx *out)
+{
+	for (int i = 0; i < SW_WIRE_RX_SLOTS; i++) {
+		const struct wire_rx *r = &w->rx[i];
+		if (r->seq == r->end || (__s32)(seq - r->seq) < 0 || (__s32)(r->end - seq) <= 0)
+			continue;
+		*out = r->ctx;
+		return true;
+	}
+	return false;
+}
+
+/* Whether a call's first payload bytes (the first n of word w) begin a request. */
+static __always_inline bool begins_request(__u64 w, __u64 n)
+{
+	if (n < 4)
+		return false;
+	if (n < 8)
+		w &= SW_MASK(n);
+	return sw_http1_method(w);
+}
+
+/* A server thread read the start of a request (its bytes in the slot, from
+ * stream position pos, whose first byte has sequence number seq): the
+ * server span's ids, and the request the thread serves from now on. */
+struct request_read {
+	__u64 sk;
+	__u64 pos;     /* stream position of the request's first byte */
+	__u32 seq;     /* its TCP sequence number */
+	__u32 copied;  /* bytes of the call in the slot's payload */
+	__s32 fd;
+};
+
+static __noinline void decide_server_context(__u64 id, struct conn_state *c, const struct request_read *r)
+{
+	__u64 sk = r->sk;
+	__u32 seq = r->seq;
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return;
+	struct decided_ctx d = {.trace_flags = 1};
+	struct sw_trace_ctx from = {};
+	random_words(d.ctx.span_id, 2);
+	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
+	struct exchange_at key = {};
+	exchange_of(sk, false, seq, &key);
+	struct local_request *local = bpf_map_lookup_elem(&local_requests, &key);
+	if (w && received_context(w, seq, &from)) {
+		d.source = SW_CTX_OPTION;
+	} else if (local) {
+		from = local->ctx;
+		d.trace_flags = local->trace_flags;
+		d.source = SW_CTX_LOCAL;
+	} else if (head_traceparent(slot, r->copied, &from, &d.trace_flags) == 0) {
+		d.source = SW_CTX_HEADER;
+	} else {
+		random_words(d.ctx.trace_id, 4);
+		d.source = SW_CTX_FRESH;
+	}
+	if (d.source != SW_CTX_FRESH) {
+		__builtin_memcpy(d.ctx.trace_id, from.trace_id, 16);
+		__builtin_memcpy(d.parent, from.span_id, 8);
+	}
+	emit_context(id, r->fd, c, r->pos, SW_DIR_INGRESS, &d);
+
+	struct serving *prev = bpf_map_lookup_elem(&serving, &id);
+	struct serving now = {.ctx = d.ctx, .sk = sk, .active = 1, .trace_flags = d.trace_flags};
+	now.ambiguous = prev && prev->active && prev->sk != sk;
+	bpf_map_update_elem(&serving, &id, &now, BPF_ANY);
+}
+
+/* Where a write's first bytes are, at sys_enter: its buffer, or its first iovec. */
+static __always_inline bool write_head(__u8 sys, __u64 buf, __u64 count, __u64 *ptr, __u64 *len)
+{
+	struct iovec v = {};
+	struct user_msghdr m = {};
+	switch (sys) {
+	case SW_SYS_WRITE:
+	case SW_SYS_SENDTO:
+		*ptr = buf;
+		*len = count;
+		return true;
+	case SW_SYS_WRITEV:
+		if (count == 0 || bpf_probe_read_user(&v, sizeof(v), (const void *)buf))
+			return false;
+		break;
+	case SW_SYS_SENDMSG:
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)buf) || m.msg_iovlen == 0 ||
+		    bpf_probe_read_user(&v, sizeof(v), m.msg_iov))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	*ptr = (__u64)v.iov_base;
+	*len = v.iov_len;
+	return true;
+}
+
+/* A thread is about to write on a connected socket: if the write begins a
+ * request, its client span's ids are decided now, before any byte leaves,
+ * and handed to the socket's option. Returns whether it decided. */
+static __noinline bool decide_client_context(__u64 id, const struct sw_io_args *a)
+{
+	__u64 sk = a->sk;
+	__u64 ptr = 0, len = 0, w0 = 0;
+	if (!write_head(a->sys, a->buf, a->count, &ptr, &len) || len < 4)
+		return false;
+	__u32 head = len < 8 ? (len & 7) : 8;
+	if (head < 4 || bpf_probe_read_user(&w0, head, (const void *)ptr) || !begins_request(w0, len))
+		return false;
+	if (!socket_selected(sk) || !process_selected(id >> 32))
+		return false; /* not traced by this sensor: its ids would be exported by no one */
+	struct sw_conn_key ck = {.tgid = id >> 32, .fd = a->fd};
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
+	if (c && c->sk == sk &&
+	    (c->role == SW_ROLE_SERVER || (c->protocol != SW_PROTO_UNKNOWN && c->protocol != SW_PROTO_HTTP1)))
+		return false; /* not a client's HTTP/1 connection */
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return false;
+	struct decided_ctx d = {.trace_flags = 1};
+	struct sw_trace_ctx from = {};
+	random_words(d.ctx.span_id, 2);
+	struct serving *s = bpf_map_lookup_elem(&serving, &id);
+	if (s && s->active) {
+		from = s->ctx;
+		d.trace_flags = s->trace_flags;
+		d.flags = s->ambiguous ? SW_CTX_AMBIGUOUS : 0;
+		d.source = SW_CTX_THREAD;
+	} else {
+		__u32 n = len < SW_HEAD_COPY_BYTES ? len : SW_HEAD_COPY_BYTES;
+		asm volatile("" : "+r"(n));
+		if (n > SW_HEAD_COPY_BYTES)
+			n = SW_HEAD_COPY_BYTES;
+		if (bpf_probe_read_user(slot->ev.data, n, (const void *)ptr) == 0 &&
+		    head_traceparent(slot, n, &from, &d.trace_flags) == 0)
+			d.source = SW_CTX_HEADER;
+	}
+	if (d.source) {
+		__builtin_memcpy(d.ctx.trace_id, from.trace_id, 16);
+		__builtin_memcpy(d.parent, from.span_id, 8);
+	} else {
+		random_words(d.ctx.trace_id, 4);
+		d.source = SW_CTX_FRESH;
+	}
+	struct tcp_sock *tp = bpf_rdonly_cast((void *)sk, bpf_core_type_id_kernel(struct tcp_sock));
+	__u32 seq = tp->write_seq; /* this write's first byte */
+	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
+	if (w) {
+		w->tx = d.ctx;
+		w->tx_seq = seq;
+		w->tx_set = 1;
+		d.flags |= SW_CTX_ON_WIRE;
+	}
+	struct exchange_at key = {};
+	exchange_of(sk, true, seq, &key);
+	struct local_request local = {.ctx = d.ctx, .trace_flags = d.trace_flags};
+	bpf_map_update_elem(&local_requests, &key, &local, BPF_ANY);
+	return bpf_map_update_elem(&decided, &id, &d, BPF_ANY) == 0;
+}
+
+/* After a data call's event went out (its payload still in the slot): a
+ * client's decided context is announced; a server read that begins a request
+ * gets its context; a server's answer ends the request its thread served. */
+static __always_inline void after_data_call(const struct sw_io_args *a, __u64 id, struct conn_state *c, __u64 pos,
+					    __u32 seq, __u32 copied)
+{
+	if (c->protocol != SW_PROTO_HTTP1)
+		return;
+	if (a->dir == SW_DIR_EGRESS && a->ctx_decided) {
+		struct decided_ctx *d = bpf_map_lookup_elem(&decided, &id);
+		if (d) {
+			emit_context(id, a->fd, c, pos, SW_DIR_EGRESS, d);
+			bpf_map_delete_elem(&decided, &id);
+		}
+		return;
+	}
+	if (c->role != SW_ROLE_SERVER)
+		return;
+	if (a->dir == SW_DIR_EGRESS) {
+		struct serving *s = bpf_map_lookup_elem(&serving, &id);
+		if (s && s->sk == a->sk)
+			s->active = 0;
+		return;
+	}
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return;
+	__u64 w0 = 0;
+	__builtin_memcpy(&w0, slot->ev.data, 8);
+	if (begins_request(w0, copied)) {
+		struct request_read r = {.sk = a->sk, .pos = pos, .seq = seq, .copied = copied, .fd = a->fd};
+		decide_server_context(id, c, &r);
+	}
+}
