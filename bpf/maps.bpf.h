@@ -146,29 +146,14 @@ struct serving {
 	__u8 pad[5];
 };
 
+/* A plain hash: every thread's entry goes when the thread exits
+ * (sched_process_exit), and updates cost less than an LRU's. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct serving);
 } serving SEC(".maps");
-
-/* A request write's decided context, between sys_enter and sys_exit. */
-struct decided_ctx {
-	struct sw_trace_ctx ctx;
-	__u8 parent[8];
-	__u8 source;
-	__u8 flags;
-	__u8 trace_flags;
-	__u8 pad[5];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct decided_ctx);
-} decided SEC(".maps");
 
 /* One request as both ends on this host see it: the kernel's own same-host
  * path, for sockets without the option (established before the sensor). */

@@ -50,7 +50,6 @@ int tp_sched_process_exit(void *ctx)
 	bpf_map_delete_elem(&active_io, &id);
 	bpf_map_delete_elem(&active_tls, &id);
 	bpf_map_delete_elem(&serving, &id);
-	bpf_map_delete_elem(&decided, &id);
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;
 	struct sw_proc_exit_event ev = {};

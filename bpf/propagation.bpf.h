@@ -24,13 +24,15 @@ static __always_inline void random_words(__u8 *p, int n32)
 	}
 }
 
+struct head_scan_ctx {
+	struct data_scratch_slot *slot;
+};
+
 /* One 8-byte word of the head in the slot's payload: a line starting in it
  * that is the traceparent header. Stops at the blank line ending the head. */
-static long scan_head_word(__u32 i, void *unused)
+static long scan_head_word(__u32 i, struct head_scan_ctx *ctx)
 {
-	struct data_scratch_slot *slot = scratch_slot();
-	if (!slot)
-		return 1;
+	struct data_scratch_slot *slot = ctx->slot;
 	struct head_scan *s = &slot->scan;
 	if (i >= SW_HEAD_SCAN_BYTES / 8)
 		return 1;
@@ -66,9 +68,10 @@ static long scan_head_word(__u32 i, void *unused)
 static __noinline int head_traceparent(struct data_scratch_slot *slot, __u32 len, struct sw_trace_ctx *out,
 				       __u8 *flags)
 {
+	struct head_scan_ctx ctx = {.slot = slot};
 	slot->scan.len = len;
 	slot->scan.found = 0;
-	bpf_loop(SW_HEAD_SCAN_BYTES / 8, scan_head_word, NULL, 0);
+	bpf_loop(SW_HEAD_SCAN_BYTES / 8, scan_head_word, &ctx, 0);
 	if (!slot->scan.found)
 		return -1;
 	__u32 at = slot->scan.value;
@@ -107,7 +110,7 @@ static __always_inline void exchange_of(__u64 skp, bool local_is_client, __u32 s
 }
 
 static __always_inline void emit_context(__u64 id, int fd, const struct conn_state *c, __u64 pos, __u8 dir,
-					 const struct decided_ctx *d)
+					 const struct sw_decided_ctx *d)
 {
 	struct sw_context_event ev = {};
 	ev.hdr.type = SW_EV_CONTEXT;
@@ -121,9 +124,9 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
 	ev.source = d->source;
 	ev.flags = d->flags;
 	ev.trace_flags = d->trace_flags;
-	__builtin_memcpy(ev.trace_id, d->ctx.trace_id, 16);
-	__builtin_memcpy(ev.span_id, d->ctx.span_id, 8);
-	__builtin_memcpy(ev.parent_id, d->parent, 8);
+	__builtin_memcpy(ev.trace_id, d->trace_id, 16);
+	__builtin_memcpy(ev.span_id, d->span_id, 8);
+	__builtin_memcpy(ev.parent_id, d->parent_id, 8);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	else
@@ -171,14 +174,18 @@ static __noinline void decide_server_context(__u64 id, struct conn_state *c, con
 	struct data_scratch_slot *slot = scratch_slot();
 	if (!slot)
 		return;
-	struct decided_ctx d = {.trace_flags = 1};
+	struct sw_decided_ctx d = {.trace_flags = 1};
 	struct sw_trace_ctx from = {};
-	random_words(d.ctx.span_id, 2);
+	random_words(d.span_id, 2);
 	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
-	struct exchange_at key = {};
-	exchange_of(sk, false, seq, &key);
-	struct local_request *local = bpf_map_lookup_elem(&local_requests, &key);
-	if (w && received_context(w, seq, &from)) {
+	bool from_option = w && received_context(w, seq, &from);
+	struct local_request *local = NULL;
+	if (!from_option) {
+		struct exchange_at key = {};
+		exchange_of(sk, false, seq, &key);
+		local = bpf_map_lookup_elem(&local_requests, &key);
+	}
+	if (from_option) {
 		d.source = SW_CTX_OPTION;
 	} else if (local) {
 		from = local->ctx;
@@ -187,19 +194,24 @@ static __noinline void decide_server_context(__u64 id, struct conn_state *c, con
 	} else if (head_traceparent(slot, r->copied, &from, &d.trace_flags) == 0) {
 		d.source = SW_CTX_HEADER;
 	} else {
-		random_words(d.ctx.trace_id, 4);
+		random_words(d.trace_id, 4);
 		d.source = SW_CTX_FRESH;
 	}
 	if (d.source != SW_CTX_FRESH) {
-		__builtin_memcpy(d.ctx.trace_id, from.trace_id, 16);
-		__builtin_memcpy(d.parent, from.span_id, 8);
+		__builtin_memcpy(d.trace_id, from.trace_id, 16);
+		__builtin_memcpy(d.parent_id, from.span_id, 8);
 	}
 	emit_context(id, r->fd, c, r->pos, SW_DIR_INGRESS, &d);
 
 	struct serving *prev = bpf_map_lookup_elem(&serving, &id);
-	struct serving now = {.ctx = d.ctx, .sk = sk, .active = 1, .trace_flags = d.trace_flags};
+	struct serving now = {.sk = sk, .active = 1, .trace_flags = d.trace_flags};
+	__builtin_memcpy(now.ctx.trace_id, d.trace_id, 16);
+	__builtin_memcpy(now.ctx.span_id, d.span_id, 8);
 	now.ambiguous = prev && prev->active && prev->sk != sk;
-	bpf_map_update_elem(&serving, &id, &now, BPF_ANY);
+	if (prev)
+		*prev = now;
+	else
+		bpf_map_update_elem(&serving, &id, &now, BPF_ANY);
 }
 
 /* Where a write's first bytes are, at sys_enter: its buffer, or its first iovec. */
@@ -232,65 +244,71 @@ static __always_inline bool write_head(__u8 sys, __u64 buf, __u64 count, __u64 *
 
 /* A thread is about to write on a connected socket: if the write begins a
  * request, its client span's ids are decided now, before any byte leaves,
- * and handed to the socket's option. Returns whether it decided. */
-static __noinline bool decide_client_context(__u64 id, const struct sw_io_args *a)
+ * into the write's stash (a->ctx), and handed to the socket's option. */
+static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 {
 	__u64 sk = a->sk;
-	__u64 ptr = 0, len = 0, w0 = 0;
-	if (!write_head(a->sys, a->buf, a->count, &ptr, &len) || len < 4)
-		return false;
-	__u32 head = len < 8 ? (len & 7) : 8;
-	if (head < 4 || bpf_probe_read_user(&w0, head, (const void *)ptr) || !begins_request(w0, len))
-		return false;
-	if (!socket_selected(sk) || !process_selected(id >> 32))
-		return false; /* not traced by this sensor: its ids would be exported by no one */
+	/* The connection's state first: most writes are on connections already
+	 * known not to be a client's HTTP/1 (answers, other protocols, TLS). */
 	struct sw_conn_key ck = {.tgid = id >> 32, .fd = a->fd};
 	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
 	if (c && c->sk == sk &&
-	    (c->role == SW_ROLE_SERVER || (c->protocol != SW_PROTO_UNKNOWN && c->protocol != SW_PROTO_HTTP1)))
-		return false; /* not a client's HTTP/1 connection */
-	struct data_scratch_slot *slot = scratch_slot();
-	if (!slot)
-		return false;
-	struct decided_ctx d = {.trace_flags = 1};
+	    (c->role == SW_ROLE_SERVER || c->tls || (c->protocol != SW_PROTO_UNKNOWN && c->protocol != SW_PROTO_HTTP1)))
+		return;
+	__u64 ptr = 0, len = 0, w0 = 0;
+	if (!write_head(a->sys, a->buf, a->count, &ptr, &len) || len < 4)
+		return;
+	__u32 head = len < 8 ? (len & 7) : 8;
+	if (head < 4 || bpf_probe_read_user(&w0, head, (const void *)ptr) || !begins_request(w0, len))
+		return;
+	if (!socket_selected(sk) || !process_selected(id >> 32))
+		return; /* not traced by this sensor: its ids would be exported by no one */
+	struct sw_decided_ctx *d = &a->ctx;
 	struct sw_trace_ctx from = {};
-	random_words(d.ctx.span_id, 2);
+	d->trace_flags = 1;
+	random_words(d->span_id, 2);
 	struct serving *s = bpf_map_lookup_elem(&serving, &id);
 	if (s && s->active) {
 		from = s->ctx;
-		d.trace_flags = s->trace_flags;
-		d.flags = s->ambiguous ? SW_CTX_AMBIGUOUS : 0;
-		d.source = SW_CTX_THREAD;
+		d->trace_flags = s->trace_flags;
+		d->flags = s->ambiguous ? SW_CTX_AMBIGUOUS : 0;
+		d->source = SW_CTX_THREAD;
 	} else {
+		struct data_scratch_slot *slot = scratch_slot();
 		__u32 n = len < SW_HEAD_COPY_BYTES ? len : SW_HEAD_COPY_BYTES;
 		asm volatile("" : "+r"(n));
 		if (n > SW_HEAD_COPY_BYTES)
 			n = SW_HEAD_COPY_BYTES;
-		if (bpf_probe_read_user(slot->ev.data, n, (const void *)ptr) == 0 &&
-		    head_traceparent(slot, n, &from, &d.trace_flags) == 0)
-			d.source = SW_CTX_HEADER;
+		if (slot && bpf_probe_read_user(slot->ev.data, n, (const void *)ptr) == 0 &&
+		    head_traceparent(slot, n, &from, &d->trace_flags) == 0)
+			d->source = SW_CTX_HEADER;
 	}
-	if (d.source) {
-		__builtin_memcpy(d.ctx.trace_id, from.trace_id, 16);
-		__builtin_memcpy(d.parent, from.span_id, 8);
+	if (d->source) {
+		__builtin_memcpy(d->trace_id, from.trace_id, 16);
+		__builtin_memcpy(d->parent_id, from.span_id, 8);
 	} else {
-		random_words(d.ctx.trace_id, 4);
-		d.source = SW_CTX_FRESH;
+		random_words(d->trace_id, 4);
+		d->source = SW_CTX_FRESH;
 	}
 	struct tcp_sock *tp = bpf_rdonly_cast((void *)sk, bpf_core_type_id_kernel(struct tcp_sock));
 	__u32 seq = tp->write_seq; /* this write's first byte */
 	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
 	if (w) {
-		w->tx = d.ctx;
+		__builtin_memcpy(w->tx.trace_id, d->trace_id, 16);
+		__builtin_memcpy(w->tx.span_id, d->span_id, 8);
 		w->tx_seq = seq;
 		w->tx_set = 1;
-		d.flags |= SW_CTX_ON_WIRE;
+		d->flags |= SW_CTX_ON_WIRE;
+		return; /* the server reads the option, on this host too */
 	}
+	/* No option on this socket (established before the sensor): a server on
+	 * this host finds the ids by tuple and sequence number. */
 	struct exchange_at key = {};
 	exchange_of(sk, true, seq, &key);
-	struct local_request local = {.ctx = d.ctx, .trace_flags = d.trace_flags};
+	struct local_request local = {.trace_flags = d->trace_flags};
+	__builtin_memcpy(local.ctx.trace_id, d->trace_id, 16);
+	__builtin_memcpy(local.ctx.span_id, d->span_id, 8);
 	bpf_map_update_elem(&local_requests, &key, &local, BPF_ANY);
-	return bpf_map_update_elem(&decided, &id, &d, BPF_ANY) == 0;
 }
 
 /* After a data call's event went out (its payload still in the slot): a
@@ -301,12 +319,8 @@ static __always_inline void after_data_call(const struct sw_io_args *a, __u64 id
 {
 	if (c->protocol != SW_PROTO_HTTP1)
 		return;
-	if (a->dir == SW_DIR_EGRESS && a->ctx_decided) {
-		struct decided_ctx *d = bpf_map_lookup_elem(&decided, &id);
-		if (d) {
-			emit_context(id, a->fd, c, pos, SW_DIR_EGRESS, d);
-			bpf_map_delete_elem(&decided, &id);
-		}
+	if (a->dir == SW_DIR_EGRESS && a->ctx.source) {
+		emit_context(id, a->fd, c, pos, SW_DIR_EGRESS, &a->ctx);
 		return;
 	}
 	if (c->role != SW_ROLE_SERVER)

@@ -60,13 +60,13 @@ static __always_inline void track_socket(struct bpf_sock_ops *skops, __u32 callb
  * segment plus the option still fits the path's MTU. */
 static __always_inline void reserve_option(struct bpf_sock_ops *skops)
 {
+	bool sizing = skops->args[0] == BPF_WRITE_HDR_TCP_CURRENT_MSS;
+	if (!sizing && (skops->skb_len == 0 || (skops->skb_tcp_flags & SW_TCPHDR_SYN)))
+		return; /* a pure ACK: no lookup at all */
 	__u64 sk = sock_key(skops);
 	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
 	if (!w || !w->tx_set)
 		return;
-	bool sizing = skops->args[0] == BPF_WRITE_HDR_TCP_CURRENT_MSS;
-	if (!sizing && (skops->skb_len == 0 || (skops->skb_tcp_flags & SW_TCPHDR_SYN)))
-		return; /* a pure ACK */
 	if (bpf_reserve_hdr_opt(skops, SW_WIRE_OPT_LEN, 0) && !sizing)
 		stat_add(SW_STAT_WIRE_NO_ROOM, 1);
 }

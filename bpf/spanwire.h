@@ -196,6 +196,19 @@ struct sw_exec_event {
 	struct sw_event_header hdr; /* conn.tgid: the process */
 };
 
+/* A request's ids as the kernel decided them: a write's travel in its
+ * syscall stash from entry (decided before any byte leaves) to exit
+ * (announced with the position its bytes got). */
+struct sw_decided_ctx {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 parent_id[8]; /* all zero: a root */
+	__u8 source;       /* enum sw_context_source; 0: nothing decided */
+	__u8 flags;        /* SW_CTX_* */
+	__u8 trace_flags;  /* W3C flags */
+	__u8 pad[5];
+};
+
 /* Arguments of a syscall in flight, remembered per thread (key: pid_tgid)
  * between its sys_enter and sys_exit. Userspace writes entries too, at start,
  * for threads already blocked in socket I/O when the probes attached (their
@@ -210,8 +223,8 @@ struct sw_io_args {
 	__u8 sys;       /* enum sw_syscall, or a connect/accept marker */
 	__u8 dir;       /* enum sw_direction */
 	__u8 in_tls;    /* made inside a TLS library call: the socket carries TLS */
-	__u8 ctx_decided; /* a write that begins a request: its trace context waits in `decided` */
-	__u8 pad[4];
+	__u8 pad[5];
+	struct sw_decided_ctx ctx; /* a write that begins a request: its ids (ctx.source != 0) */
 };
 
 /* A TLS library read/write call in flight, per thread (key: pid_tgid), between

@@ -23,7 +23,7 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 		a.in_tls = 1;
 	}
 	if (propagation_on && dir == SW_DIR_EGRESS && !a.in_tls)
-		a.ctx_decided = decide_client_context(id, &a);
+		decide_client_context(id, &a);
 	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;

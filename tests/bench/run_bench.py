@@ -200,8 +200,14 @@ def run_loads(args, procs, build, ports, sensor=None):
     cpu0 = sensor.cpu_seconds() if sensor else None
     r["small_rps"], r["small_requests"] = wrk(small, args.seconds)
     if sensor:
-        r["hook_ns"] = per_hook(before, sensor.programs())
+        after = sensor.programs()
+        r["hook_ns"] = per_hook(before, after)
         stats1 = sensor.settled_stats()
+        # The sock_ops program's time (every callback: sizing, reserving, writing
+        # and reading the option) per data segment that carried the option.
+        sock_ops_ns = after.get("sw_sock_ops", (0, 0))[0] - before.get("sw_sock_ops", (0, 0))[0]
+        stamped = stats1["kernel_wire_stamped"] - stats0["kernel_wire_stamped"]
+        r["sock_ops_ns_per_segment"] = round(sock_ops_ns / stamped, 1) if stamped else None
         cpu1 = sensor.cpu_seconds()  # once caught up: a backlog is work for these requests too
         traced = 2 * r["small_requests"]  # wrk's client side and nginx's server side
         # End to end: spans the collector accepted (built minus any dropped on the way).
@@ -414,6 +420,10 @@ def report(args, a, b, idle, parsers, sweep, protocols):
         "bpf_stats run_time_ns/run_cnt per program during the small-file wrk load")
     row("kernel ns per hook, slowest program", None, max(hook_med.values()) if hook_med else None, None,
         max(hook_med, key=hook_med.get) if hook_med else "")
+    per_segment = [r["sock_ops_ns_per_segment"] for r in b if r.get("sock_ops_ns_per_segment")]
+    row("sock_ops ns per data segment carrying the trace-context option", None,
+        med(per_segment) if per_segment else None, None,
+        "bpf_stats run_time_ns of sw_sock_ops (all its callbacks, both ends) / kernel_wire_stamped, wrk load")
     x, y, q = pair("read_ns")
     row("untraced read(2) of /dev/zero, ns", x, y, q, f"syscall_loop {args.syscalls} 1-byte reads")
     floor = med([r["read_ns_empty_hooks"] for r in a])

@@ -386,3 +386,29 @@ def test_each_sensor_sees_only_its_namespace(procs, build_dir, tmp_path, sink, n
     for s in spans:
         node = "a" if s["role"].startswith("front") else "b"
         assert s["resource"].get("test.node") == node, (s["role"], s["resource"])
+
+
+def test_one_sensor_for_both_namespaces_joins_old_connections_in_the_kernel(procs, build_dir, tmp_path, sink, nodes,
+                                                                            services):
+    """One sensor given both namespaces is one host: the kept-alive connection
+    opened before it carries no option, and the kernel joins its two ends by
+    tuple and sequence number instead (spanwire.link=tuple)."""
+    front_get(nodes, "/front?n=999")
+    sensor = start_sensor(procs, build_dir, tmp_path,
+                          ["--otlp-endpoint", sink.endpoint, "--otlp-protocol", sink.protocol, "--batch-timeout-ms",
+                           "200", "--net-ns", nodes["path_a"], "--net-ns", nodes["path_b"]], name="spanwire_ab")
+    drive(nodes, 0, REQUESTS)
+    spans = collect(sink, services, 5 * REQUESTS - 2)
+    groups = by_request(spans)
+    kept = 0
+    for n in range(REQUESTS):
+        g = {k: v[0] for k, v in groups[n].items()}
+        assert g["new SERVER"]["parent_span_id"] == g["front->new CLIENT"]["span_id"]
+        assert attr(g["new SERVER"], "spanwire.link") == "tcp-option"
+        if "keep SERVER" not in g:
+            continue  # the first exchange on a connection joined mid-way is counted, not traced
+        kept += 1
+        one = check_tree(groups[n])
+        assert attr(one["keep SERVER"], "spanwire.link") == "tuple"
+    assert kept >= REQUESTS - 1
+    assert sensor.wait_stats(lambda st: st["kernel_wire_unstamped_conns"] >= 2)["kernel_wire_unstamped_conns"] >= 2

@@ -69,6 +69,30 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+TEST(ConfigLayers, PropagationAndNetworkNamespacesFromEverySource) {
+  TempDir dir;
+  EXPECT_EQ(load_config(env_of({}), "", run_flags("")).propagation, "tcp-option") << "on by default";
+  Env env{{"SPANWIRE_PROPAGATION", "off"}};
+  EXPECT_EQ(load_config(env_of(env), "", run_flags("")).propagation, "off");
+  std::string file = dir.write("spanwire.yaml", R"(
+capture:
+  propagation: tcp-option
+  net_namespaces: [/proc/self/ns/net]
+)");
+  Config c = load_config(env_of(env), file, run_flags(""));
+  EXPECT_EQ(c.propagation, "tcp-option") << "the file beats the environment";
+  EXPECT_EQ(c.net_namespaces, (std::vector<std::string>{"/proc/self/ns/net"}));
+  EXPECT_EQ(load_config(env_of(env), file, run_flags("--propagation off")).propagation, "off");
+
+  EXPECT_THROW(run_flags("--propagation sometimes"), CLI::ValidationError);
+  EXPECT_NE(error_of([&] { validate(load_config(env_of({{"SPANWIRE_PROPAGATION", "header"}}), "", run_flags(""))); })
+                .find("--propagation must be tcp-option or off"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { validate(load_config(env_of({}), "", run_flags("--net-ns /run/netns/no-such-ns"))); })
+                .find("--net-ns /run/netns/no-such-ns: No such file"),
+            std::string::npos);
+}
+
 TEST(ConfigLayers, FileBeatsEnvironmentAndFlagsBeatFile) {
   TempDir dir;
   Env env{{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:4318/v1/traces"},
