@@ -13,7 +13,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux tcpdump
+  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux tcpdump libcurl3-gnutls
   libclang-rt-14-dev wrk
   redis-server redis-tools python3-redis
   postgresql-15 postgresql-client-15 python3-psycopg2 python3-asyncpg

@@ -182,3 +182,38 @@ def test_statically_linked_openssl_is_hooked_in_the_executable(sink, sensor_fact
     # nginx's side of the same exchange, through the host's libssl.
     servers = sink.wait_for(lambda s: on_port(port)(s) and s["kind"] == SERVER, 1)
     assert len(servers) == 1 and attr(servers[0], "url.scheme") == "https"
+
+
+def test_gnutls_client_through_libcurl_gnutls(sink, sensor_factory, nginx_https):
+    """libcurl-gnutls (git, apt and many Debian tools): the uprobes on
+    gnutls_record_send/recv give the client's plaintext; nginx's side comes
+    from OpenSSL; both spans are https and linked."""
+    lib = "/usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4"
+    if not os.path.exists(lib):
+        cannot_run(f"{lib} is missing: apt-get install libcurl3-gnutls (scripts/setup.sh does)")
+    port, _ = nginx_https
+    sensor = sensor_factory(sink)
+    urls = [f"https://127.0.0.1:{port}/page.html?gnutls={i}" for i in range(3)]
+    res = subprocess.run([PYTHON, str(HERE / "apps" / "gnutls_curl_client.py"), *urls], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.split("\n")[:3] == ["200 2"] * 3  # CURL_HTTP_VERSION_1_1 is reported as 2
+
+    def query(s):  # servers carry url.query; clients url.full (semantic conventions)
+        return attr(s, "url.query") or (attr(s, "url.full") or "").partition("?")[2]
+
+    spans = sink.wait_for(lambda s: on_port(port)(s) and query(s).startswith("gnutls="), 6)
+    clients = [s for s in spans if s["kind"] == CLIENT]
+    servers = [s for s in spans if s["kind"] == SERVER]
+    assert len(clients) == 3 and len(servers) == 3, [(s["kind"], query(s)) for s in spans]
+    for c in clients:
+        assert attr(c, "url.scheme") == "https"
+        assert attr(c, "http.response.status_code") == 200
+        assert attr(c, "http.response.body.size") == 560
+        assert attr(c, "network.protocol.version") == "1.1"
+    by_query = {query(s): s for s in servers}
+    for c in clients:
+        assert c["resource"]["process.executable.name"].startswith("python")
+        server = by_query[query(c)]
+        assert server["parent_span_id"] == c["span_id"] and server["trace_id"] == c["trace_id"]
+    assert_clean_parsers(sensor)

@@ -45,13 +45,27 @@ TEST(TlsParseMaps, DistinctPathsWithExecFlagAndInode) {
   EXPECT_TRUE(parse_maps("").empty());
 }
 
-TEST(TlsLibsslName, OpenSslOnly) {
-  EXPECT_TRUE(is_libssl_name("libssl.so.3"));
-  EXPECT_TRUE(is_libssl_name("libssl.so.1.1"));
-  EXPECT_TRUE(is_libssl_name("/usr/lib/x86_64-linux-gnu/libssl.so"));
-  EXPECT_FALSE(is_libssl_name("/usr/lib/x86_64-linux-gnu/libssl3.so"));  // NSS
-  EXPECT_FALSE(is_libssl_name("libcrypto.so.3"));
-  EXPECT_FALSE(is_libssl_name("/opt/mylibssl.so.3"));
+TEST(TlsLibraryName, OpenSslAndGnutls) {
+  EXPECT_TRUE(is_tls_library_name("libssl.so.3"));
+  EXPECT_TRUE(is_tls_library_name("libssl.so.1.1"));
+  EXPECT_TRUE(is_tls_library_name("/usr/lib/x86_64-linux-gnu/libssl.so"));
+  EXPECT_TRUE(is_tls_library_name("/usr/lib/x86_64-linux-gnu/libgnutls.so.30"));
+  EXPECT_FALSE(is_tls_library_name("/usr/lib/x86_64-linux-gnu/libssl3.so"));  // NSS
+  EXPECT_FALSE(is_tls_library_name("libcrypto.so.3"));
+  EXPECT_FALSE(is_tls_library_name("/opt/mylibssl.so.3"));
+  EXPECT_FALSE(is_tls_library_name("libgnutls-openssl.so.27"));  // GnuTLS's OpenSSL shim
+  EXPECT_FALSE(is_tls_library_name("libgnutlsxx.so.30"));
+}
+
+TEST(TlsElfInfo, RealGnutlsHasItsRecordFunctions) {
+  const char* lib = "/usr/lib/x86_64-linux-gnu/libgnutls.so.30";
+  if (!fs::exists(lib)) GTEST_SKIP() << lib << " is not installed";
+  const auto info = read_elf_info(lib);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->ssl.gnutls());
+  EXPECT_FALSE(info->ssl.openssl());
+  EXPECT_TRUE(info->ssl.hookable());
+  EXPECT_EQ(info->ssl.names(), (std::vector<std::string>{"gnutls_record_recv", "gnutls_record_send"}));
 }
 
 TEST(TlsElfInfo, RealLibsslHasAllSymbols) {
@@ -168,7 +182,7 @@ TEST_F(TlsFixture, DiscoveryOnProcRoot) {
 
   EXPECT_TRUE(reports[2].libraries.empty());
   EXPECT_EQ(reports[2].why_not, "no TLS library mapped");
-  EXPECT_EQ(reports[3].why_not, "libssl mapped but not readable: /usr/lib/libssl.so.3");
+  EXPECT_EQ(reports[3].why_not, "TLS library mapped but not readable: /usr/lib/libssl.so.3");
 
   ASSERT_EQ(reports[4].libraries.size(), 1u);
   const Library& embedded = d.libraries().at(reports[4].libraries[0]);
@@ -177,7 +191,8 @@ TEST_F(TlsFixture, DiscoveryOnProcRoot) {
   EXPECT_EQ(embedded.open_path, node.string());
 
   if (fs::exists(kSystemLibcrypto)) {
-    EXPECT_EQ(reports[5].why_not, "libssl without SSL_read/SSL_write symbols: /lib/libssl.so.1.1");
+    EXPECT_EQ(reports[5].why_not,
+              "TLS library without SSL_read/SSL_write or gnutls_record_recv/send symbols: /lib/libssl.so.1.1");
   }
   EXPECT_EQ(reports[6].why_not, "kernel thread");
   EXPECT_EQ(d.scan(999).why_not, "process exited");

@@ -362,6 +362,9 @@ std::vector<Sensor::Link> Sensor::attach_tls(const std::string& path, const std:
       {"SSL_write_ex", skel_->progs.uprobe_ssl_write_ex, skel_->progs.uretprobe_ssl_write_ex},
       {"SSL_read_ex", skel_->progs.uprobe_ssl_read_ex, skel_->progs.uretprobe_ssl_read_ex},
       {"SSL_set_fd", skel_->progs.uprobe_ssl_set_fd, nullptr},
+      // GnuTLS: (session, buffer, size) -> bytes, as SSL_write/SSL_read.
+      {"gnutls_record_send", skel_->progs.uprobe_ssl_write, skel_->progs.uretprobe_ssl_write},
+      {"gnutls_record_recv", skel_->progs.uprobe_ssl_read, skel_->progs.uretprobe_ssl_read},
   };
   std::vector<Link> links;
   for (const Probe& p : probes) {
@@ -378,7 +381,8 @@ std::vector<Sensor::Link> Sensor::attach_tls(const std::string& path, const std:
       links.emplace_back(link);
     }
   }
-  if (links.empty() && error) *error = "none of SSL_read/SSL_write/SSL_read_ex/SSL_write_ex is defined";
+  if (links.empty() && error)
+    *error = "none of SSL_read/SSL_write/SSL_read_ex/SSL_write_ex/gnutls_record_recv/gnutls_record_send is defined";
   return links;
 }
 

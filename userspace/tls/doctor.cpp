@@ -31,10 +31,12 @@ std::string doctor_report(Discovery& discovery, uint32_t self_pid, const std::st
     }
   }
 
-  std::string out = "TLS libraries hooked (uprobes on SSL_read/SSL_write and friends; one attachment per file):\n";
+  std::string out =
+      "TLS libraries hooked (uprobes on SSL_read/SSL_write and friends, gnutls_record_recv/send; one attachment "
+      "per file):\n";
   if (discovery.libraries().empty()) out += "  none found\n";
   for (const auto& [key, lib] : discovery.libraries()) {
-    const char* kind = lib.kind == LibraryKind::kSharedLibssl ? "OpenSSL libssl" : "TLS symbols in executable";
+    const char* kind = describe(lib.kind);
     out += fmt::format("  {}  ({}, {}{})\n", lib.path, kind, fmt::join(lib.symbols.names(), " "),
                        host_set.count(key) ? ", host library: hooked at start" : "");
     if (lib.open_path != lib.path) out += fmt::format("    opened as {}\n", lib.open_path);
@@ -53,7 +55,7 @@ std::string doctor_report(Discovery& discovery, uint32_t self_pid, const std::st
     out += fmt::format("  {}: {} process{}: {}{}\n", reason, procs.size(), procs.size() == 1 ? "" : "es",
                        fmt::join(shown, " "), procs.size() > kExamples ? " ..." : "");
   }
-  out += "\nNot hooked yet: Go's crypto/tls, GnuTLS, NSS, rustls, Java (JSSE).\n";
+  out += "\nNot hooked yet: Go's crypto/tls, NSS, rustls, Java (JSSE).\n";
   return out;
 }
 

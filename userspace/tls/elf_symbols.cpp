@@ -41,6 +41,8 @@ void note_symbol(SslSymbols& s, std::string_view name) {
   else if (name == "SSL_read_ex") s.ssl_read_ex = true;
   else if (name == "SSL_write_ex") s.ssl_write_ex = true;
   else if (name == "SSL_set_fd") s.ssl_set_fd = true;
+  else if (name == "gnutls_record_recv") s.gnutls_recv = true;
+  else if (name == "gnutls_record_send") s.gnutls_send = true;
 }
 
 void scan_symbol_table(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, SslSymbols& out) {
@@ -68,6 +70,8 @@ std::vector<std::string> SslSymbols::names() const {
   if (ssl_read_ex) out.emplace_back("SSL_read_ex");
   if (ssl_write_ex) out.emplace_back("SSL_write_ex");
   if (ssl_set_fd) out.emplace_back("SSL_set_fd");
+  if (gnutls_recv) out.emplace_back("gnutls_record_recv");
+  if (gnutls_send) out.emplace_back("gnutls_record_send");
   return out;
 }
 

@@ -1,6 +1,7 @@
 // What an ELF file offers to TLS uprobes: the OpenSSL entry points it defines
-// (a shared libssl, or an executable with OpenSSL/BoringSSL linked in), and
-// whether it is a Go program, whose crypto/tls needs different probes.
+// (a shared libssl, or an executable with OpenSSL/BoringSSL linked in), the
+// GnuTLS record functions (libgnutls), and whether it is a Go program, whose
+// crypto/tls needs different probes.
 #pragma once
 
 #include <optional>
@@ -9,10 +10,16 @@
 
 namespace spanwire::tls {
 
-// The OpenSSL entry points spanwire hooks, as defined (not imported) by one ELF file.
+// The TLS entry points spanwire hooks, as defined (not imported) by one ELF
+// file: OpenSSL's, and GnuTLS's gnutls_record_recv/send, which take the same
+// arguments as SSL_read/SSL_write (session, buffer, size) and return the
+// byte count, so the same probes serve both.
 struct SslSymbols {
   bool ssl_read = false, ssl_write = false, ssl_read_ex = false, ssl_write_ex = false, ssl_set_fd = false;
-  bool hookable() const { return ssl_read && ssl_write; }
+  bool gnutls_recv = false, gnutls_send = false;
+  bool openssl() const { return ssl_read && ssl_write; }
+  bool gnutls() const { return gnutls_recv && gnutls_send; }
+  bool hookable() const { return openssl() || gnutls(); }
   std::vector<std::string> names() const;  // the present ones, e.g. {"SSL_read", "SSL_write", ...}
 };
 
@@ -23,7 +30,8 @@ struct ElfInfo {
 
 // Reads .dynsym and .symtab. A symbol counts when it is a defined function
 // (STT_FUNC or STT_GNU_IFUNC) named exactly SSL_read, SSL_write, SSL_read_ex,
-// SSL_write_ex or SSL_set_fd, ignoring any "@VERSION" suffix. nullopt, with
+// SSL_write_ex, SSL_set_fd, gnutls_record_recv or gnutls_record_send,
+// ignoring any "@VERSION" suffix. nullopt, with
 // *error set to one short line, when the file cannot be opened or is not ELF.
 std::optional<ElfInfo> read_elf_info(const std::string& path, std::string* error = nullptr);
 

@@ -102,13 +102,33 @@ std::vector<Mapping> parse_maps(std::string_view text) {
   return out;
 }
 
-bool is_libssl_name(std::string_view path) {
+namespace {
+// "<prefix>" or "<prefix>.<version>".
+bool named(std::string_view base, std::string_view prefix) {
+  return base.starts_with(prefix) && (base.size() == prefix.size() || base[prefix.size()] == '.');
+}
+}  // namespace
+
+bool is_tls_library_name(std::string_view path) {
   const size_t slash = path.rfind('/');
   const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  constexpr std::string_view kPrefix = "libssl.so";
-  // "libssl.so" or "libssl.so.<version>"; never NSS's "libssl3.so".
-  return base.starts_with(kPrefix) && (base.size() == kPrefix.size() || base[kPrefix.size()] == '.');
+  return named(base, "libssl.so") || named(base, "libgnutls.so");
 }
+
+const char* describe(LibraryKind kind) {
+  switch (kind) {
+    case LibraryKind::kSharedLibssl: return "OpenSSL libssl";
+    case LibraryKind::kSharedGnutls: return "GnuTLS libgnutls";
+    case LibraryKind::kStaticInExecutable: return "TLS symbols in executable";
+  }
+  return "";
+}
+
+namespace {
+LibraryKind shared_kind(const SslSymbols& s) {
+  return s.openssl() ? LibraryKind::kSharedLibssl : LibraryKind::kSharedGnutls;
+}
+}  // namespace
 
 Discovery::Discovery(std::string proc_root) : proc_root_(std::move(proc_root)) {}
 
@@ -120,20 +140,20 @@ const std::optional<ElfInfo>& Discovery::elf_info(const FileKey& key, const std:
 
 std::optional<FileKey> Discovery::check_shared(const std::string& pid_dir, const std::string& path,
                                                std::string* why_not) {
-  // Through the process's own root, so a container's libssl resolves to its file.
+  // Through the process's own root, so a container's library resolves to its file.
   const std::string open_path = pid_dir + "/root" + path;
   const auto key = regular_file_key(open_path);
   if (key && libraries_.contains(*key)) return key;
   const std::optional<ElfInfo>* info = key ? &elf_info(*key, open_path) : nullptr;
   if (!info || !*info) {
-    *why_not = "libssl mapped but not readable: " + path;
+    *why_not = "TLS library mapped but not readable: " + path;
     return std::nullopt;
   }
   if (!(*info)->ssl.hookable()) {
-    *why_not = "libssl without SSL_read/SSL_write symbols: " + path;
+    *why_not = "TLS library without SSL_read/SSL_write or gnutls_record_recv/send symbols: " + path;
     return std::nullopt;
   }
-  libraries_.emplace(*key, Library{*key, path, open_path, LibraryKind::kSharedLibssl, (*info)->ssl});
+  libraries_.emplace(*key, Library{*key, path, open_path, shared_kind((*info)->ssl), (*info)->ssl});
   return key;
 }
 
@@ -184,7 +204,7 @@ ProcessReport Discovery::scan(uint32_t pid) {
   const std::vector<Mapping> maps = parse_maps(text);
   bool maps_libssl = false;
   for (const Mapping& m : maps) {
-    if (!is_libssl_name(m.path)) continue;
+    if (!is_tls_library_name(m.path)) continue;
     maps_libssl = true;
     std::string reason;
     if (auto key = check_shared(dir, m.path, &reason)) add_unique(report.libraries, *key);
@@ -229,7 +249,7 @@ std::vector<FileKey> Discovery::scan_system_libraries(const std::string& host_ro
     for (fs::directory_iterator it(host_dir, ec), end; !ec && it != end; it.increment(ec)) {
       std::string name = it->path().filename().string();
       std::error_code link_ec;
-      if (is_libssl_name(name)) names.emplace_back(it->is_symlink(link_ec), std::move(name));
+      if (is_tls_library_name(name)) names.emplace_back(it->is_symlink(link_ec), std::move(name));
     }
     std::sort(names.begin(), names.end());
     for (const auto& [is_link, name] : names) {
@@ -240,7 +260,7 @@ std::vector<FileKey> Discovery::scan_system_libraries(const std::string& host_ro
         const std::optional<ElfInfo>& info = elf_info(*key, open_path);
         if (!info || !info->ssl.hookable()) continue;
         libraries_.emplace(*key, Library{*key, std::string(dir) + "/" + name, open_path,
-                                         LibraryKind::kSharedLibssl, info->ssl});
+                                         shared_kind(info->ssl), info->ssl});
       }
       add_unique(found, *key);
     }

@@ -35,11 +35,13 @@ struct Mapping {
 // anonymous mappings, pseudo paths ("[heap]", "[vdso]"...) and " (deleted)" files.
 std::vector<Mapping> parse_maps(std::string_view text);
 
-// OpenSSL's libssl (1.1 and 3.x): basename starts with "libssl.so" (libssl.so.3,
-// libssl.so.1.1). NOT NSS's libssl3.so.
-bool is_libssl_name(std::string_view path);
+// A shared TLS library spanwire hooks, by its basename: OpenSSL's libssl (1.1
+// and 3.x: libssl.so.3, libssl.so.1.1; NOT NSS's libssl3.so) or GnuTLS's
+// libgnutls (libgnutls.so.30; not libgnutls-openssl.so, its compatibility shim).
+bool is_tls_library_name(std::string_view path);
 
-enum class LibraryKind { kSharedLibssl, kStaticInExecutable };
+enum class LibraryKind { kSharedLibssl, kStaticInExecutable, kSharedGnutls };
+const char* describe(LibraryKind kind);
 
 struct Library {
   FileKey key;            // from stat(open_path)
