@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libbpf-dev bpftool libelf-dev libcapstone-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libcurl4-openssl-dev libnghttp2-dev libhttp-parser-dev libjemalloc-dev
@@ -13,7 +13,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux tcpdump libcurl3-gnutls
+  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml curl nginx-light nghttp2-client nghttp2-server nghttp2-proxy openssl procps iproute2 util-linux tcpdump libcurl3-gnutls golang-go
   libclang-rt-14-dev wrk
   redis-server redis-tools python3-redis
   postgresql-15 postgresql-client-15 python3-psycopg2 python3-asyncpg

@@ -55,7 +55,8 @@ std::string doctor_report(Discovery& discovery, uint32_t self_pid, const std::st
     out += fmt::format("  {}: {} process{}: {}{}\n", reason, procs.size(), procs.size() == 1 ? "" : "es",
                        fmt::join(shown, " "), procs.size() > kExamples ? " ..." : "");
   }
-  out += "\nNot hooked yet: Go's crypto/tls, NSS, rustls, Java (JSSE).\n";
+  out += "\nNot hooked yet: Go's crypto/tls (Go executables are listed above with what was found in them), NSS, "
+         "rustls, Java (JSSE).\n";
   return out;
 }
 

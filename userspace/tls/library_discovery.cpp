@@ -1,5 +1,7 @@
 #include "tls/library_discovery.h"
 
+#include "tls/go_tls.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -185,7 +187,13 @@ void Discovery::check_executable(const std::string& pid_dir, const std::vector<M
     }
     add_unique(report.libraries, *key);
   } else if (info->go) {
-    report.why_not = "Go executable: crypto/tls is not hooked yet";
+    auto it = go_reasons_.find(*key);
+    if (it == go_reasons_.end()) {
+      std::string error;
+      const std::optional<GoTlsInfo> go = read_go_tls(exe, &error);
+      it = go_reasons_.emplace(*key, go ? describe(*go) : "Go executable: " + error).first;
+    }
+    report.why_not = it->second;
   }
 }
 

@@ -86,6 +86,8 @@ class Discovery {
   // Parse results (nullopt: not readable ELF) by file, including unhookable
   // ones, so a host full of the same program pays one parse.
   std::map<FileKey, std::optional<ElfInfo>> elf_cache_;
+  // What each Go executable offers crypto/tls probes, as doctor says it (read once per file).
+  std::map<FileKey, std::string> go_reasons_;
 };
 
 }  // namespace spanwire::tls
