@@ -228,6 +228,34 @@ TEST_F(TrackerTest, ReclaimAfterDropsCountsInsteadOfCallingItUnanswered) {
   }
 }
 
+// The drop count is judged as it was before the connection's last event was
+// made, not when that event was read: a backlog read after a stall comes
+// after the stats that already counted the drops that hit its answers.
+TEST_F(TrackerTest, DropsCountedBeforeABacklogIsReadStillMeanTheTailMayBeLost) {
+  Metrics m;
+  Collected out;
+  ConnectionTracker t{{}, m, out};
+  t.note_kernel_drops(1'000, 0);
+  t.on_open(open_event(SW_ROLE_CLIENT), 0);
+  m.kernel_ringbuf_drops = 7;  // the answer was dropped after the request was made (ts 10,005) ...
+  t.note_kernel_drops(50'000, 7);  // ... and counted before the request's event was read
+  data_to(t, SW_DIR_EGRESS, "GET /late HTTP/1.1\r\n\r\n");
+  t.on_process_exit(kTgid);
+  EXPECT_EQ(m.exchanges_unanswered, 0u);
+  EXPECT_EQ(unpaired_requests(m), 1u);
+
+  // Drops counted before the request was made say nothing about its answer.
+  Metrics m2;
+  Collected out2;
+  ConnectionTracker t2{{}, m2, out2};
+  m2.kernel_ringbuf_drops = 7;
+  t2.note_kernel_drops(1'000, 7);
+  t2.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data_to(t2, SW_DIR_EGRESS, "GET /hang HTTP/1.1\r\n\r\n");
+  t2.on_process_exit(kTgid);
+  EXPECT_EQ(m2.exchanges_unanswered, 1u);
+}
+
 TEST_F(TrackerTest, CloseCompletesCloseDelimitedResponse) {
   tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
   data(SW_DIR_EGRESS, "GET /old HTTP/1.0\r\n\r\n");

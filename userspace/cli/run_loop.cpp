@@ -335,6 +335,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       }
       if (!sensor->read_kernel_stats(metrics))
         stats_failures.report("kept their last values (counted in kernel_stats_unreadable)");
+      tracker.note_kernel_drops(monotonic_now_ns(), metrics.kernel_ringbuf_drops);
       write_stats(config.stats_file, metrics, stats_file_failures);
       last_stats = now;
     }

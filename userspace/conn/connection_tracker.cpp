@@ -50,7 +50,7 @@ class ConnectionTracker::Connection final : public BodyAhead {
     uint64_t from = 0, to = 0;  // session offsets
   };
   Range body[2];  // [0]: the client -> server stream
-  uint64_t ringbuf_drops_at_last_event = 0;  // the kernel's count when its last event came
+  uint64_t last_event_ns = 0;  // kernel time of its last data event
 
  private:
   struct Side : StreamConsumer {
@@ -114,7 +114,7 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
   }
   Connection& c = *it->second;
   c.last_activity = now;
-  c.ringbuf_drops_at_last_event = metrics_.kernel_ringbuf_drops;
+  c.last_event_ns = ev.hdr.ts_ns;
   if (!c.session || c.info.role == Role::kUnknown) {
     metrics_.events_unsupported_protocol++;
     return;
@@ -204,6 +204,24 @@ void ConnectionTracker::publish(Connection& c) {
   c.session->publish(c.info, sink);
 }
 
+void ConnectionTracker::DropHistory::note(uint64_t now_ns, uint64_t total) {
+  if (!samples_.empty() && samples_.back().second == total) return;
+  if (samples_.size() == kMaxSamples) samples_.pop_front();  // older baselines read as 0: conservative
+  samples_.emplace_back(now_ns, total);
+}
+
+uint64_t ConnectionTracker::DropHistory::since(uint64_t at_ns, uint64_t total_now) const {
+  // The count sampled at or before at_ns: any drop after at_ns is in total_now - it.
+  uint64_t before = 0;
+  for (auto it = samples_.rbegin(); it != samples_.rend(); ++it) {
+    if (it->first <= at_ns) {
+      before = it->second;
+      break;
+    }
+  }
+  return total_now > before ? total_now - before : 0;
+}
+
 void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
@@ -214,7 +232,7 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const 
     // Without the kernel's totals (close event lost, idle reclaim, eviction,
     // process exit), events lost after this connection's last one may have
     // carried its last answers: then no request may be called unanswered.
-    const bool tail_maybe_lost = !comparable && metrics_.kernel_ringbuf_drops > c.ringbuf_drops_at_last_event;
+    const bool tail_maybe_lost = !comparable && drops_.since(c.last_event_ns, metrics_.kernel_ringbuf_drops) > 0;
     for (uint8_t dir = 0; dir < 2; ++dir) {
       if (comparable) c.streams[dir].end_at(totals[dir], ts, c.consumer_for(dir));
       else if (tail_maybe_lost) c.streams[dir].end_maybe_lost(ts, c.consumer_for(dir));

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -53,6 +54,11 @@ class ConnectionTracker {
   void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now);
   void on_close(const sw_close_event& ev);
   void on_context(const sw_context_event& ev);
+  // The kernel's ring-buffer drop count, read at now_ns (CLOCK_MONOTONIC).
+  // Whether events were lost after a connection's last one is judged against
+  // the count read before that event was made, not when it was read: a
+  // backlog is read after drops that happened later.
+  void note_kernel_drops(uint64_t now_ns, uint64_t total) { drops_.note(now_ns, total); }
   void on_process_exit(uint32_t tgid);
   // Periodic work: give up on stale holes, reclaim idle connections.
   void tick(uint64_t now);
@@ -73,8 +79,20 @@ class ConnectionTracker {
   void switch_to_tls(Connection& c);
   void publish(Connection& c);
 
+  class DropHistory {
+   public:
+    void note(uint64_t now_ns, uint64_t total);
+    // Drops counted after at_ns, given the count now (all of them if no sample is that old).
+    uint64_t since(uint64_t at_ns, uint64_t total_now) const;
+
+   private:
+    static constexpr size_t kMaxSamples = 4096;  // a sample a second, only when the count changed
+    std::deque<std::pair<uint64_t, uint64_t>> samples_;  // (read time, count), oldest first
+  };
+
   Limits limits_;
   Metrics& metrics_;
+  DropHistory drops_;
   ConnectionObserver& observer_;
   const ProtocolSettings settings_;
   std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
