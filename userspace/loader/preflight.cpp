@@ -16,6 +16,7 @@ namespace spanwire {
 
 namespace {
 constexpr int kCapDacReadSearch = 2;
+constexpr int kCapNetAdmin = 12;
 constexpr int kCapSysPtrace = 19;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapPerfmon = 38;
@@ -74,6 +75,11 @@ std::string missing_required_capabilities(uint64_t cap_eff) {
     missing += "CAP_PERFMON (to attach tracepoints and uprobes)";
   }
   return missing;
+}
+
+bool may_attach_sock_ops() {
+  const uint64_t caps = effective_capabilities();
+  return has_cap(caps, kCapNetAdmin) || has_cap(caps, kCapSysAdmin);
 }
 
 void run_preflight_checks() {

@@ -24,6 +24,9 @@ bool capabilities_allow_bpf(uint64_t cap_eff);
 // when the sensor may load (CAP_SYS_ADMIN covers them all).
 std::string missing_required_capabilities(uint64_t cap_eff);
 
+// Whether this process may attach the sock_ops program (CAP_NET_ADMIN, or CAP_SYS_ADMIN).
+bool may_attach_sock_ops();
+
 // Throws StartupError for the first problem found; mounts tracefs if needed.
 void run_preflight_checks();
 

@@ -12,7 +12,6 @@
 #include <thread>
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -68,25 +67,11 @@ bool attached_elsewhere(const bpf_program* prog) {
   return sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0 || sec == "sockops";
 }
 
-constexpr int kCapNetAdmin = 12;
-
-bool has_net_admin() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("CapEff:", 0) == 0) {
-      const uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
-      return ((caps >> kCapNetAdmin) & 1) != 0;
-    }
-  }
-  return false;
-}
-
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 }  // namespace
 
 std::string Sensor::propagation_blocker(std::optional<CgroupRoot>* root) {
-  if (!has_net_admin())
+  if (!may_attach_sock_ops())
     return "missing CAP_NET_ADMIN (needed for the sock_ops program that writes the TCP option); grant it, or run "
            "with --propagation off to silence this";
   std::string why;
