@@ -256,6 +256,31 @@ TEST_F(TrackerTest, DropsCountedBeforeABacklogIsReadStillMeanTheTailMayBeLost) {
   EXPECT_EQ(m2.exchanges_unanswered, 1u);
 }
 
+// Drops the periodic reading has not seen yet: the process exits right after
+// the ring buffer lost its answers. The tracker asks the kernel afresh.
+TEST_F(TrackerTest, DropsNewerThanThePeriodicReadingAreReadAfreshAtClose) {
+  for (bool can_read : {true, false}) {
+    Metrics m;
+    Collected out;
+    ConnectionTracker t{{}, m, out};
+    t.note_kernel_drops(1'000, 0);
+    int asked = 0;
+    t.read_kernel_drops = [&]() -> std::optional<uint64_t> {
+      ++asked;
+      if (!can_read) return std::nullopt;
+      return 3;
+    };
+    t.on_open(open_event(SW_ROLE_CLIENT), 0);
+    data_to(t, SW_DIR_EGRESS, "GET /late HTTP/1.1\r\n\r\n");
+    t.on_process_exit(kTgid);
+    EXPECT_EQ(asked, 1);
+    // Unreadable: the last reading (no drops) is all there is to go by.
+    EXPECT_EQ(m.exchanges_unanswered, can_read ? 0u : 1u) << can_read;
+    EXPECT_EQ(unpaired_requests(m), can_read ? 1u : 0u) << can_read;
+    EXPECT_EQ(m.kernel_ringbuf_drops, can_read ? 3u : 0u) << can_read;
+  }
+}
+
 TEST_F(TrackerTest, CloseCompletesCloseDelimitedResponse) {
   tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
   data(SW_DIR_EGRESS, "GET /old HTTP/1.0\r\n\r\n");

@@ -237,6 +237,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     return 2;
   }
   tracker.on_unknown_connection = [&](uint32_t tgid, int32_t fd) { sensor->forget_connection(tgid, fd); };
+  tracker.read_kernel_drops = [&] { return sensor->read_ringbuf_drops(); };
   // After attaching, so that no syscall falls between the scan and the probes.
   size_t seeded = sensor->seed_inflight_syscalls();
   spdlog::debug("{} threads were blocked in socket I/O at start and will be traced from that call", seeded);
@@ -352,6 +353,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   if (sensor->consume() < 0) metrics.ringbuf_consume_errors++;
   if (!sensor->read_kernel_stats(metrics)) stats_failures.report("at shutdown");
   tracker.on_unknown_connection = nullptr;
+  tracker.read_kernel_drops = nullptr;
   tracker.close_all(now);
   metrics.connections_tracked = tracker.size();
   metrics.ready = 0;

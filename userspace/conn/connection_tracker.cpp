@@ -222,6 +222,17 @@ uint64_t ConnectionTracker::DropHistory::since(uint64_t at_ns, uint64_t total_no
   return total_now > before ? total_now - before : 0;
 }
 
+bool ConnectionTracker::lost_since(uint64_t last_event_ns) {
+  uint64_t now = metrics_.kernel_ringbuf_drops;
+  if (read_kernel_drops) {
+    if (auto fresh = read_kernel_drops(); fresh && *fresh > now) {
+      now = *fresh;
+      metrics_.kernel_ringbuf_drops = now;
+    }
+  }
+  return drops_.since(last_event_ns, now) > 0;
+}
+
 void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
@@ -232,7 +243,7 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const 
     // Without the kernel's totals (close event lost, idle reclaim, eviction,
     // process exit), events lost after this connection's last one may have
     // carried its last answers: then no request may be called unanswered.
-    const bool tail_maybe_lost = !comparable && drops_.since(c.last_event_ns, metrics_.kernel_ringbuf_drops) > 0;
+    const bool tail_maybe_lost = !comparable && lost_since(c.last_event_ns);
     for (uint8_t dir = 0; dir < 2; ++dir) {
       if (comparable) c.streams[dir].end_at(totals[dir], ts, c.consumer_for(dir));
       else if (tail_maybe_lost) c.streams[dir].end_maybe_lost(ts, c.consumer_for(dir));

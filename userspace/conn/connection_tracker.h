@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,11 +71,17 @@ class ConnectionTracker {
   // Called for data of a connection this table does not know (its open event
   // was lost or it was reclaimed): the kernel can then forget and re-announce it.
   std::function<void(uint32_t tgid, int32_t fd)> on_unknown_connection;
+  // Reads the kernel's ring-buffer drop count now (nullopt if unreadable).
+  // Asked when a connection ends without the kernel's totals: the drops that
+  // took its last events may be newer than the last periodic reading.
+  std::function<std::optional<uint64_t>()> read_kernel_drops;
 
  private:
   class Connection;
   // `totals`: bytes each direction moved (egress, ingress), when the kernel said.
   void close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals = nullptr);
+  // Whether events may have been lost since this connection's last one.
+  bool lost_since(uint64_t last_event_ns);
   void evict_least_recent();
   void switch_to_tls(Connection& c);
   void publish(Connection& c);

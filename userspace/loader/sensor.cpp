@@ -226,25 +226,27 @@ int Sensor::ring_buffer_fd() const { return ring_buffer__epoll_fd(ring_.get()); 
 
 int Sensor::consume() { return ring_buffer__consume(ring_.get()); }
 
-bool Sensor::read_kernel_stats(Metrics& m) const {
+std::optional<uint64_t> Sensor::read_stat(uint32_t idx) const {
   const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    m.kernel_stats_unreadable++;
-    return false;
-  }
+  if (ncpu <= 0) return std::nullopt;
   std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+  if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), values.data(), values.size() * sizeof(uint64_t), 0) !=
+      0)
+    return std::nullopt;
+  uint64_t sum = 0;
+  for (uint64_t v : values) sum += v;
+  return sum;
+}
+
+std::optional<uint64_t> Sensor::read_ringbuf_drops() const { return read_stat(SW_STAT_RINGBUF_DROPS); }
+
+bool Sensor::read_kernel_stats(Metrics& m) const {
   bool complete = true;
   // A counter that cannot be read keeps its last value: reading it as 0
   // would make drops look like they never happened.
   auto read = [&](uint32_t idx, std::atomic<uint64_t>& into) {
-    if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), values.data(), values.size() * sizeof(uint64_t),
-                             0) != 0) {
-      complete = false;
-      return;
-    }
-    uint64_t sum = 0;
-    for (uint64_t v : values) sum += v;
-    into = sum;
+    if (auto v = read_stat(idx)) into = *v;
+    else complete = false;
   };
   read(SW_STAT_RINGBUF_DROPS, m.kernel_ringbuf_drops);
   read(SW_STAT_BYTES_UNCOPIED, m.kernel_bytes_uncopied);

@@ -55,6 +55,8 @@ class Sensor {
   // Copies the kernel's counters into the metrics (kernel_* fields). A counter
   // that cannot be read keeps its value; false then (and counted).
   bool read_kernel_stats(Metrics& metrics) const;
+  // The ring-buffer drop count now, summed over CPUs; nullopt if unreadable.
+  std::optional<uint64_t> read_ringbuf_drops() const;
   // Drops the kernel's state of one connection: its next syscall re-announces it.
   void forget_connection(uint32_t tgid, int32_t fd);
   // Recovers socket syscalls that were already blocked when the probes
@@ -74,6 +76,7 @@ class Sensor {
                                std::string* error);
 
  private:
+  std::optional<uint64_t> read_stat(uint32_t idx) const;  // one counter of `stats`, summed over CPUs
   struct SkeletonDeleter { void operator()(spanwire_bpf* s) const; };
   struct RingBufferDeleter { void operator()(ring_buffer* rb) const; };
   static int on_record(void* ctx, void* data, size_t size);
