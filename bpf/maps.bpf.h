@@ -107,6 +107,56 @@ struct {
 	__type(value, __u8);
 } netns_filter SEC(".maps");
 
+/* Go programs (go_hooks.bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64); /* uprobe cookie: one per attached Go file */
+	__type(value, struct sw_go_offsets);
+} go_offsets SEC(".maps");
+
+/* crypto/tls Read/Write calls in flight, per goroutine (a goroutine that
+ * dies inside one leaves its entry: LRU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_go_key);
+	__type(value, struct sw_tls_args);
+} go_tls_calls SEC(".maps");
+
+/* Goroutines that read a server request: their calls serve it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_go_key);
+	__type(value, __u8);
+} go_serving SEC(".maps");
+
+/* Goroutines working for another one's request (started by it, or writing
+ * a request it made): key -> the serving goroutine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sw_go_key);
+	__type(value, __u64);
+} go_owner SEC(".maps");
+
+/* net/http client requests (*Request) -> the goroutine that made them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_go_key); /* g: the *Request */
+	__type(value, __u64);
+} go_request_owner SEC(".maps");
+
+/* runtime.newproc1 in flight, per thread (it runs on the system stack): the creating goroutine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u64);
+} go_newproc SEC(".maps");
+
 /* Trace context maps (propagation.bpf.h, sock_ops.bpf.h). */
 #define SW_WIRE_RX_SLOTS 4
 

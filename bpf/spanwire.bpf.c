@@ -34,5 +34,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "propagation.bpf.h"
 #include "syscall_hooks.bpf.h"
 #include "tls_hooks.bpf.h"
+#include "go_hooks.bpf.h"
 #include "process_hooks.bpf.h"
 #include "sock_ops.bpf.h"

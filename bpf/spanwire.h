@@ -248,6 +248,32 @@ struct sw_tls_key {
 	__u32 pad;
 };
 
+/* Go programs (go_hooks.bpf.h). Go's goroutines move between threads, so
+ * events of Go's crypto/tls name a goroutine where others name a thread:
+ * hdr.tid is then SW_GOROUTINE_TOKEN | (g >> 3), never a real thread id
+ * (those stay below 2^22). */
+#define SW_GOROUTINE_TOKEN 0x80000000u
+
+/* Where a Go binary keeps the socket of a crypto/tls.Conn, for one attached
+ * file (uprobe cookie -> offsets): Conn.conn is a net.Conn interface
+ * (itab, data), data is a *net.TCPConn whose conn.fd is a *net.netFD, whose
+ * pfd (internal/poll.FD) holds Sysfd. Offsets from the binary's DWARF, or
+ * the layout every Go release since 1.12 has had. */
+struct sw_go_offsets {
+	__u32 conn_iface;   /* crypto/tls.Conn.conn */
+	__u32 tcpconn_fd;   /* net.TCPConn.conn + net.conn.fd */
+	__u32 netfd_sysfd;  /* net.netFD.pfd + internal/poll.FD.Sysfd */
+	__u32 pad;
+	__u64 tcpconn_itab; /* address of the (*net.TCPConn, net.Conn) itab; 0: not checked */
+};
+
+/* A goroutine of one process. */
+struct sw_go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
 /* Key of the kernel's connection table (exposed so userspace can sweep the
  * entries of exited processes). */
 struct sw_conn_key {

@@ -5,6 +5,51 @@
  * many events of payload_cap bytes; the rest is a known gap. */
 #define SW_TLS_MAX_CHUNKS 4
 
+/* Copies `bytes` of plaintext at a->buf, moved by one TLS call on a->fd, as
+ * data events. `id` is (tgid << 32 | the event's thread): a goroutine token for Go. */
+static __always_inline void tls_emit(__u64 id, const struct sw_tls_args *a, __u64 bytes)
+{
+	__u32 tgid = id >> 32;
+	__u64 sk = a->fd >= 0 ? tcp_sock_of_fd(a->fd) : 0;
+	if (!sk) { /* no socket call seen for this session yet (e.g. a memory BIO) */
+		stat_add(SW_STAT_TLS_NO_CONN, 1);
+		return;
+	}
+	struct conn_state *c = conn_for_data(tgid, a->fd, sk);
+	if (!c)
+		return;
+	mark_tls(c);
+	if (c->protocol == SW_PROTO_UNKNOWN) {
+		struct head_segments segs = {.ptr = {a->buf, 0}, .len = {bytes, 0}};
+		infer_protocol(tgid, a->fd, c, &segs, bytes, a->dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0, false);
+	}
+	if (!payload_copied(c->protocol)) {
+		__sync_fetch_and_add(&c->tls_pos[a->dir & 1], bytes);
+		return;
+	}
+	if (!c->open_sent)
+		emit_open(tgid, a->fd, c);
+
+	struct sw_data_event *ev = start_data_event(id, a->fd, c, a->ts_start, a->dir,
+						    a->dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ);
+	if (!ev)
+		return;
+	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
+
+	__u64 cap = copy_cap();
+	__u64 off = 0;
+	for (int i = 0; i < SW_TLS_MAX_CHUNKS; i++) {
+		__u64 left = bytes - off;
+		/* The last chunk declares whatever is left: copied up to the cap, the rest a gap. */
+		__u64 n = (i == SW_TLS_MAX_CHUNKS - 1 || left < cap) ? left : cap;
+		ev->flags = SW_DATA_TLS;
+		emit_chunk(c, ev, a->buf + off, n, 0);
+		off += n;
+		if (off >= bytes)
+			break;
+	}
+}
+
 static __always_inline int tls_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -55,44 +100,7 @@ static __always_inline int tls_exit(long ret, bool ex)
 		if (known)
 			a.fd = *known;
 	}
-	__u64 sk = a.fd >= 0 ? tcp_sock_of_fd(a.fd) : 0;
-	if (!sk) { /* no socket call seen for this session yet (e.g. a memory BIO) */
-		stat_add(SW_STAT_TLS_NO_CONN, 1);
-		return 0;
-	}
-	struct conn_state *c = conn_for_data(tgid, a.fd, sk);
-	if (!c)
-		return 0;
-	mark_tls(c);
-	if (c->protocol == SW_PROTO_UNKNOWN) {
-		struct head_segments segs = {.ptr = {a.buf, 0}, .len = {bytes, 0}};
-		infer_protocol(tgid, a.fd, c, &segs, bytes, a.dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0, false);
-	}
-	if (!payload_copied(c->protocol)) {
-		__sync_fetch_and_add(&c->tls_pos[a.dir & 1], bytes);
-		return 0;
-	}
-	if (!c->open_sent)
-		emit_open(tgid, a.fd, c);
-
-	struct sw_data_event *ev = start_data_event(id, a.fd, c, a.ts_start, a.dir,
-						    a.dir == SW_DIR_EGRESS ? SW_SYS_SSL_WRITE : SW_SYS_SSL_READ);
-	if (!ev)
-		return 0;
-	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
-
-	__u64 cap = copy_cap();
-	__u64 off = 0;
-	for (int i = 0; i < SW_TLS_MAX_CHUNKS; i++) {
-		__u64 left = bytes - off;
-		/* The last chunk declares whatever is left: copied up to the cap, the rest a gap. */
-		__u64 n = (i == SW_TLS_MAX_CHUNKS - 1 || left < cap) ? left : cap;
-		ev->flags = SW_DATA_TLS;
-		emit_chunk(c, ev, a.buf + off, n, 0);
-		off += n;
-		if (off >= bytes)
-			break;
-	}
+	tls_emit(id, &a, bytes);
 	return 0;
 }
 

@@ -1,10 +1,12 @@
 // Go crypto/tls discovery: RET instructions found by Capstone, the version in
 // the build info, and a real Go TLS program built with Debian's Go.
 #include "tls/go_tls.h"
+#include "tls/go_dwarf.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -81,37 +83,97 @@ func main() {
   fs::path dir_;
 };
 
-TEST_F(GoBinary, FindsCryptoTlsReadAndWriteWithTheirReturns) {
+TEST_F(GoBinary, FindsCryptoTlsReadWithItsReturnsAndWriteAndNewproc) {
   std::string error;
   const auto info = read_go_tls((dir_ / "plain").string(), &error);
   ASSERT_TRUE(info) << error;
   EXPECT_EQ(info->why_not, "");
+  EXPECT_FALSE(info->stripped);
   EXPECT_TRUE(info->go_version.starts_with("go1.")) << info->go_version;
-  ASSERT_TRUE(info->read && info->write);
+  ASSERT_TRUE(info->read && info->write && info->newproc);
   EXPECT_EQ(info->read->name, "crypto/tls.(*Conn).Read");
-  for (const GoFunction* f : {&*info->read, &*info->write}) {
+  EXPECT_GT(info->write->file_offset, 0u);
+  EXPECT_TRUE(info->write->ret_offsets.empty()) << "Write is copied at its entry";
+  // The first byte at each return offset of the functions with a return side is a RET opcode.
+  std::ifstream file(dir_ / "plain", std::ios::binary);
+  for (const GoFunction* f : {&*info->read, &*info->newproc}) {
     EXPECT_GT(f->size, 0u);
     ASSERT_FALSE(f->ret_offsets.empty()) << f->name;
     for (uint64_t r : f->ret_offsets) {
       EXPECT_GT(r, f->file_offset);
       EXPECT_LT(r, f->file_offset + f->size);
+      file.seekg(static_cast<std::streamoff>(r));
+      const int op = file.get();
+      EXPECT_TRUE(op == 0xc3 || op == 0xc2) << f->name << " " << std::hex << op;
     }
   }
-  // The first byte at each return offset is a RET opcode.
-  std::ifstream file(dir_ / "plain", std::ios::binary);
-  for (uint64_t r : info->write->ret_offsets) {
-    file.seekg(static_cast<std::streamoff>(r));
-    const int op = file.get();
-    EXPECT_TRUE(op == 0xc3 || op == 0xc2) << std::hex << op;
-  }
-  EXPECT_NE(describe(*info).find("Read ("), std::string::npos);
+  EXPECT_FALSE(info->round_trip) << "this program makes no net/http request";
+  EXPECT_NE(describe(*info).find("Read (entry and"), std::string::npos) << describe(*info);
 }
 
-TEST_F(GoBinary, StrippedBinariesSayWhatIsMissing) {
-  const auto info = read_go_tls((dir_ / "stripped").string());
+// The offsets read from DWARF are the layout assumed for binaries without it.
+TEST_F(GoBinary, SocketOffsetsFromDwarfMatchTheAssumedLayout) {
+  const auto info = read_go_tls((dir_ / "plain").string());
   ASSERT_TRUE(info);
-  EXPECT_NE(info->why_not.find("stripped"), std::string::npos) << info->why_not;
+  ASSERT_TRUE(info->layout.from_dwarf);
+  const sw_go_offsets assumed = assumed_conn_layout();
+  EXPECT_EQ(info->layout.offsets.conn_iface, assumed.conn_iface);
+  EXPECT_EQ(info->layout.offsets.tcpconn_fd, assumed.tcpconn_fd);
+  EXPECT_EQ(info->layout.offsets.netfd_sysfd, assumed.netfd_sysfd);
+  EXPECT_NE(info->layout.offsets.tcpconn_itab, 0u) << "the (*net.TCPConn, net.Conn) itab, from .symtab";
+}
+
+// -s -w removes .symtab and DWARF: the functions come from .gopclntab, at the same places.
+TEST_F(GoBinary, StrippedBinariesAreFoundThroughGopclntab) {
+  const auto plain = read_go_tls((dir_ / "plain").string());
+  const auto info = read_go_tls((dir_ / "stripped").string());
+  ASSERT_TRUE(plain && info);
+  EXPECT_TRUE(info->stripped);
+  EXPECT_EQ(info->why_not, "");
   EXPECT_TRUE(info->go_version.starts_with("go1.")) << "the build info survives stripping";
+  EXPECT_FALSE(info->layout.from_dwarf);
+  EXPECT_EQ(info->layout.offsets.tcpconn_itab, 0u) << "no symbol: the connection's type is not checked";
+  ASSERT_TRUE(info->read && info->write && info->newproc);
+  EXPECT_EQ(info->read->address, plain->read->address);
+  EXPECT_EQ(info->write->address, plain->write->address);
+  EXPECT_EQ(info->newproc->address, plain->newproc->address);
+  EXPECT_EQ(info->read->ret_offsets.size(), plain->read->ret_offsets.size());
+  EXPECT_NE(describe(*info).find(".gopclntab"), std::string::npos) << describe(*info);
+}
+
+// A two-function table in the Go 1.20+ layout, written by hand.
+TEST(GoTls, FindsAFunctionInAGopclntab) {
+  std::vector<uint8_t> t(256, 0);
+  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(t.data() + at, &v, 4); };
+  auto put64 = [&](size_t at, uint64_t v) { std::memcpy(t.data() + at, &v, 8); };
+  put32(0, 0xfffffff1u);
+  t[6] = 1, t[7] = 8;                    // minLC, ptrSize
+  const size_t names = 80, pcln = 128;
+  put64(8, 2);                           // nfunc
+  put64(8 + 2 * 8, 0);                   // textStart: not recorded, .text's address is used
+  put64(8 + 3 * 8, names);
+  put64(8 + 7 * 8, pcln);
+  const std::string text = std::string("main.main") + '\0' + "crypto/tls.(*Conn).Read" + '\0';
+  std::memcpy(t.data() + names, text.data(), text.size());
+  put32(pcln + 0, 0x00), put32(pcln + 4, 32);   // main.main at +0, its _func at pcln+32
+  put32(pcln + 8, 0x40), put32(pcln + 12, 40);  // Read at +0x40, its _func at pcln+40
+  put32(pcln + 16, 0x90);                       // end of the last function
+  put32(pcln + 32, 0x00), put32(pcln + 36, 0);
+  put32(pcln + 40, 0x40), put32(pcln + 44, 10);
+  const auto read = find_in_pclntab(t, 0x401000, "crypto/tls.(*Conn).Read");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->address, 0x401040u);
+  EXPECT_EQ(read->size, 0x50u);
+  EXPECT_FALSE(find_in_pclntab(t, 0x401000, "crypto/tls.(*Conn).Write"));
+  EXPECT_FALSE(find_in_pclntab(t, 0x401000, "main.mai")) << "whole names only";
+}
+
+TEST(GoTls, PclntabOfAnotherLayoutIsNotRead) {
+  std::vector<uint8_t> table(128, 0);
+  EXPECT_FALSE(find_in_pclntab(table, 0x401000, "main.main"));
+  table[0] = 0xfa, table[1] = table[2] = table[3] = 0xff, table[7] = 8;  // Go 1.16-1.17 magic
+  EXPECT_FALSE(find_in_pclntab(table, 0x401000, "main.main"));
+  EXPECT_FALSE(find_in_pclntab({}, 0, "main.main"));
 }
 
 TEST(GoTls, NotGoIsAnError) {

@@ -138,6 +138,24 @@ TEST_F(TraceLinkerTest, ConcurrentInterleavedRequestsStayApart) {
   EXPECT_EQ(traces.size(), 3u);
 }
 
+// Go spans carry a goroutine token where others carry a thread: the same rule
+// links them, and the link says it was goroutine evidence.
+TEST_F(TraceLinkerTest, GoroutineTokensLinkAndSaySo) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  const uint32_t handler = SW_GOROUTINE_TOKEN | 0x1234;
+  for (Span& s : two_tier(43000, 43001, 100 * kMs, handler)) linker.consume(std::move(s));
+  // Another goroutine of the same process, serving nothing, makes a call at the same time: not linked.
+  linker.consume(make(5, SpanKind::kClient, 20, SW_GOROUTINE_TOKEN | 0x9999, key(43002, 9090, 7000),
+                      100 * kMs + 3 * kMs, 100 * kMs + 4 * kMs));
+  linker.flush(std::chrono::milliseconds(0));
+  ASSERT_EQ(out.spans.size(), 5u);
+  EXPECT_EQ(by_name("3").parent_span_id, by_name("2").span_id);
+  EXPECT_EQ(attr(by_name("3"), "spanwire.link"), "goroutine");
+  EXPECT_FALSE(by_name("5").has_parent());
+  EXPECT_EQ(metrics.spans_linked_goroutine.load(), 1u);
+  EXPECT_EQ(metrics.spans_linked_thread.load(), 0u);
+}
+
 TEST_F(TraceLinkerTest, MissingPartnerLeavesARootInItsOwnTrace) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow});
   std::vector<Span> spans = two_tier(40000, 40001, 100 * kMs);

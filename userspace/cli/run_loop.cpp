@@ -114,6 +114,22 @@ class SensorProbes final : public tls::AttachedProbes {
  private:
   std::vector<Sensor::Link> links_;
 };
+
+// The Go probes on one executable, and the socket offsets they use.
+class GoProbes final : public tls::AttachedProbes {
+ public:
+  GoProbes(Sensor& sensor, Sensor::GoAttachment attachment) : sensor_(sensor), attachment_(std::move(attachment)) {}
+  ~GoProbes() override {
+    attachment_.links.clear();  // detach first: no probe may still use the offsets
+    sensor_.release_go(attachment_.cookie);
+  }
+  GoProbes(const GoProbes&) = delete;
+  GoProbes& operator=(const GoProbes&) = delete;
+
+ private:
+  Sensor& sensor_;
+  Sensor::GoAttachment attachment_;
+};
 sigset_t stop_signal_set() {
   sigset_t set;
   sigemptyset(&set);
@@ -248,6 +264,11 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   auto tls_hooks = std::make_unique<tls::TlsHooks>(
       discovery,
       [&](const tls::Library& lib, std::string* error) -> std::unique_ptr<tls::AttachedProbes> {
+        if (lib.kind == tls::LibraryKind::kGoExecutable) {
+          auto go = sensor->attach_go(lib.open_path, *lib.go, error);
+          if (go.links.empty()) return nullptr;
+          return std::make_unique<GoProbes>(*sensor, std::move(go));
+        }
         auto links = sensor->attach_tls(lib.open_path, lib.symbols.names(), error);
         if (links.empty()) return nullptr;
         return std::make_unique<SensorProbes>(std::move(links));

@@ -373,4 +373,63 @@ std::vector<Sensor::Link> Sensor::attach_tls(const std::string& path, const std:
   return links;
 }
 
+Sensor::GoAttachment Sensor::attach_go(const std::string& path, const tls::GoTlsInfo& go, std::string* error) {
+  GoAttachment out;
+  const uint64_t cookie = next_go_cookie_++;
+  const sw_go_offsets offsets = go.layout.offsets;
+  if (int err = bpf_map__update_elem(skel_->maps.go_offsets, &cookie, sizeof(cookie), &offsets, sizeof(offsets),
+                                     BPF_ANY)) {
+    if (error) *error = "cannot hand the socket offsets to the kernel: " + errno_text(err);
+    return out;
+  }
+  out.cookie = cookie;
+  auto attach = [&](bpf_program* prog, const std::string& what, uint64_t offset) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
+    if (link == nullptr) {
+      if (error) *error = what + ": " + errno_text(errno);
+      return false;
+    }
+    out.links.emplace_back(link);
+    return true;
+  };
+  struct Site {
+    const std::optional<tls::GoFunction>& fn;
+    bpf_program* entry;
+    bpf_program* ret;  // nullptr: entry only
+  };
+  const Site sites[] = {
+      {go.write, skel_->progs.uprobe_go_tls_write, nullptr},  // copied at entry
+      {go.read, skel_->progs.uprobe_go_tls_read, skel_->progs.uprobe_go_tls_read_ret},
+      {go.newproc, skel_->progs.uprobe_go_newproc, skel_->progs.uprobe_go_newproc_ret},
+      {go.round_trip, skel_->progs.uprobe_go_round_trip, nullptr},
+      {go.request_write, skel_->progs.uprobe_go_request_write, nullptr},
+  };
+  bool ok = true;
+  for (const Site& site : sites) {
+    if (!ok) break;
+    if (!site.fn || site.fn->file_offset == 0) continue;
+    // A function with returns but none found cannot be hooked: its calls would never end.
+    if (site.ret && site.fn->ret_offsets.empty()) continue;
+    ok = attach(site.entry, site.fn->name, site.fn->file_offset);
+    for (uint64_t ret : site.ret ? site.fn->ret_offsets : std::vector<uint64_t>{}) {
+      if (!ok) break;
+      ok = attach(site.ret, site.fn->name + " RET", ret);
+    }
+  }
+  if (!ok || out.links.empty()) {
+    if (ok && error) *error = "no Go function to hook";
+    out.links.clear();  // all or nothing
+    release_go(cookie);
+    out.cookie = 0;
+  }
+  return out;
+}
+
+void Sensor::release_go(uint64_t cookie) {
+  if (cookie == 0) return;
+  // ENOENT is fine: nothing to free.
+  bpf_map__delete_elem(skel_->maps.go_offsets, &cookie, sizeof(cookie), 0);
+}
+
 }  // namespace spanwire

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "loader/cgroup_root.h"
+#include "tls/go_tls.h"
 
 struct bpf_link;
 struct ring_buffer;
@@ -74,6 +75,16 @@ class Sensor {
   // Returns the links (destroying them detaches); empty with *error set on failure.
   std::vector<Link> attach_tls(const std::string& path, const std::vector<std::string>& functions,
                                std::string* error);
+  // Attaches the Go probes (bpf/go_hooks.bpf.h) to one Go executable, for
+  // every process that runs it: entries, and every RET where the return
+  // side is needed. The socket offsets go to the kernel under a cookie that
+  // release_go() frees once the links are gone. Empty with *error on failure.
+  struct GoAttachment {
+    std::vector<Link> links;
+    uint64_t cookie = 0;
+  };
+  GoAttachment attach_go(const std::string& path, const tls::GoTlsInfo& go, std::string* error);
+  void release_go(uint64_t cookie);
 
  private:
   std::optional<uint64_t> read_stat(uint32_t idx) const;  // one counter of `stats`, summed over CPUs
@@ -88,6 +99,7 @@ class Sensor {
   bool propagating_ = false;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
   std::vector<std::string> attached_;
+  uint64_t next_go_cookie_ = 1;
 };
 
 }  // namespace spanwire

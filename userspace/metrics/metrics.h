@@ -35,6 +35,7 @@ namespace spanwire {
   X(spans_created, "spans built")                                                \
   X(spans_linked_tuple, "server spans linked under their same-host client span (tuple + TCP sequence)") \
   X(spans_linked_thread, "client spans linked under the server span their thread was serving") \
+  X(spans_linked_goroutine, "Go client spans linked under the server span their goroutine (or its creator) served") \
   X(spans_context_kernel, "spans whose ids the kernel decided (they may have gone on the wire)") \
   X(spans_linked_wire, "spans linked under a local parent by the kernel's ids (TCP option, same-host tuple, thread)") \
   X(spans_link_ambiguous, "thread links chosen among several in-flight requests of one thread") \

@@ -14,7 +14,13 @@ namespace {
 // Parent chains are short (one per tier); a longer walk means a bug, not a trace.
 constexpr int kMaxDepth = 256;
 
-const char* link_name(bool tuple) { return tuple ? "tuple" : "thread"; }
+// A thread link between Go spans is goroutine evidence: their tid is a goroutine token.
+bool by_goroutine(uint32_t tid) { return (tid & SW_GOROUTINE_TOKEN) != 0; }
+
+const char* link_name(bool tuple, uint32_t tid) {
+  if (tuple) return "tuple";
+  return by_goroutine(tid) ? "goroutine" : "thread";
+}
 
 // spanwire.link of a span whose ids the kernel decided, by where they came from.
 const char* decided_link_name(uint8_t source) {
@@ -285,12 +291,14 @@ void TraceLinker::release(uint64_t id) {
     Node& parent = *find(n.parent);
     span.parent_span_id = parent.span_id;
     const bool tuple = n.link == Link::kTuple;
-    span.attributes.push_back({"spanwire.link", std::string(link_name(tuple))});
+    span.attributes.push_back({"spanwire.link", std::string(link_name(tuple, n.linkage.tid))});
     if (n.ambiguous) {
       span.attributes.push_back({"spanwire.link.ambiguous", true});
       metrics_.spans_link_ambiguous++;
     }
-    (tuple ? metrics_.spans_linked_tuple : metrics_.spans_linked_thread)++;
+    if (tuple) metrics_.spans_linked_tuple++;
+    else if (by_goroutine(n.linkage.tid)) metrics_.spans_linked_goroutine++;
+    else metrics_.spans_linked_thread++;
     --parent.held_children;
   } else if (n.linkage.context != ContextSource::kNone) {
     // The header's parent, set by the builder, stays.

@@ -32,13 +32,17 @@ std::string doctor_report(Discovery& discovery, uint32_t self_pid, const std::st
   }
 
   std::string out =
-      "TLS libraries hooked (uprobes on SSL_read/SSL_write and friends, gnutls_record_recv/send; one attachment "
-      "per file):\n";
+      "TLS libraries hooked (uprobes on SSL_read/SSL_write and friends, gnutls_record_recv/send, Go's "
+      "crypto/tls.(*Conn).Read/Write; one attachment per file):\n";
   if (discovery.libraries().empty()) out += "  none found\n";
   for (const auto& [key, lib] : discovery.libraries()) {
     const char* kind = describe(lib.kind);
-    out += fmt::format("  {}  ({}, {}{})\n", lib.path, kind, fmt::join(lib.symbols.names(), " "),
-                       host_set.count(key) ? ", host library: hooked at start" : "");
+    if (lib.go) {
+      out += fmt::format("  {}  ({})\n    {}\n", lib.path, kind, describe(*lib.go));
+    } else {
+      out += fmt::format("  {}  ({}, {}{})\n", lib.path, kind, fmt::join(lib.symbols.names(), " "),
+                         host_set.count(key) ? ", host library: hooked at start" : "");
+    }
     if (lib.open_path != lib.path) out += fmt::format("    opened as {}\n", lib.open_path);
     auto it = users.find(key);
     if (it == users.end()) {
@@ -55,8 +59,7 @@ std::string doctor_report(Discovery& discovery, uint32_t self_pid, const std::st
     out += fmt::format("  {}: {} process{}: {}{}\n", reason, procs.size(), procs.size() == 1 ? "" : "es",
                        fmt::join(shown, " "), procs.size() > kExamples ? " ..." : "");
   }
-  out += "\nNot hooked yet: Go's crypto/tls (Go executables are listed above with what was found in them), NSS, "
-         "rustls, Java (JSSE).\n";
+  out += "\nNot hooked yet: NSS, rustls, Java (JSSE); Go before 1.18 or on other architectures than amd64.\n";
   return out;
 }
 

@@ -122,6 +122,7 @@ const char* describe(LibraryKind kind) {
     case LibraryKind::kSharedLibssl: return "OpenSSL libssl";
     case LibraryKind::kSharedGnutls: return "GnuTLS libgnutls";
     case LibraryKind::kStaticInExecutable: return "TLS symbols in executable";
+    case LibraryKind::kGoExecutable: return "Go crypto/tls";
   }
   return "";
 }
@@ -159,6 +160,45 @@ std::optional<FileKey> Discovery::check_shared(const std::string& pid_dir, const
   return key;
 }
 
+Library Discovery::executable_library(const FileKey& key, const std::string& pid_dir,
+                                      const std::vector<Mapping>& maps, LibraryKind kind) const {
+  // The executable's own mapping gives its path as the process sees it, and
+  // an open path that does not depend on /proc/PID/exe's symlink semantics.
+  const std::string exe = pid_dir + "/exe";
+  Library lib{key, {}, exe, kind, {}, nullptr};
+  for (const Mapping& m : maps) {
+    if (regular_file_key(pid_dir + "/root" + m.path) == key) {
+      lib.path = m.path;
+      lib.open_path = pid_dir + "/root" + m.path;
+      break;
+    }
+  }
+  if (lib.path.empty()) {
+    std::error_code ec;
+    lib.path = fs::read_symlink(exe, ec).string();
+  }
+  return lib;
+}
+
+bool Discovery::check_go(const FileKey& key, const std::string& exe, std::string* why_not) {
+  auto it = go_infos_.find(key);
+  if (it == go_infos_.end()) {
+    std::string error;
+    std::optional<GoTlsInfo> go = read_go_tls(exe, &error);
+    if (!go) go_errors_[key] = "Go executable: " + error;
+    it = go_infos_.emplace(key, go ? std::make_shared<const GoTlsInfo>(std::move(*go)) : nullptr).first;
+  }
+  if (!it->second) {
+    *why_not = go_errors_[key];
+    return false;
+  }
+  if (!it->second->hookable()) {
+    *why_not = describe(*it->second);
+    return false;
+  }
+  return true;
+}
+
 void Discovery::check_executable(const std::string& pid_dir, const std::vector<Mapping>& maps,
                                  ProcessReport& report) {
   const std::string exe = pid_dir + "/exe";
@@ -169,31 +209,19 @@ void Discovery::check_executable(const std::string& pid_dir, const std::vector<M
   // Checked before "Go": a cgo program may link OpenSSL in, and then it is hookable.
   if (info->ssl.hookable()) {
     if (!libraries_.contains(*key)) {
-      // The executable's own mapping gives its path as the process sees it, and
-      // an open path that does not depend on /proc/PID/exe's symlink semantics.
-      Library lib{*key, {}, exe, LibraryKind::kStaticInExecutable, info->ssl};
-      for (const Mapping& m : maps) {
-        if (regular_file_key(pid_dir + "/root" + m.path) == key) {
-          lib.path = m.path;
-          lib.open_path = pid_dir + "/root" + m.path;
-          break;
-        }
-      }
-      if (lib.path.empty()) {
-        std::error_code ec;
-        lib.path = fs::read_symlink(exe, ec).string();
-      }
+      Library lib = executable_library(*key, pid_dir, maps, LibraryKind::kStaticInExecutable);
+      lib.symbols = info->ssl;
       libraries_.emplace(*key, std::move(lib));
     }
     add_unique(report.libraries, *key);
   } else if (info->go) {
-    auto it = go_reasons_.find(*key);
-    if (it == go_reasons_.end()) {
-      std::string error;
-      const std::optional<GoTlsInfo> go = read_go_tls(exe, &error);
-      it = go_reasons_.emplace(*key, go ? describe(*go) : "Go executable: " + error).first;
+    if (!check_go(*key, exe, &report.why_not)) return;
+    if (!libraries_.contains(*key)) {
+      Library lib = executable_library(*key, pid_dir, maps, LibraryKind::kGoExecutable);
+      lib.go = go_infos_.at(*key);
+      libraries_.emplace(*key, std::move(lib));
     }
-    report.why_not = it->second;
+    add_unique(report.libraries, *key);
   }
 }
 

@@ -8,12 +8,14 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tls/elf_symbols.h"
+#include "tls/go_tls.h"
 
 namespace spanwire::tls {
 
@@ -40,7 +42,7 @@ std::vector<Mapping> parse_maps(std::string_view text);
 // libgnutls (libgnutls.so.30; not libgnutls-openssl.so, its compatibility shim).
 bool is_tls_library_name(std::string_view path);
 
-enum class LibraryKind { kSharedLibssl, kStaticInExecutable, kSharedGnutls };
+enum class LibraryKind { kSharedLibssl, kStaticInExecutable, kSharedGnutls, kGoExecutable };
 const char* describe(LibraryKind kind);
 
 struct Library {
@@ -49,6 +51,7 @@ struct Library {
   std::string open_path;  // openable by the sensor: <proc_root>/<pid>/root<path>, or a host path
   LibraryKind kind = LibraryKind::kSharedLibssl;
   SslSymbols symbols;
+  std::shared_ptr<const GoTlsInfo> go;  // kGoExecutable: what its Go probes attach to
 };
 
 // What a scan found for one process.
@@ -80,14 +83,20 @@ class Discovery {
   std::optional<FileKey> check_shared(const std::string& pid_dir, const std::string& path, std::string* why_not);
   // The executable, for OpenSSL linked into it; fills report.libraries or why_not.
   void check_executable(const std::string& pid_dir, const std::vector<Mapping>& maps, ProcessReport& report);
+  // A Go executable: hookable (added to libraries_) or *why_not.
+  bool check_go(const FileKey& key, const std::string& exe, std::string* why_not);
+  // The executable as a library: its path as the process sees it, and a path the sensor can open.
+  Library executable_library(const FileKey& key, const std::string& pid_dir, const std::vector<Mapping>& maps,
+                             LibraryKind kind) const;
 
   std::string proc_root_;
   std::map<FileKey, Library> libraries_;
   // Parse results (nullopt: not readable ELF) by file, including unhookable
   // ones, so a host full of the same program pays one parse.
   std::map<FileKey, std::optional<ElfInfo>> elf_cache_;
-  // What each Go executable offers crypto/tls probes, as doctor says it (read once per file).
-  std::map<FileKey, std::string> go_reasons_;
+  // What each Go executable offers the Go probes (read once per file; null: not readable).
+  std::map<FileKey, std::shared_ptr<const GoTlsInfo>> go_infos_;
+  std::map<FileKey, std::string> go_errors_;
 };
 
 }  // namespace spanwire::tls
