@@ -12,28 +12,6 @@
  * from the Conn (offsets per file, go_offsets), not from a nested syscall,
  * for the same reason: the read syscall may run on another thread. */
 
-static __always_inline struct sw_go_key go_key(__u32 tgid, __u64 g)
-{
-	struct sw_go_key k = {.tgid = tgid, .g = g};
-	return k;
-}
-
-static __always_inline __u32 goroutine_token(__u64 g)
-{
-	return SW_GOROUTINE_TOKEN | ((__u32)(g >> 3) & ~SW_GOROUTINE_TOKEN);
-}
-
-/* The goroutine whose request g's work is for: g itself when it serves one
- * (or works for nobody known). */
-static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)
-{
-	struct sw_go_key k = go_key(tgid, g);
-	if (bpf_map_lookup_elem(&go_serving, &k))
-		return g;
-	__u64 *owner = bpf_map_lookup_elem(&go_owner, &k);
-	return owner ? *owner : g;
-}
-
 /* The socket of a *crypto/tls.Conn, or -1 (not a TCP connection, unreadable). */
 static __always_inline int go_conn_fd(__u64 conn, const struct sw_go_offsets *o)
 {
@@ -88,7 +66,7 @@ static __always_inline int go_tls_enter(struct pt_regs *ctx, __u8 dir)
 		 * can never be reported before the request it answers. */
 		__u64 len = ctx->cx;
 		if (len > 0)
-			tls_emit(((__u64)tgid << 32) | goroutine_token(go_owner_of(tgid, ctx->r14)), &a, len);
+			tls_emit(go_event_id(tgid, ctx->r14, SW_DIR_EGRESS, NULL), &a, len);
 		return 0;
 	}
 	if (bpf_map_update_elem(&go_tls_calls, &k, &a, BPF_ANY))
@@ -126,13 +104,7 @@ int uprobe_go_tls_read_ret(struct pt_regs *ctx)
 		return 0;
 	struct sw_conn_key ck = {.tgid = tgid, .fd = a.fd};
 	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
-	if (c && c->role == SW_ROLE_SERVER) {
-		/* g reads a request: its calls, and its new goroutines', serve it. */
-		__u8 one = 1;
-		bpf_map_update_elem(&go_serving, &k, &one, BPF_ANY);
-		bpf_map_delete_elem(&go_owner, &k);
-	}
-	tls_emit(((__u64)tgid << 32) | goroutine_token(g), &a, (__u64)n);
+	tls_emit(go_event_id(tgid, g, SW_DIR_INGRESS, c), &a, (__u64)n);
 	return 0;
 }
 
@@ -143,8 +115,13 @@ SEC("uprobe")
 int uprobe_go_newproc(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)(id >> 32) == self_tgid)
+	__u32 tgid = id >> 32;
+	if (tgid == self_tgid)
 		return 0;
+	if (!bpf_map_lookup_elem(&go_procs, &tgid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&go_procs, &tgid, &one, BPF_ANY);
+	}
 	__u64 caller = ctx->bx;
 	bpf_map_update_elem(&go_newproc, &id, &caller, BPF_ANY);
 	return 0;

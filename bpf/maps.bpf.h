@@ -115,6 +115,14 @@ struct {
 	__type(value, struct sw_go_offsets);
 } go_offsets SEC(".maps");
 
+/* Processes seen starting a goroutine: Go programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} go_procs SEC(".maps");
+
 /* crypto/tls Read/Write calls in flight, per goroutine (a goroutine that
  * dies inside one leaves its entry: LRU). */
 struct {
@@ -198,10 +206,12 @@ struct serving {
 
 /* A plain hash: every thread's entry goes when the thread exits
  * (sched_process_exit), and updates cost less than an LRU's. */
+/* LRU: in Go processes the keys are goroutines (causal_id), which leave no
+ * exit event to delete them by. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64); /* pid_tgid */
+	__type(key, __u64); /* pid_tgid, or tgid << 32 | goroutine token */
 	__type(value, struct serving);
 } serving SEC(".maps");
 

@@ -52,6 +52,8 @@ int tp_sched_process_exit(void *ctx)
 	bpf_map_delete_elem(&serving, &id);
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;
+	__u32 tgid = id >> 32;
+	bpf_map_delete_elem(&go_procs, &tgid);
 	struct sw_proc_exit_event ev = {};
 	ev.hdr.type = SW_EV_PROC_EXIT;
 	ev.hdr.tid = (__u32)id;

@@ -11,6 +11,8 @@
 // (uretprobe, once the byte count is known). The socket syscall the library
 // makes inside the call names the connection; from then on the connection's
 // encrypted syscall payload is only counted, and its plaintext is parsed.
+// Go programs get their own uprobes (go_hooks: crypto/tls, goroutines), and
+// their events name goroutines instead of threads (goroutines).
 //
 // One BPF object, split by concern into the parts included below, in order
 // (each uses only what the earlier ones define).
@@ -31,6 +33,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "connection.bpf.h"
 #include "inference.bpf.h"
 #include "emit.bpf.h"
+#include "goroutines.bpf.h"
 #include "propagation.bpf.h"
 #include "syscall_hooks.bpf.h"
 #include "tls_hooks.bpf.h"

@@ -23,7 +23,7 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 		a.in_tls = 1;
 	}
 	if (propagation_on && dir == SW_DIR_EGRESS && !a.in_tls)
-		decide_client_context(id, &a);
+		decide_client_context(causal_id(id, dir, NULL), &a);
 	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;
@@ -107,6 +107,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	}
 	if (!c->open_sent)
 		emit_open(tgid, a->fd, c);
+	id = causal_id(id, a->dir, c); /* from here: the goroutine, in a Go process */
 	if (c->held_len[0] | c->held_len[1])
 		emit_held(c, id, a->fd, a->ts_start, a->sys);
 

@@ -104,6 +104,30 @@ def syscall_loop_on_empty_hooks(procs, build, n):
         procs.stop(hooks)
 
 
+GO_APP = ROOT / "tests" / "e2e" / "apps" / "go_tls_app" / "main.go"
+GO_TLS_PROBES = ("uprobe_go_tls_read", "uprobe_go_tls_read_ret", "uprobe_go_tls_write")
+
+
+def build_go_app(tmp):
+    """The Go HTTPS test app (net/http, crypto/tls), or None without Debian's Go."""
+    go = shutil.which("go")
+    if go is None:
+        print("Go figures skipped: no Go toolchain (apt-get install golang-go)", flush=True)
+        return None
+    out = tmp / "go_tls_app"
+    env = dict(os.environ, HOME=str(tmp), GOCACHE=str(tmp / "gocache"), GO111MODULE="off", CGO_ENABLED="0")
+    subprocess.run([go, "build", "-o", str(out), str(GO_APP)], env=env, check=True, capture_output=True, timeout=300)
+    return out
+
+
+def go_load(app, port, count):
+    """Requests/s of the Go client making `count` HTTPS GETs (HTTP/1.1, 4 keep-alive connections) to the Go server."""
+    t0 = time.monotonic()
+    subprocess.run([str(app), "client", f"https://127.0.0.1:{port}/hello", str(count), "h1", "4"],
+                   capture_output=True, text=True, timeout=count / 100 + 60, check=True)
+    return count / (time.monotonic() - t0)
+
+
 def latency(build, port, rate, count):
     out = subprocess.run([str(build / "latency_probe"), str(port), "/small.html", str(rate), str(count)],
                          capture_output=True, text=True, timeout=count / rate + 60, check=True).stdout
@@ -218,6 +242,15 @@ def run_loads(args, procs, build, ports, sensor=None):
         r["cpu_s_per_100k"] = (cpu1 - cpu0) / r["small_requests"] * 100_000
     r["big_rps"], _ = wrk(f"http://127.0.0.1:{ports['http']}/big.bin", args.seconds)
     r["https_rps"], _ = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
+    if ports.get("go"):
+        before = sensor.programs() if sensor else None
+        r["go_https_rps"] = go_load(ports["go_app"], ports["go"], args.go_requests)
+        if sensor:
+            after = sensor.programs()
+            # BPF time of the crypto/tls probes (entries and Read's RETs) per Read or Write call.
+            spent = sum(after.get(n, (0, 0))[0] - before.get(n, (0, 0))[0] for n in GO_TLS_PROBES)
+            calls = sum(after.get(n, (0, 0))[1] - before.get(n, (0, 0))[1] for n in GO_TLS_PROBES[::2])
+            r["go_probe_ns_per_call"] = round(spent / calls, 1) if calls else None
     r["read_ns"] = syscall_loop(build, args.syscalls)
     if not sensor:
         r["read_ns_empty_hooks"] = syscall_loop_on_empty_hooks(procs, build, args.syscalls)
@@ -317,11 +350,13 @@ def main():
     ap.add_argument("--idle", type=int, default=10_000)
     ap.add_argument("--sweep", type=lambda v: [int(x) for x in v.split(",")], default=[5000, 10000, 20000, 30000, 40000],
                     help="fixed request rates for the completeness sweep")
+    ap.add_argument("--go-requests", type=int, default=20_000, help="HTTPS requests of the Go client per round")
     ap.add_argument("--quick", action="store_true", help="1 round of 1 s loads: checks the script, not the machine")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.syscalls, args.idle, args.rate = 1, 1, 200_000, 500, 500
         args.sweep = [2000, 10000]
+        args.go_requests = 500
     if os.geteuid() != 0:
         sys.exit("run_bench.py: needs root (the sensor loads BPF programs)")
     build = pathlib.Path(args.build_dir).resolve()
@@ -337,6 +372,14 @@ def main():
         sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null"], "otlp_sink",
                            stdout=subprocess.PIPE)
         ports["sink"] = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+        go_app = build_go_app(tmp)
+        if go_app:
+            ports["go"], ports["go_app"] = free_port(), go_app
+            go_server = procs.start([str(go_app), "server", str(ports["go"]), str(tmp / "cert.pem"),
+                                     str(tmp / "key.pem")], "go_server", stdout=subprocess.PIPE)
+            if go_server.stdout.readline().decode().strip() != "ready":
+                raise RuntimeError(f"the Go server did not start: {go_server.log_path.read_text()}")
+            wait_for_port(ports["go"])
 
         without, with_sensor = [], []
         for i in range(args.rounds):
@@ -436,6 +479,13 @@ def report(args, a, b, idle, parsers, sweep, protocols):
     for key in ("p50_us", "p99_us"):
         x, y, q = pair(key)
         row(f"latency {key[:3]} at {args.rate} req/s, us", x, y, q, "latency_probe, one keep-alive connection")
+    if all("go_https_rps" in r for r in a + b):
+        x, y, q = pair("go_https_rps")
+        row("Go net/http HTTPS client -> server, req/s", x, y, q,
+            f"go_tls_app client: {args.go_requests} GETs, HTTP/1.1, 4 keep-alive connections, both ends Go")
+        per_call = [r["go_probe_ns_per_call"] for r in b if r.get("go_probe_ns_per_call")]
+        row("Go crypto/tls probes, BPF ns per Read or Write call", None, med(per_call) if per_call else None, None,
+            "bpf_stats of the Read entry + its RETs + the Write entry, per Read/Write call, Go load")
     row("sensor CPU s per 100k traced requests", None, med([r["cpu_s_per_100k"] for r in b]), None,
         "utime+stime of spanwire during the small-file load (both ends traced)")
     lossless = [st for st in sweep if st.get("cpu_s_per_100k") is not None and st["spans"] >= 0.999 * st["expected_spans"]]

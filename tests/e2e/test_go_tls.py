@@ -39,8 +39,8 @@ def go_app(tmp_path_factory):
 @pytest.fixture
 def go_server(procs, tmp_path):
     """Starts the Go HTTPS server (h2 and http/1.1 by ALPN); returns (port, proc)."""
-    def start(binary, downstream=None, name="go_server"):
-        crt, key = make_cert(tmp_path)
+    def start(binary, downstream=None, name="go_server", tls=True):
+        crt, key = make_cert(tmp_path) if tls else ("-", "-")
         port = free_port()
         cmd = [str(binary), "server", str(port), str(crt), str(key)]
         if downstream:
@@ -168,20 +168,26 @@ def chain_n(span):
     return text.split("n=")[-1] if "n=" in text else None
 
 
-@pytest.mark.parametrize("downstream", ["h2", "h1"])
+@pytest.mark.parametrize("transport,downstream,propagation", [
+    ("tls", "h2", "tcp-option"), ("tls", "h1", "tcp-option"), ("plain", "h1", "tcp-option"), ("plain", "h1", "off")])
 def test_go_chain_links_handler_to_its_calls_by_goroutine(sink, sensor_factory, procs, go_app, go_server,
-                                                         downstream):
-    """Go client -> Go front (HTTP/1.1) -> Go back (over TLS, HTTP/2 or
-    HTTP/1.1), 20 chains at once: one trace of four spans each, with exactly
-    the expected parents. The front's calls are made by goroutines other than
-    the handler's (HTTP/2: a goroutine per request, started by the handler;
-    HTTP/1.1: the connection's write loop), tied to it by the goroutine probes."""
-    sensor = sensor_factory(sink)
+                                                         transport, downstream, propagation):
+    """Go client -> Go front (HTTP/1.1) -> Go back (HTTP/2 or HTTP/1.1), over
+    TLS or in plaintext, 20 chains at once: one trace of four spans each, with
+    exactly the expected parents. The front's calls are made by goroutines
+    other than the handler's (HTTP/2: a goroutine per request, started by the
+    handler; HTTP/1.1: the connection's write loop), tied to it by the
+    goroutine probes; in plaintext with propagation on, the kernel decides
+    the call's parent by the same goroutine evidence."""
+    scheme = "https" if transport == "tls" else "http"
+    tls = transport == "tls"
+    sensor = sensor_factory(sink, ["--propagation", propagation])
     before = sensor.wait_stats(lambda st: "tls_files_hooked" in st)["tls_files_hooked"]
-    back, _ = go_server(go_app["plain"], name="go_back")
+    back, _ = go_server(go_app["plain"], name="go_back", tls=tls)
     wait_hooked(sensor, go_app["plain"], before)
-    front, front_proc = go_server(go_app["plain"], [f"https://127.0.0.1:{back}/hello", downstream], "go_front")
-    client = procs.start([str(go_app["plain"]), "client", f"https://127.0.0.1:{front}/chain?n=", str(CHAINS),
+    front, front_proc = go_server(go_app["plain"], [f"{scheme}://127.0.0.1:{back}/hello", downstream], "go_front",
+                                  tls=tls)
+    client = procs.start([str(go_app["plain"]), "client", f"{scheme}://127.0.0.1:{front}/chain?n=", str(CHAINS),
                           "h1", str(CHAINS)], "go_client")
     assert read_line(client, timeout=60) == f"ok {CHAINS}"
     client_pid = client.pid
@@ -212,8 +218,9 @@ def test_go_chain_links_handler_to_its_calls_by_goroutine(sink, sensor_factory, 
         for n in sorted(by_chain, key=str)[:3]:
             print(n, [(s["role"], s["span_id"], s["parent_span_id"], s["trace_id"][:8], attr(s, "spanwire.link"))
                       for s in by_chain[n]])
-    print(f"\nGo chain over TLS (downstream {downstream}, {CHAINS} concurrent): {correct}/{total} spans linked "
-          f"correctly ({100.0 * correct / total:.1f}%)")
+    print(f"\nGo chain ({transport}, downstream {downstream}, propagation {propagation}, {CHAINS} concurrent): "
+          f"{correct}/{total} spans linked correctly ({100.0 * correct / total:.1f}%)")
     assert correct == total
-    stats = sensor.wait_stats(lambda st: st["spans_linked_goroutine"] >= CHAINS)
-    assert stats["spans_linked_goroutine"] >= CHAINS, stats
+    if not (transport == "plain" and propagation == "tcp-option"):  # there the kernel decided them (spans_linked_wire)
+        stats = sensor.wait_stats(lambda st: st["spans_linked_goroutine"] >= CHAINS)
+        assert stats["spans_linked_goroutine"] >= CHAINS, stats

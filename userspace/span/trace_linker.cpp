@@ -23,11 +23,11 @@ const char* link_name(bool tuple, uint32_t tid) {
 }
 
 // spanwire.link of a span whose ids the kernel decided, by where they came from.
-const char* decided_link_name(uint8_t source) {
+const char* decided_link_name(uint8_t source, uint32_t tid) {
   switch (source) {
     case SW_CTX_OPTION: return "tcp-option";
     case SW_CTX_LOCAL: return "tuple";
-    case SW_CTX_THREAD: return "thread";
+    case SW_CTX_THREAD: return by_goroutine(tid) ? "goroutine" : "thread";
     case SW_CTX_HEADER: return "traceparent";
     default: return nullptr;  // fresh: a root
   }
@@ -277,7 +277,7 @@ void TraceLinker::release(uint64_t id) {
   if (n.decided) {
     // Ids as the kernel decided them; a local parent only confirms the parent id.
     metrics_.spans_context_kernel++;
-    if (const char* how = decided_link_name(span.linkage.decided_source))
+    if (const char* how = decided_link_name(span.linkage.decided_source, span.linkage.tid))
       span.attributes.push_back({"spanwire.link", std::string(how)});
     if (span.linkage.decided_ambiguous) {
       span.attributes.push_back({"spanwire.link.ambiguous", true});

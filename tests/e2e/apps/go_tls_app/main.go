@@ -3,6 +3,7 @@
 //
 //	go_tls_app server PORT CERT KEY [DOWNSTREAM_URL h1|h2]
 //	    /hello: a fixed body; /chain?n=N: GETs DOWNSTREAM_URL?n=N and returns its body.
+//	    CERT "-": plaintext HTTP/1.1 instead of TLS.
 //	go_tls_app client URL COUNT h1|h2 CONCURRENCY
 //	    COUNT GETs of URL (each with ?n=I appended when URL ends in "n="); prints "ok COUNT".
 package main
@@ -70,7 +71,13 @@ func server(args []string) {
 	}
 	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: mux}
 	fmt.Println("ready")
-	if err := srv.ListenAndServeTLS(cert, key); err != nil {
+	var err error
+	if cert == "-" {
+		err = srv.ListenAndServe()
+	} else {
+		err = srv.ListenAndServeTLS(cert, key)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

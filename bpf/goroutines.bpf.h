@@ -1,0 +1,64 @@
+/* Goroutines: which request a Go program's event works for.
+ * Part of spanwire.bpf.c, which includes the parts once, in order.
+ *
+ * Go's goroutines move between threads, so in a Go process an event names
+ * its goroutine (a token in place of the thread id), the kernel's "serving"
+ * state is kept per goroutine, and a goroutine that works for another's
+ * request (started by it, or writing a request it made) names that one.
+ * A process counts as Go once the runtime.newproc1 probe (go_hooks) saw it
+ * start a goroutine. The running goroutine is R14 (Go 1.17+ register ABI on
+ * amd64), also in the user registers a syscall saved. */
+
+static __always_inline struct sw_go_key go_key(__u32 tgid, __u64 g)
+{
+	struct sw_go_key k = {.tgid = tgid, .g = g};
+	return k;
+}
+
+static __always_inline __u32 goroutine_token(__u64 g)
+{
+	return SW_GOROUTINE_TOKEN | ((__u32)(g >> 3) & ~SW_GOROUTINE_TOKEN);
+}
+
+/* The goroutine whose request g's work is for: g itself when it serves one
+ * (or works for nobody known). */
+static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)
+{
+	struct sw_go_key k = go_key(tgid, g);
+	if (bpf_map_lookup_elem(&go_serving, &k))
+		return g;
+	__u64 *owner = bpf_map_lookup_elem(&go_owner, &k);
+	return owner ? *owner : g;
+}
+
+/* The running goroutine of a Go process at a syscall, or 0 (not Go). */
+static __always_inline __u64 go_current_g(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&go_procs, &tgid))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return regs ? regs->r14 : 0;
+}
+
+/* The id an event of goroutine g carries (tgid << 32 | token): a read of a
+ * server request marks g serving it; a write names g's owner. c may be NULL. */
+static __always_inline __u64 go_event_id(__u32 tgid, __u64 g, __u8 dir, const struct conn_state *c)
+{
+	if (dir == SW_DIR_INGRESS) {
+		if (c && c->role == SW_ROLE_SERVER) {
+			struct sw_go_key k = go_key(tgid, g);
+			__u8 one = 1;
+			bpf_map_update_elem(&go_serving, &k, &one, BPF_ANY);
+			bpf_map_delete_elem(&go_owner, &k);
+		}
+		return ((__u64)tgid << 32) | goroutine_token(g);
+	}
+	return ((__u64)tgid << 32) | goroutine_token(go_owner_of(tgid, g));
+}
+
+/* The id of a socket call's events: its goroutine's in a Go process, else the thread's. */
+static __always_inline __u64 causal_id(__u64 id, __u8 dir, const struct conn_state *c)
+{
+	__u64 g = go_current_g(id >> 32);
+	return g ? go_event_id(id >> 32, g, dir, c) : id;
+}
