@@ -1,37 +1,15 @@
 #include "tls/elf_symbols.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <memory>
 #include <string_view>
-#include <system_error>
 
-#include "util/unique_fd.h"
+#include "tls/elf_file.h"
 
 namespace spanwire::tls {
 
 namespace {
-
-struct ElfEnd {
-  void operator()(Elf* elf) const { elf_end(elf); }
-};
-using ElfPtr = std::unique_ptr<Elf, ElfEnd>;
-
-bool libelf_ready() {
-  // libelf refuses every call until the application states its ELF version.
-  static const bool ready = elf_version(EV_CURRENT) != EV_NONE;
-  return ready;
-}
-
-std::optional<ElfInfo> fail(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-  return std::nullopt;
-}
 
 void note_symbol(SslSymbols& s, std::string_view name) {
   // .symtab of a static build may carry "SSL_read@@OPENSSL_3.0.0".
@@ -76,25 +54,14 @@ std::vector<std::string> SslSymbols::names() const {
 }
 
 std::optional<ElfInfo> read_elf_info(const std::string& path, std::string* error) {
-  if (!libelf_ready()) return fail(error, "libelf: " + std::string(elf_errmsg(-1)));
-  // O_NONBLOCK: a FIFO planted where a library is expected must not hang the scan.
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) return fail(error, path + ": " + std::system_category().message(errno));
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fail(error, path + ": not a regular file");
-
-  ElfPtr elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
-  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return fail(error, path + ": not an ELF file");
-  size_t shstrndx = 0;
-  if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) return fail(error, path + ": " + elf_errmsg(-1));
-
+  const std::optional<ElfFile> file = ElfFile::open(path, error);
+  if (!file) return std::nullopt;
   ElfInfo info;
-  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+  for (Elf_Scn* scn = elf_nextscn(file->elf(), nullptr); scn; scn = elf_nextscn(file->elf(), scn)) {
     GElf_Shdr shdr;
     if (!gelf_getshdr(scn, &shdr)) continue;
-    if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB) scan_symbol_table(elf.get(), scn, shdr, info.ssl);
-    const char* name = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
-    if (name && std::string_view(name) == ".go.buildinfo") info.go = true;
+    if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB) scan_symbol_table(file->elf(), scn, shdr, info.ssl);
+    if (file->section_name(shdr) == ".go.buildinfo") info.go = true;
   }
   return info;
 }

@@ -1,21 +1,18 @@
 #include "tls/go_tls.h"
 
 #include <capstone/capstone.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <system_error>
 
 #include <fmt/format.h>
 
+#include "tls/elf_file.h"
 #include "tls/go_dwarf.h"
-#include "util/unique_fd.h"
 
 namespace spanwire::tls {
 
@@ -24,9 +21,6 @@ namespace {
 constexpr std::string_view kReadSymbol = "crypto/tls.(*Conn).Read";
 constexpr std::string_view kWriteSymbol = "crypto/tls.(*Conn).Write";
 
-struct ElfEnd {
-  void operator()(Elf* elf) const { elf_end(elf); }
-};
 // A Capstone x86-64 handle and one instruction buffer, released together.
 class Disassembler {
  public:
@@ -207,52 +201,46 @@ std::string missing_reason(const GoTlsInfo& info) {
 }  // namespace
 
 std::optional<GoTlsInfo> read_go_tls(const std::string& path, std::string* error) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return fail(error, "libelf: " + std::string(elf_errmsg(-1)));
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) return fail(error, path + ": " + std::system_category().message(errno));
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fail(error, path + ": not a regular file");
-  std::unique_ptr<Elf, ElfEnd> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
-  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return fail(error, path + ": not an ELF file");
-  size_t shstrndx = 0;
-  if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) return fail(error, path + ": " + elf_errmsg(-1));
+  const std::optional<ElfFile> file = ElfFile::open(path, error);
+  if (!file) return std::nullopt;
+  Elf* elf = file->elf();
+  const int fd = file->fd();
   GElf_Ehdr ehdr;
-  if (!gelf_getehdr(elf.get(), &ehdr)) return fail(error, path + ": " + elf_errmsg(-1));
+  if (!gelf_getehdr(elf, &ehdr)) return fail(error, path + ": " + elf_errmsg(-1));
 
   GoTlsInfo info;
   info.pie = ehdr.e_type == ET_DYN;
   bool go = false, has_symtab = false;
   std::vector<Section> sections;
   Section pclntab, text;
-  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
     GElf_Shdr shdr;
     if (!gelf_getshdr(scn, &shdr)) continue;
-    const char* cname = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
-    const std::string_view name = cname ? cname : "";
+    const std::string_view name = file->section_name(shdr);
     if (shdr.sh_type != SHT_NOBITS) sections.push_back({shdr.sh_addr, shdr.sh_offset, shdr.sh_size});
     if (name == ".go.buildinfo") {
       go = true;
-      info.go_version = go_version_of_buildinfo(read_at(fd.get(), shdr.sh_offset, std::min<uint64_t>(shdr.sh_size, 256)));
+      info.go_version = go_version_of_buildinfo(read_at(fd, shdr.sh_offset, std::min<uint64_t>(shdr.sh_size, 256)));
     } else if (name == ".gopclntab") {
       pclntab = {shdr.sh_addr, shdr.sh_offset, shdr.sh_size};
     } else if (name == ".text") {
       text = {shdr.sh_addr, shdr.sh_offset, shdr.sh_size};
     } else if (shdr.sh_type == SHT_SYMTAB) {
       has_symtab = true;
-      read_symtab(elf.get(), scn, shdr, info);
+      read_symtab(elf, scn, shdr, info);
     }
   }
   if (!go) return fail(error, path + ": not a Go executable (no .go.buildinfo section)");
 
   info.stripped = !has_symtab;
   if (info.stripped && pclntab.size > 0 && pclntab.size < (1ull << 31)) {
-    const std::vector<uint8_t> table = read_at(fd.get(), pclntab.offset, pclntab.size);
+    const std::vector<uint8_t> table = read_at(fd, pclntab.offset, pclntab.size);
     for (std::string_view n : {kReadSymbol, kWriteSymbol, kNewprocSymbol, kRoundTripSymbol, kRequestWriteSymbol}) {
       if (auto f = find_in_pclntab(table, text.addr, n)) *slot_of(info, n) = GoFunction{std::string(n), f->address, f->size, 0, {}};
     }
   }
-  locate(fd.get(), sections, info);
-  if (auto layout = conn_layout_from_dwarf(fd.get())) {
+  locate(fd, sections, info);
+  if (auto layout = conn_layout_from_dwarf(fd)) {
     const uint64_t itab = info.layout.offsets.tcpconn_itab;
     info.layout.offsets = *layout;
     info.layout.offsets.tcpconn_itab = itab;
