@@ -34,7 +34,7 @@ static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)
 /* The running goroutine of a Go process at a syscall, or 0 (not Go). */
 static __always_inline __u64 go_current_g(__u32 tgid)
 {
-	if (!bpf_map_lookup_elem(&go_procs, &tgid))
+	if (!go_hooked || !bpf_map_lookup_elem(&go_procs, &tgid))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	return regs ? regs->r14 : 0;

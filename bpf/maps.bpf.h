@@ -27,6 +27,9 @@ const volatile __u32 wakeup_bytes = 0;
 const volatile __u8 propagation_on = 0;
 /* Only sockets of the network namespaces in netns_filter are traced. */
 const volatile __u8 filter_by_netns = 0;
+/* Set by userspace once it hooks a Go executable: until then no socket call
+ * pays for asking whether its process is Go (goroutines.bpf.h). */
+volatile __u8 go_hooked = 0;
 
 struct conn_state {
 	__u64 sk;       /* struct sock * of the fd: another one means the fd was reused */

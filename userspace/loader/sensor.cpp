@@ -417,6 +417,7 @@ Sensor::GoAttachment Sensor::attach_go(const std::string& path, const tls::GoTls
       ok = attach(site.ret, site.fn->name + " RET", ret);
     }
   }
+  if (ok && !out.links.empty()) skel_->bss->go_hooked = 1;  // socket calls now ask whether their process is Go
   if (!ok || out.links.empty()) {
     if (ok && error) *error = "no Go function to hook";
     out.links.clear();  // all or nothing
