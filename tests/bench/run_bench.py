@@ -128,6 +128,20 @@ def go_load(app, port, count):
     return count / (time.monotonic() - t0)
 
 
+def export_throughput(build, procs, rate, seconds, consumers, delay_ms=20):
+    """The span exporter offered `rate` spans/s for `seconds` against a collector
+    that holds every export call delay_ms: what it exported and dropped."""
+    sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null",
+                        "--answer-delay-ms", str(delay_ms)], f"otlp_sink_slow_{consumers}", stdout=subprocess.PIPE)
+    try:
+        port = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+        out = subprocess.run([str(build / "export_throughput"), f"http://127.0.0.1:{port}", str(rate), str(seconds),
+                              str(consumers)], capture_output=True, text=True, timeout=seconds + 120, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        procs.stop(sink)
+
+
 def latency(build, port, rate, count):
     out = subprocess.run([str(build / "latency_probe"), str(port), "/small.html", str(rate), str(count)],
                          capture_output=True, text=True, timeout=count / rate + 60, check=True).stdout
@@ -350,6 +364,7 @@ def main():
     ap.add_argument("--idle", type=int, default=10_000)
     ap.add_argument("--sweep", type=lambda v: [int(x) for x in v.split(",")], default=[5000, 10000, 20000, 30000, 40000],
                     help="fixed request rates for the completeness sweep")
+    ap.add_argument("--export-rate", type=int, default=50_000, help="spans/s offered to the slow collector")
     ap.add_argument("--go-requests", type=int, default=20_000, help="HTTPS requests of the Go client per round")
     ap.add_argument("--quick", action="store_true", help="1 round of 1 s loads: checks the script, not the machine")
     args = ap.parse_args()
@@ -399,6 +414,11 @@ def main():
         # Both ends of each connection are tracked: args.idle connections are
         # 2 x args.idle tracked; half as many give the target's 10,000 tracked.
         idle = [idle_connection_memory(args, procs, build, tmp, ports, n) for n in (args.idle, args.idle // 2)]
+        print("export throughput", flush=True)
+        export = {1: [], 4: []}
+        for i in range(args.rounds):  # interleaved: 1 4, 4 1, ...
+            for c in ((1, 4) if i % 2 == 0 else (4, 1)):
+                export[c].append(export_throughput(build, procs, args.export_rate, args.seconds, c))
         print("parser", flush=True)
         parsers = parser_figures(build, args.quick)
         protocols = protocol_figures(build, args.quick)
@@ -406,7 +426,7 @@ def main():
         procs.stop_all(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    report(args, without, with_sensor, idle, parsers, sweep, protocols)
+    report(args, without, with_sensor, idle, parsers, sweep, protocols, export)
 
 
 def targets(hook_med, idle, parsers, sweep, pair):
@@ -444,7 +464,7 @@ def targets(hook_med, idle, parsers, sweep, pair):
     return out
 
 
-def report(args, a, b, idle, parsers, sweep, protocols):
+def report(args, a, b, idle, parsers, sweep, protocols, export):
     def pair(key):
         x, y = med([r[key] for r in a]), med([r[key] for r in b])
         return x, y, y / x if x else float("nan")
@@ -486,6 +506,12 @@ def report(args, a, b, idle, parsers, sweep, protocols):
         per_call = [r["go_probe_ns_per_call"] for r in b if r.get("go_probe_ns_per_call")]
         row("Go crypto/tls probes, BPF ns per Read or Write call", None, med(per_call) if per_call else None, None,
             "bpf_stats of the Read entry + its RETs + the Write entry, per Read/Write call, Go load")
+    one, four = (med([r["exported_per_s"] for r in export[c]]) for c in (1, 4))
+    dropped = max(r["dropped_queue_full"] + r["dropped_failed"] for r in export[4])
+    row(f"export spans/s offered {args.export_rate:,}/s, collector answering in 20 ms: 1 vs 4 calls in flight",
+        one, four, four / one if one else None,
+        f"export_throughput (the real exporter, OTLP/gRPC) to otlp_sink --answer-delay-ms 20, {args.seconds} s; "
+        f"most dropped with 4: {dropped}")
     row("sensor CPU s per 100k traced requests", None, med([r["cpu_s_per_100k"] for r in b]), None,
         "utime+stime of spanwire during the small-file load (both ends traced)")
     lossless = [st for st in sweep if st.get("cpu_s_per_100k") is not None and st["spans"] >= 0.999 * st["expected_spans"]]
@@ -515,6 +541,12 @@ def report(args, a, b, idle, parsers, sweep, protocols):
             m["rss_kib"] / 1024, None, f"{m['connections_tracked']} connections tracked (both ends)")
 
     verdicts = targets(hook_med=hook_med, idle=idle, parsers=parsers, sweep=sweep, pair=pair)
+    worst = min(r["exported_per_s"] for r in export[4])
+    lost = max(r["dropped_queue_full"] + r["dropped_failed"] for r in export[4])
+    met = lost == 0 and worst >= 0.98 * args.export_rate and args.export_rate >= 50_000
+    verdicts.append({"target": "export >= 50k spans/s, nothing dropped, collector answering in 20 ms",
+                     "measured": f"{worst:,.0f} spans/s offered {args.export_rate:,}, {lost} dropped",
+                     "met": met, "gap": "" if met else f"{lost} dropped or {args.export_rate - worst:,.0f} spans/s short"})
 
     def fmt(v):
         if v is None:
@@ -537,7 +569,7 @@ def report(args, a, b, idle, parsers, sweep, protocols):
     path = out_dir / f"bench-{stamp}.json"
     path.write_text(json.dumps({"args": vars(args), "rows": rows, "targets": verdicts, "hooks_ns": hook_med, "without": a,
                                 "with": b, "idle": idle, "parsers": parsers, "protocols": protocols,
-                                "sweep": sweep}, indent=2))
+                                "sweep": sweep, "export": export}, indent=2))
     print(f"\nwritten: {path}")
 
 

@@ -191,6 +191,7 @@ TestOptions options_for(const std::string& endpoint) {
   o.exporter.retry.initial = 10ms;
   o.exporter.retry.max_interval = 50ms;
   o.exporter.retry.max_elapsed = 0ms;  // no retries unless a test asks for them
+  o.exporter.consumers = 1;  // one call at a time unless a test asks for more: request order is then fixed
   return o;
 }
 
@@ -201,7 +202,8 @@ std::unique_ptr<OtlpSpanExporter> make_exporter(const TestOptions& o, Metrics& m
   settings.insecure = true;
   settings.timeout = o.timeout;
   settings.headers = o.headers;
-  return std::make_unique<OtlpSpanExporter>(std::make_unique<OtlpGrpcTransport>(settings), o.exporter, metrics);
+  return std::make_unique<OtlpSpanExporter>([settings] { return std::make_unique<OtlpGrpcTransport>(settings); },
+                                            o.exporter, metrics);
 }
 
 // Waits (bounded by kPatience) until the sender thread has brought the
@@ -262,6 +264,34 @@ TEST_F(OtlpSpanExporterTest, SendsFullBatchesThenFlushesTheRestGroupedByResource
   EXPECT_EQ(metrics.spans_exported, 1200u);
   EXPECT_EQ(metrics.export_batches_failed, 0u);
   EXPECT_EQ(metrics.spans_dropped_queue_full, 0u);
+}
+
+// A slow collector does not cap export at one batch per call time: several
+// calls are in flight, each consumer with its own connection.
+TEST_F(OtlpSpanExporterTest, KeepsSeveralBatchesInFlight) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  const auto resources = make_resources(1);
+  {
+    auto options = options_for(collector.endpoint());
+    options.exporter.max_batch_size = 100;
+    options.exporter.consumers = 3;
+    auto exporter = make_exporter(options, metrics);
+    collector.service().close_gate();  // every call is held until the gate opens
+    for (size_t i = 0; i < 500; ++i) exporter->consume(make_span(i, resources[0]));
+    ASSERT_TRUE(collector.service().wait_for_calls(3)) << "three calls held at once";
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(collector.service().requests().size(), 3u) << "never more than the consumers";
+    collector.service().open_gate();
+    exporter->flush(kPatience);
+    EXPECT_EQ(metrics.spans_exported.load(), 500u) << "flush waits for every batch in flight";
+  }
+  const auto requests = collector.service().requests();
+  ASSERT_EQ(requests.size(), 5u);
+  std::set<std::string> names;
+  for (const auto& r : requests)
+    for (const auto& n : span_names(r)) names.insert(n);
+  EXPECT_EQ(names.size(), 500u) << "each span exactly once";
 }
 
 TEST_F(OtlpSpanExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
@@ -608,6 +638,28 @@ TEST(LogThrottle, LetsOneLineThroughPerIntervalAndCountsTheRest) {
   EXPECT_EQ(throttle.admit(t0 + 30s), std::nullopt);
   EXPECT_EQ(throttle.admit(t0 + 31s), 2u);
   EXPECT_EQ(throttle.admit(t0 + 32s), std::nullopt);
+}
+
+Span named_span(int i) {
+  Span s;
+  s.name = "span " + std::to_string(i);
+  return s;
+}
+
+// With several consumers batches finish in any order: a flush is done only
+// when every batch taken before it is.
+TEST(SpanBatchQueue, FlushWaitsForEveryBatchInFlightWhateverOrderTheyFinish) {
+  SpanBatchQueue q(100, 1u << 20, 2, std::chrono::hours(1));
+  for (int i = 0; i < 4; ++i) q.push(named_span(i));
+  auto first = q.next_batch();
+  auto second = q.next_batch();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->spans.size(), 2u);
+  EXPECT_LT(first->last_seq, second->first_seq);
+  q.batch_done(*second);
+  EXPECT_FALSE(q.wait_flushed(std::chrono::milliseconds(10))) << "the first batch is still out";
+  q.batch_done(*first);
+  EXPECT_TRUE(q.wait_flushed(std::chrono::milliseconds(10)));
 }
 
 }  // namespace

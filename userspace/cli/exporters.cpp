@@ -37,9 +37,10 @@ std::unique_ptr<ExportChain> build_export_chain(const Config& config, OutputMode
     o.retry.initial = config.retry_initial;
     o.retry.max_interval = config.retry_max_interval;
     o.retry.max_elapsed = config.retry_max_elapsed;
-    auto transport = make_otlp_transport(config.traces);
-    spdlog::info("exporting spans to {}", transport->describe());
-    chain->exporter.add(std::make_unique<OtlpSpanExporter>(std::move(transport), o, metrics));
+    o.consumers = config.export_consumers;
+    auto make_transport = [&config] { return make_otlp_transport(config.traces); };
+    spdlog::info("exporting spans to {} ({} calls in flight at most)", make_transport()->describe(), o.consumers);
+    chain->exporter.add(std::make_unique<OtlpSpanExporter>(make_transport, o, metrics));
   } else if (config.json_out != "-") {
     chain->exporter.add(std::make_unique<TerminalExporter>(std::cout));
     spdlog::info("no OTLP endpoint configured (--otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT): printing spans");

@@ -119,6 +119,10 @@ void add_export_flags(CLI::App& cmd, ConfigLayer& layer) {
          "Memory ceiling of the export queue in MiB")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
       ->default_str(std::to_string(kDefaults.max_queue_bytes >> 20));
+  option<size_t>(cmd, "--export-consumers", layer.export_consumers,
+                 "Export calls in flight at most (each its own connection and retries)")
+      ->check(kNotNegative)
+      ->default_str(std::to_string(kDefaults.export_consumers));
   millis_option(cmd, "--retry-max-elapsed-ms", layer.retry_max_elapsed,
                 "How long a failed batch is retried before it is dropped (and counted)", kDefaults.retry_max_elapsed);
 }

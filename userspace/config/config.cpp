@@ -91,6 +91,7 @@ void check_capture(const Config& c) {
 void check_export(const Config& c) {
   if (c.batch_size == 0) reject("--batch-size must be at least 1");
   if (c.max_queue_size < c.batch_size) reject("--max-queue-size must be at least --batch-size");
+  if (c.export_consumers == 0 || c.export_consumers > 64) reject("--export-consumers must be 1 to 64");
   if (c.max_queue_bytes == 0) reject("the export queue's memory ceiling (--max-queue-mib) must be more than 0");
   if (c.retry_initial.count() <= 0)
     reject("the first retry interval (export.retry.initial_interval_ms) must be at least 1 ms");

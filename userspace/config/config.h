@@ -113,6 +113,7 @@ struct Config {
   std::chrono::milliseconds batch_timeout{1000};  // OTEL_BSP_SCHEDULE_DELAY
   size_t max_queue_size = 8192;                  // OTEL_BSP_MAX_QUEUE_SIZE
   size_t max_queue_bytes = 64u << 20;            // memory ceiling of the export queue
+  size_t export_consumers = 4;                   // export calls in flight at most
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max_interval{30000};
   std::chrono::milliseconds retry_max_elapsed{300000};  // then the batch is dropped, counted

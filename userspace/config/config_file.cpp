@@ -294,6 +294,7 @@ class ConfigFileReader {
             {"max_size", [this](const YAML::Node& x, const Field& k) { layer_.batch_size = count(x, k); }},
             {"timeout_ms", [this](const YAML::Node& x, const Field& k) { layer_.batch_timeout = millis(x, k); }},
             {"max_queue_size", [this](const YAML::Node& x, const Field& k) { layer_.max_queue_size = count(x, k); }},
+            {"consumers", [this](const YAML::Node& x, const Field& k) { layer_.export_consumers = count(x, k); }},
             {"max_queue_bytes",
              [this](const YAML::Node& x, const Field& k) {
                layer_.max_queue_bytes = static_cast<size_t>(whole(x, k, 0, uint64_t{1} << 40));

@@ -56,6 +56,7 @@ struct ConfigLayer {
   std::optional<std::chrono::milliseconds> batch_timeout;
   std::optional<size_t> max_queue_size;
   std::optional<size_t> max_queue_bytes;
+  std::optional<size_t> export_consumers;
   std::optional<std::chrono::milliseconds> retry_initial;
   std::optional<std::chrono::milliseconds> retry_max_interval;
   std::optional<std::chrono::milliseconds> retry_max_elapsed;

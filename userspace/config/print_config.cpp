@@ -76,6 +76,7 @@ void emit_export(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "timeout_ms" << YAML::Value << c.batch_timeout.count();
   out << YAML::Key << "max_queue_size" << YAML::Value << c.max_queue_size;
   out << YAML::Key << "max_queue_bytes" << YAML::Value << c.max_queue_bytes;
+  out << YAML::Key << "consumers" << YAML::Value << c.export_consumers;
   out << YAML::EndMap;
 
   out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap;

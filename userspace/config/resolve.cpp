@@ -94,6 +94,7 @@ void resolve_plain_fields(const ConfigLayer& layer, Config& c) {
   take(c.batch_timeout, layer.batch_timeout);
   take(c.max_queue_size, layer.max_queue_size);
   take(c.max_queue_bytes, layer.max_queue_bytes);
+  take(c.export_consumers, layer.export_consumers);
   take(c.retry_initial, layer.retry_initial);
   take(c.retry_max_interval, layer.retry_max_interval);
   take(c.retry_max_elapsed, layer.retry_max_elapsed);

@@ -10,25 +10,26 @@ namespace spanwire {
 
 namespace otlp = opentelemetry::proto::collector::trace::v1;
 
-OtlpSpanExporter::OtlpSpanExporter(std::unique_ptr<OtlpTransport> transport, Options options, Metrics& metrics)
+OtlpSpanExporter::OtlpSpanExporter(const TransportFactory& make_transport, Options options, Metrics& metrics)
     : options_(options),
       metrics_(metrics),
-      transport_(std::move(transport)),
-      sender_(*transport_, options_.retry, metrics, "spans"),
-      queue_(options_.max_queue_size, options_.max_queue_bytes, options_.max_batch_size, options_.batch_timeout),
-      thread_([this] { run_sender(); }) {
-  spdlog::debug("{}: batches of up to {} spans, queue of {} spans / {} MiB", transport_->describe(),
-                options_.max_batch_size, options_.max_queue_size, options_.max_queue_bytes >> 20);
+      queue_(options_.max_queue_size, options_.max_queue_bytes, options_.max_batch_size, options_.batch_timeout) {
+  const size_t n = std::max<size_t>(options_.consumers, 1);
+  for (size_t i = 0; i < n; ++i)
+    consumers_.push_back(std::make_unique<Consumer>(make_transport(), options_.retry, metrics_));
+  for (auto& c : consumers_) c->thread = std::thread([this, consumer = c.get()] { run_sender(*consumer); });
+  spdlog::debug("{}: batches of up to {} spans, {} in flight at most, queue of {} spans / {} MiB", describe(),
+                options_.max_batch_size, n, options_.max_queue_size, options_.max_queue_bytes >> 20);
 }
 
 OtlpSpanExporter::~OtlpSpanExporter() {
   queue_.close();
-  sender_.stop();
-  thread_.join();
+  for (auto& c : consumers_) c->sender.stop();
+  for (auto& c : consumers_) c->thread.join();
   if (const size_t left = queue_.discard_all(); left > 0) {
     metrics_.spans_dropped_export_failed.fetch_add(left, std::memory_order_relaxed);
-    spdlog::warn("{}: stopped with {} spans not sent; they are counted in spans_dropped_export_failed",
-                 transport_->describe(), left);
+    spdlog::warn("{}: stopped with {} spans not sent; they are counted in spans_dropped_export_failed", describe(),
+                 left);
   }
   publish_queue_gauges();
 }
@@ -47,34 +48,34 @@ void OtlpSpanExporter::consume(Span span) {
   if (auto suppressed = queue_full_log_.admit(LogThrottle::Clock::now()))
     spdlog::warn("OTLP export queue is full ({} spans or {} MiB): {} is slower than the traffic or unreachable; "
                  "dropping the oldest spans, counted in spans_dropped_queue_full",
-                 options_.max_queue_size, options_.max_queue_bytes >> 20, transport_->describe());
+                 options_.max_queue_size, options_.max_queue_bytes >> 20, describe());
 }
 
 void OtlpSpanExporter::flush(std::chrono::milliseconds timeout) {
   // A batch waiting out a backoff would hold the flush for the whole timeout:
   // every batch gets one more attempt now, and a failure drops it (counted).
-  sender_.stop_retrying();
+  for (auto& c : consumers_) c->sender.stop_retrying();
   if (!queue_.wait_flushed(timeout))
-    spdlog::warn("{}: flush did not finish within {} ms; {} spans still queued", transport_->describe(),
-                 timeout.count(), queue_.size());
+    spdlog::warn("{}: flush did not finish within {} ms; {} spans still queued", describe(), timeout.count(),
+                 queue_.size());
   publish_queue_gauges();
 }
 
-void OtlpSpanExporter::run_sender() {
+void OtlpSpanExporter::run_sender(Consumer& consumer) {
   while (auto batch = queue_.next_batch()) {
     publish_queue_gauges();
-    send(std::move(*batch));
-    queue_.batch_done();
+    send(consumer, std::move(batch->spans));
+    queue_.batch_done(*batch);
   }
 }
 
-void OtlpSpanExporter::send(std::vector<Span> batch) {
-  const std::string& request = encoder_.encode(batch);
+void OtlpSpanExporter::send(Consumer& consumer, std::vector<Span> batch) {
+  const std::string& request = consumer.encoder.encode(batch);
   otlp::ExportTraceServiceResponse response;
   const size_t n = batch.size();
   batch.clear();  // the request holds their bytes; free the spans while the call and its retries run
   batch.shrink_to_fit();
-  switch (sender_.send(Signal::kTraces, request, response, n)) {
+  switch (consumer.sender.send(Signal::kTraces, request, response, n)) {
     case RetryingSender::Result::kAccepted:
       break;
     case RetryingSender::Result::kGaveUp:
@@ -94,9 +95,10 @@ void OtlpSpanExporter::send(std::vector<Span> batch) {
   // collector has decided about these spans.
   metrics_.export_partial_successes++;
   metrics_.spans_rejected_partial.fetch_add(rejected, std::memory_order_relaxed);
+  std::lock_guard lock(partial_log_mutex_);
   if (auto suppressed = partial_log_.admit(LogThrottle::Clock::now()))
     spdlog::warn("{} accepted a batch in part: {} of {} spans rejected: {}; counted in spans_rejected_partial{}",
-                 transport_->describe(), rejected, n,
+                 describe(), rejected, n,
                  partial.error_message().empty() ? "no reason given" : partial.error_message(),
                  LogThrottle::suppressed_note(*suppressed));
 }

@@ -1,11 +1,16 @@
 // Sends spans to an OpenTelemetry collector over any OtlpTransport (gRPC or
-// HTTP), in batches, from its own thread, so the pipeline never waits for the
-// network. Retryable failures are retried with backoff while new spans keep
-// queueing; the queue is bounded in count and bytes and drops its oldest
-// spans (counted) when the collector is away for long.
+// HTTP), in batches, from its own sender threads, so the pipeline never waits
+// for the network. Several batches are in flight at once (Options::consumers,
+// like the OpenTelemetry Collector's sending-queue consumers): a collector
+// that takes 20 ms per call would otherwise cap export at one batch per 20 ms.
+// Each consumer has its own transport, encoder and retries, so a batch in
+// backoff never holds up the others. Retryable failures are retried while new
+// spans keep queueing; the queue is bounded in count and bytes and drops its
+// oldest spans (counted) when the collector is away for long.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,9 +34,12 @@ class OtlpSpanExporter final : public SpanExporter {
     size_t max_queue_size = 8192;
     size_t max_queue_bytes = 64u << 20;
     RetrySettings retry;
+    size_t consumers = 4;  // batches in flight at most (at least 1)
   };
+  // Makes one transport per consumer (each its own connection).
+  using TransportFactory = std::function<std::unique_ptr<OtlpTransport>()>;
 
-  OtlpSpanExporter(std::unique_ptr<OtlpTransport> transport, Options options, Metrics& metrics);
+  OtlpSpanExporter(const TransportFactory& make_transport, Options options, Metrics& metrics);
   // Stops at once: cancels a call or retry wait in flight; whatever was not
   // sent is counted as dropped. Call flush() first for a graceful stop.
   ~OtlpSpanExporter() override;
@@ -42,19 +50,27 @@ class OtlpSpanExporter final : public SpanExporter {
   void flush(std::chrono::milliseconds timeout) override;
 
  private:
-  void run_sender();
-  void send(std::vector<Span> batch);
+  // One sender thread and what only it uses.
+  struct Consumer {
+    Consumer(std::unique_ptr<OtlpTransport> t, const RetrySettings& retry, Metrics& metrics)
+        : transport(std::move(t)), sender(*transport, retry, metrics, "spans") {}
+    std::unique_ptr<OtlpTransport> transport;
+    RetryingSender sender;
+    OtlpTraceEncoder encoder;
+    std::thread thread;
+  };
+  void run_sender(Consumer& consumer);
+  void send(Consumer& consumer, std::vector<Span> batch);
   void publish_queue_gauges();
+  std::string describe() const { return consumers_.front()->transport->describe(); }
 
   const Options options_;
   Metrics& metrics_;
-  std::unique_ptr<OtlpTransport> transport_;
-  RetryingSender sender_;
   SpanBatchQueue queue_;
-  OtlpTraceEncoder encoder_;  // used by the sender thread only
   LogThrottle queue_full_log_{std::chrono::seconds(30)};
-  LogThrottle partial_log_{std::chrono::seconds(30)};
-  std::thread thread_;  // last: starts after everything it uses exists
+  LogThrottle partial_log_{std::chrono::seconds(30)};  // shared by the consumers: its own lock
+  std::mutex partial_log_mutex_;
+  std::vector<std::unique_ptr<Consumer>> consumers_;  // their threads start last
 };
 
 }  // namespace spanwire

@@ -57,7 +57,7 @@ bool SpanBatchQueue::batch_due(Clock::time_point now) const {
          now >= oldest.queued_at + batch_timeout_;
 }
 
-std::optional<std::vector<Span>> SpanBatchQueue::next_batch() {
+std::optional<SpanBatchQueue::Batch> SpanBatchQueue::next_batch() {
   std::unique_lock lock(mutex_);
   while (!closed_ && !batch_due(Clock::now())) {
     if (entries_.empty())
@@ -68,22 +68,29 @@ std::optional<std::vector<Span>> SpanBatchQueue::next_batch() {
   if (closed_) return std::nullopt;
 
   const size_t n = std::min(batch_size_, entries_.size());
-  std::vector<Span> batch;
-  batch.reserve(n);
+  Batch batch;
+  batch.spans.reserve(n);
+  batch.first_seq = entries_.front().seq;
   for (size_t i = 0; i < n; ++i) {
-    batch.push_back(std::move(entries_.front().span));
-    taken_through_ = entries_.front().seq;
+    batch.spans.push_back(std::move(entries_.front().span));
+    batch.last_seq = taken_through_ = entries_.front().seq;
     pop_front_locked();
   }
+  in_flight_.insert(batch.first_seq);
+  // Another batch may be due already: another waiting consumer takes it.
+  const bool more = batch_due(Clock::now());
+  lock.unlock();
+  if (more) consumer_cv_.notify_one();
   return batch;
 }
 
-void SpanBatchQueue::batch_done() {
+void SpanBatchQueue::batch_done(const Batch& batch) {
   {
     std::lock_guard lock(mutex_);
-    // FIFO order: everything pushed before the batch's last span was either
-    // in an earlier batch or dropped, so it is all done now.
-    done_through_ = taken_through_;
+    in_flight_.erase(batch.first_seq);
+    // FIFO order: everything pushed before the oldest batch still out was
+    // either in a finished batch or dropped, so it is all done now.
+    done_through_ = in_flight_.empty() ? taken_through_ : *in_flight_.begin() - 1;
   }
   done_cv_.notify_all();
 }
@@ -92,7 +99,7 @@ bool SpanBatchQueue::wait_flushed(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   const uint64_t target = last_pushed_;
   flush_through_ = std::max(flush_through_, target);
-  consumer_cv_.notify_one();
+  consumer_cv_.notify_all();
   return done_cv_.wait_for(lock, timeout, [&] { return done_through_ >= target; });
 }
 

@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "span/span.h"
@@ -31,11 +32,18 @@ class SpanBatchQueue {
   };
   // Never blocks.
   PushResult push(Span span);
+  // A batch handed to a consumer: its spans and the push sequence numbers
+  // they span (consecutive but for spans dropped meanwhile).
+  struct Batch {
+    std::vector<Span> spans;
+    uint64_t first_seq = 0, last_seq = 0;
+  };
   // Blocks until a batch is due: batch_size spans queued, the oldest queued
   // span waited batch_timeout, or a flush asked for it. nullopt once closed.
-  std::optional<std::vector<Span>> next_batch();
-  // The consumer reports that the last batch it took is finished (sent or not).
-  void batch_done();
+  // Several consumers may wait and hold batches at once.
+  std::optional<Batch> next_batch();
+  // A consumer reports that a batch it took is finished (sent or not).
+  void batch_done(const Batch& batch);
   // Makes everything queued now due and waits until it is done. True if it
   // all finished within `timeout`.
   bool wait_flushed(std::chrono::milliseconds timeout);
@@ -68,8 +76,9 @@ class SpanBatchQueue {
   size_t bytes_ = 0;
   uint64_t last_pushed_ = 0;
   uint64_t flush_through_ = 0;  // entries up to this seq are due at once
-  uint64_t taken_through_ = 0;  // last seq handed to the consumer
+  uint64_t taken_through_ = 0;  // last seq handed to a consumer
   uint64_t done_through_ = 0;   // every seq up to here is sent, failed or dropped
+  std::set<uint64_t> in_flight_;  // first seqs of the batches consumers hold
   bool closed_ = false;
 };
 
