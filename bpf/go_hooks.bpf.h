@@ -29,14 +29,20 @@ static __always_inline int go_conn_fd(__u64 conn, const struct sw_go_offsets *o)
 	return fd >= 0 && fd < (1 << 30) ? (int)fd : -1;
 }
 
+/* The socket offsets of the Go file this probe is attached to, or NULL
+ * (the sensor itself, a process not selected). */
+static __always_inline const struct sw_go_offsets *go_probe_offsets(struct pt_regs *ctx, __u32 tgid)
+{
+	if (tgid == self_tgid || !process_selected(tgid))
+		return NULL;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	return bpf_map_lookup_elem(&go_offsets, &cookie);
+}
+
 static __always_inline int go_tls_enter(struct pt_regs *ctx, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (tgid == self_tgid || !process_selected(tgid))
-		return 0;
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	const struct sw_go_offsets *o = bpf_map_lookup_elem(&go_offsets, &cookie);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	const struct sw_go_offsets *o = go_probe_offsets(ctx, tgid);
 	if (!o)
 		return 0;
 	/* (c *Conn) Read/Write(b []byte): c in RAX, b's data in RBX. */
@@ -179,5 +185,47 @@ int uprobe_go_request_write(struct pt_regs *ctx)
 	struct sw_go_key k = go_key(tgid, ctx->r14);
 	if (o != ctx->r14)
 		bpf_map_update_elem(&go_owner, &k, &o, BPF_ANY);
+	return 0;
+}
+
+/* net/http.(*http2serverConn).runHandler(sc, rw, req, handler), on the
+ * handler's own goroutine: the request was read by the connection's frame
+ * reader and the handler was started by its serve loop, so neither names
+ * the handler. This probe does: the goroutine serves the stream of rw
+ * (rw.rws.stream.id) on sc's connection. */
+SEC("uprobe")
+int uprobe_go_h2_run_handler(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	const struct sw_go_offsets *o = go_probe_offsets(ctx, tgid);
+	if (!o || !o->h2_known)
+		return 0;
+	__u64 iface[2] = {}; /* sc.conn: itab, data (the *tls.Conn) */
+	__u64 rws = 0, stream = 0;
+	__u32 stream_id = 0;
+	if (bpf_probe_read_user(iface, sizeof(iface), (const void *)(ctx->ax + o->h2sc_conn)) ||
+	    bpf_probe_read_user(&rws, sizeof(rws), (const void *)(ctx->bx + o->h2rw_rws)) || !rws ||
+	    bpf_probe_read_user(&stream, sizeof(stream), (const void *)(rws + o->h2rws_stream)) || !stream ||
+	    bpf_probe_read_user(&stream_id, sizeof(stream_id), (const void *)(stream + o->h2stream_id)))
+		return 0;
+	int fd = go_conn_fd(iface[1], o);
+	if (fd < 0)
+		return 0;
+	struct sw_conn_key ck = {.tgid = tgid, .fd = fd};
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
+	if (!c)
+		return 0;
+	__u64 g = ctx->r14;
+	go_mark_serving(tgid, g);
+	struct sw_go_stream_event ev = {};
+	ev.hdr.type = SW_EV_GO_STREAM;
+	ev.hdr.tid = goroutine_token(g);
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.hdr.conn.tgid = tgid;
+	ev.hdr.conn.fd = fd;
+	ev.hdr.conn.start_ns = c->start_ns;
+	ev.stream = stream_id;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }

@@ -31,6 +31,15 @@ static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)
 	return owner ? *owner : g;
 }
 
+/* g serves a request: its calls, and its new goroutines', work for it. */
+static __always_inline void go_mark_serving(__u32 tgid, __u64 g)
+{
+	struct sw_go_key k = go_key(tgid, g);
+	__u8 one = 1;
+	bpf_map_update_elem(&go_serving, &k, &one, BPF_ANY);
+	bpf_map_delete_elem(&go_owner, &k);
+}
+
 /* The running goroutine of a Go process at a syscall, or 0 (not Go). */
 static __always_inline __u64 go_current_g(__u32 tgid)
 {
@@ -45,12 +54,8 @@ static __always_inline __u64 go_current_g(__u32 tgid)
 static __always_inline __u64 go_event_id(__u32 tgid, __u64 g, __u8 dir, const struct conn_state *c)
 {
 	if (dir == SW_DIR_INGRESS) {
-		if (c && c->role == SW_ROLE_SERVER) {
-			struct sw_go_key k = go_key(tgid, g);
-			__u8 one = 1;
-			bpf_map_update_elem(&go_serving, &k, &one, BPF_ANY);
-			bpf_map_delete_elem(&go_owner, &k);
-		}
+		if (c && c->role == SW_ROLE_SERVER)
+			go_mark_serving(tgid, g);
 		return ((__u64)tgid << 32) | goroutine_token(g);
 	}
 	return ((__u64)tgid << 32) | goroutine_token(go_owner_of(tgid, g));

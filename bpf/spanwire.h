@@ -25,6 +25,7 @@ enum sw_event_type {
 	SW_EV_PROC_EXIT = 4, /* a process (thread group) exited */
 	SW_EV_EXEC = 5,      /* a process called execve: it may bring new TLS libraries */
 	SW_EV_CONTEXT = 6,   /* the kernel decided a request's trace context (sw_context_event) */
+	SW_EV_GO_STREAM = 7, /* a Go HTTP/2 server runs a stream's handler on a goroutine (sw_go_stream_event) */
 };
 
 enum sw_direction {
@@ -263,8 +264,21 @@ struct sw_go_offsets {
 	__u32 conn_iface;   /* crypto/tls.Conn.conn */
 	__u32 tcpconn_fd;   /* net.TCPConn.conn + net.conn.fd */
 	__u32 netfd_sysfd;  /* net.netFD.pfd + internal/poll.FD.Sysfd */
-	__u32 pad;
+	__u32 h2_known;     /* the net/http HTTP/2 server offsets below were found (DWARF only) */
 	__u64 tcpconn_itab; /* address of the (*net.TCPConn, net.Conn) itab; 0: not checked */
+	__u32 h2sc_conn;    /* http2serverConn.conn (a net.Conn holding the *tls.Conn) */
+	__u32 h2rw_rws;     /* http2responseWriter.rws */
+	__u32 h2rws_stream; /* http2responseWriterState.stream */
+	__u32 h2stream_id;  /* http2stream.id */
+};
+
+/* A Go HTTP/2 server started the handler of one stream: hdr.tid is the
+ * handler goroutine's token, so the stream's span is linked to the calls
+ * the handler (and the goroutines it starts) make. */
+struct sw_go_stream_event {
+	struct sw_event_header hdr;
+	__u32 stream; /* HTTP/2 stream id */
+	__u32 pad;
 };
 
 /* A goroutine of one process. */

@@ -66,6 +66,8 @@ struct ExchangeRecord {
   // The request's first byte in the client -> server stream: with the
   // connection's TCP sequence numbers it names the request on both ends.
   uint64_t request_offset = 0;
+  // The multiplexed stream it was on (HTTP/2 stream id); 0: none.
+  uint32_t stream = 0;
   bool answered = true;  // false: the connection ended without (the end of) an answer
   std::vector<ContextField> context;
   std::string name;

@@ -59,6 +59,7 @@ ExchangeRecord Session::to_record(const ConnectionFacts& conn, const Stream& st)
   record.start_ts = rq.first_ts != 0 ? rq.first_ts : rs.first_ts;
   record.end_ts = std::max({record.start_ts, rq.last_ts, rs.last_ts});
   record.request_offset = rq.first_offset;
+  record.stream = st.id;
   record.attributes.reserve(kAttributesPerRecord);
   http::copy_context(record, rq.headers);
   bool claimed = false;

@@ -168,17 +168,20 @@ def chain_n(span):
     return text.split("n=")[-1] if "n=" in text else None
 
 
-@pytest.mark.parametrize("transport,downstream,propagation", [
-    ("tls", "h2", "tcp-option"), ("tls", "h1", "tcp-option"), ("plain", "h1", "tcp-option"), ("plain", "h1", "off")])
+@pytest.mark.parametrize("transport,inbound,downstream,propagation", [
+    ("tls", "h1", "h2", "tcp-option"), ("tls", "h1", "h1", "tcp-option"), ("tls", "h2", "h2", "tcp-option"),
+    ("plain", "h1", "h1", "tcp-option"), ("plain", "h1", "h1", "off")])
 def test_go_chain_links_handler_to_its_calls_by_goroutine(sink, sensor_factory, procs, go_app, go_server,
-                                                         transport, downstream, propagation):
-    """Go client -> Go front (HTTP/1.1) -> Go back (HTTP/2 or HTTP/1.1), over
-    TLS or in plaintext, 20 chains at once: one trace of four spans each, with
-    exactly the expected parents. The front's calls are made by goroutines
-    other than the handler's (HTTP/2: a goroutine per request, started by the
-    handler; HTTP/1.1: the connection's write loop), tied to it by the
-    goroutine probes; in plaintext with propagation on, the kernel decides
-    the call's parent by the same goroutine evidence."""
+                                                         transport, inbound, downstream, propagation):
+    """Go client -> Go front (HTTP/1.1 or HTTP/2) -> Go back (HTTP/2 or
+    HTTP/1.1), over TLS or in plaintext, 20 chains at once: one trace of four
+    spans each, with exactly the expected parents. The front's calls are made
+    by goroutines other than the handler's (HTTP/2: a goroutine per request,
+    started by the handler; HTTP/1.1: the connection's write loop), tied to it
+    by the goroutine probes; an HTTP/2 front runs each handler on a goroutine
+    its frame reader did not start, tied to its stream by the runHandler
+    probe. In plaintext with propagation on, the kernel decides the call's
+    parent by the same goroutine evidence."""
     scheme = "https" if transport == "tls" else "http"
     tls = transport == "tls"
     sensor = sensor_factory(sink, ["--propagation", propagation])
@@ -188,7 +191,7 @@ def test_go_chain_links_handler_to_its_calls_by_goroutine(sink, sensor_factory, 
     front, front_proc = go_server(go_app["plain"], [f"{scheme}://127.0.0.1:{back}/hello", downstream], "go_front",
                                   tls=tls)
     client = procs.start([str(go_app["plain"]), "client", f"{scheme}://127.0.0.1:{front}/chain?n=", str(CHAINS),
-                          "h1", str(CHAINS)], "go_client")
+                          inbound, str(CHAINS)], "go_client")
     assert read_line(client, timeout=60) == f"ok {CHAINS}"
     client_pid = client.pid
 
@@ -218,7 +221,7 @@ def test_go_chain_links_handler_to_its_calls_by_goroutine(sink, sensor_factory, 
         for n in sorted(by_chain, key=str)[:3]:
             print(n, [(s["role"], s["span_id"], s["parent_span_id"], s["trace_id"][:8], attr(s, "spanwire.link"))
                       for s in by_chain[n]])
-    print(f"\nGo chain ({transport}, downstream {downstream}, propagation {propagation}, {CHAINS} concurrent): "
+    print(f"\nGo chain ({transport}, {inbound} in, {downstream} out, propagation {propagation}, {CHAINS} concurrent): "
           f"{correct}/{total} spans linked correctly ({100.0 * correct / total:.1f}%)")
     assert correct == total
     if not (transport == "plain" and propagation == "tcp-option"):  # there the kernel decided them (spans_linked_wire)

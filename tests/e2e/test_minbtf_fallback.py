@@ -27,7 +27,7 @@ def test_minimal_btf_object_loads(build_dir):
         assert "uprobe_ssl_write" in progs and "uretprobe_ssl_read_ex" in progs, progs
         assert "sw_sock_ops" in progs, progs
         assert "uprobe_go_tls_read_ret" in progs and "uprobe_go_newproc" in progs, progs
-        # 14 enter hooks, close, process exit and exec, the shared exit, 9 TLS probes, sock_ops, 7 Go probes
-        assert len(progs) == 35, progs
+        # 14 enter hooks, close, process exit and exec, the shared exit, 9 TLS probes, sock_ops, 8 Go probes
+        assert len(progs) == 36, progs
     finally:
         shutil.rmtree(pin, ignore_errors=True)

@@ -302,5 +302,33 @@ TEST(ExchangeKey, BothEndsComputeTheSameKey) {
   EXPECT_FALSE(exchange_key(tls, 10));
 }
 
+// A multiplexed stream whose handler runs on its own goroutine (a Go HTTP/2
+// server): the span names that goroutine, not the thread that read the bytes.
+TEST(SpanBuilderStreams, AStreamsHandlerNamesTheSpansThread) {
+  MonotonicToUnix clock;
+  IdGenerator ids;
+  SpanBuilder builder(clock, ids);
+  ConnectionInfo conn = connection(Role::kServer);
+  conn.streams[0].threads.note(0, SW_GOROUTINE_TOKEN | 7);  // the frame reader
+  conn.streams[0].handlers.note(3, SW_GOROUTINE_TOKEN | 42);
+  for (uint32_t stream : {3u, 5u, 0u}) {
+    ExchangeRecord record;
+    record.name = "GET /";
+    record.stream = stream;
+    record.request_offset = 100;
+    const Span span = builder.build(conn, std::move(record), nullptr);
+    EXPECT_EQ(span.linkage.tid, stream == 3 ? (SW_GOROUTINE_TOKEN | 42) : (SW_GOROUTINE_TOKEN | 7)) << stream;
+  }
+}
+
+TEST(SpanBuilderStreams, StreamHandlersAreBounded) {
+  StreamHandlers handlers;
+  for (uint32_t s = 1; s <= StreamHandlers::kStreamHandlerLength + 10; ++s) handlers.note(s, s + 1000);
+  EXPECT_EQ(handlers.at(1), 0u) << "the oldest are forgotten";
+  EXPECT_EQ(handlers.at(StreamHandlers::kStreamHandlerLength + 10), StreamHandlers::kStreamHandlerLength + 1010);
+  handlers.note(StreamHandlers::kStreamHandlerLength + 10, 9);
+  EXPECT_EQ(handlers.at(StreamHandlers::kStreamHandlerLength + 10), 9u) << "a stream noted again is updated";
+}
+
 }  // namespace
 }  // namespace spanwire

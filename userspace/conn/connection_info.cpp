@@ -39,4 +39,21 @@ const DecidedContext* DecidedContexts::at(uint64_t offset) const {
   return nullptr;
 }
 
+void StreamHandlers::note(uint32_t stream, uint32_t tid) {
+  for (auto& [id, known] : entries_) {
+    if (id == stream) {
+      known = tid;
+      return;
+    }
+  }
+  if (entries_.size() == kStreamHandlerLength) entries_.erase(entries_.begin());
+  entries_.emplace_back(stream, tid);
+}
+
+uint32_t StreamHandlers::at(uint32_t stream) const {
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
+    if (it->first == stream) return it->second;
+  return 0;
+}
+
 }  // namespace spanwire

@@ -64,6 +64,18 @@ class DecidedContexts {
   std::vector<std::pair<uint64_t, DecidedContext>> entries_;  // oldest first
 };
 
+// Which thread (a goroutine token) runs the handler of each multiplexed
+// stream (SW_EV_GO_STREAM), the most recent kStreamHandlerLength of them.
+class StreamHandlers {
+ public:
+  static constexpr size_t kStreamHandlerLength = 256;  // HTTP/2 servers allow 100-250 concurrent streams
+  void note(uint32_t stream, uint32_t tid);
+  uint32_t at(uint32_t stream) const;  // 0 when unknown
+
+ private:
+  std::vector<std::pair<uint32_t, uint32_t>> entries_;  // (stream, tid), oldest first
+};
+
 // What the kernel told about one stream of a connection beyond its bytes.
 struct StreamFacts {
   // TCP sequence number of stream offset X = seq_minus_pos + X (mod 2^32): the
@@ -75,6 +87,7 @@ struct StreamFacts {
   uint64_t origin = 0;
   ThreadTrail threads;
   DecidedContexts contexts;
+  StreamHandlers handlers;  // requests stream only
 };
 
 // The facts a protocol module sees (ends, role, TLS), and the sensor's own.

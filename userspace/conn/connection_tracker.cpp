@@ -165,6 +165,15 @@ void ConnectionTracker::on_context(const sw_context_event& ev) {
   c.info.streams[c.carries_requests(ev.direction & 1) ? 0 : 1].contexts.note(ev.pos, context);
 }
 
+void ConnectionTracker::on_go_stream(const sw_go_stream_event& ev) {
+  auto it = conns_.find(key_of(ev.hdr));
+  if (it == conns_.end()) {
+    metrics_.events_orphaned++;
+    return;
+  }
+  it->second->info.streams[0].handlers.note(ev.stream, ev.hdr.tid);
+}
+
 namespace {
 // Hands a connection's records to the observer, counting them.
 class ToObserver final : public RecordSink {

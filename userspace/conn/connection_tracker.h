@@ -55,6 +55,7 @@ class ConnectionTracker {
   void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now);
   void on_close(const sw_close_event& ev);
   void on_context(const sw_context_event& ev);
+  void on_go_stream(const sw_go_stream_event& ev);
   // The kernel's ring-buffer drop count, read at now_ns (CLOCK_MONOTONIC).
   // Whether events were lost after a connection's last one is judged against
   // the count read before that event was made, not when it was read: a

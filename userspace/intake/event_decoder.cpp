@@ -40,6 +40,10 @@ void EventDecoder::handle(const void* data, size_t size, uint64_t now) {
       if (size < sizeof(sw_context_event)) break;
       tracker_.on_context(*static_cast<const sw_context_event*>(data));
       return;
+    case SW_EV_GO_STREAM:
+      if (size < sizeof(sw_go_stream_event)) break;
+      tracker_.on_go_stream(*static_cast<const sw_go_stream_event*>(data));
+      return;
     case SW_EV_PROC_EXIT:
       if (size < sizeof(sw_proc_exit_event)) break;
       exited_.insert(hdr->conn.tgid);

@@ -404,11 +404,13 @@ Sensor::GoAttachment Sensor::attach_go(const std::string& path, const tls::GoTls
       {go.newproc, skel_->progs.uprobe_go_newproc, skel_->progs.uprobe_go_newproc_ret},
       {go.round_trip, skel_->progs.uprobe_go_round_trip, nullptr},
       {go.request_write, skel_->progs.uprobe_go_request_write, nullptr},
+      {go.h2_run_handler, skel_->progs.uprobe_go_h2_run_handler, nullptr},
   };
   bool ok = true;
   for (const Site& site : sites) {
     if (!ok) break;
     if (!site.fn || site.fn->file_offset == 0) continue;
+    if (site.entry == skel_->progs.uprobe_go_h2_run_handler && !go.layout.offsets.h2_known) continue;
     // A function with returns but none found cannot be hooked: its calls would never end.
     if (site.ret && site.fn->ret_offsets.empty()) continue;
     ok = attach(site.entry, site.fn->name, site.fn->file_offset);

@@ -113,6 +113,8 @@ Span SpanBuilder::build(const ConnectionInfo& conn, ExchangeRecord&& record, std
   span.linkage.end_ns = end;
   span.linkage.tgid = conn.key.tgid;
   span.linkage.tid = conn.streams[0].threads.at(conn.streams[0].origin + record.request_offset);
+  // A multiplexed stream's handler runs on its own goroutine, not the reader's.
+  if (const uint32_t handler = record.stream ? conn.streams[0].handlers.at(record.stream) : 0) span.linkage.tid = handler;
   span.linkage.key = exchange_key(conn, record.request_offset);
   const StreamFacts& requests = conn.streams[0];
   if (const DecidedContext* decided = requests.contexts.at(requests.origin + record.request_offset))

@@ -58,7 +58,12 @@ std::optional<sw_go_offsets> conn_layout_from_dwarf(int fd) {
                                                      {"net.TCPConn", "conn"},
                                                      {"net.conn", "fd"},
                                                      {"net.netFD", "pfd"},
-                                                     {"internal/poll.FD", "Sysfd"}};
+                                                     {"internal/poll.FD", "Sysfd"},
+                                                     // net/http's bundled HTTP/2 server (optional)
+                                                     {"net/http.http2serverConn", "conn"},
+                                                     {"net/http.http2responseWriter", "rws"},
+                                                     {"net/http.http2responseWriterState", "stream"},
+                                                     {"net/http.http2stream", "id"}};
   const auto found = struct_members(dw.get(), wanted);
   auto at = [&](const std::string& s) -> std::optional<uint64_t> {
     auto it = found.find(s);
@@ -73,6 +78,15 @@ std::optional<sw_go_offsets> conn_layout_from_dwarf(int fd) {
   o.conn_iface = static_cast<uint32_t>(*conn);
   o.tcpconn_fd = static_cast<uint32_t>(*tcp + *fdfield);
   o.netfd_sysfd = static_cast<uint32_t>(*pfd + *sysfd);
+  const auto sc_conn = at("net/http.http2serverConn"), rws = at("net/http.http2responseWriter"),
+             stream = at("net/http.http2responseWriterState"), id = at("net/http.http2stream");
+  if (sc_conn && rws && stream && id) {
+    o.h2_known = 1;
+    o.h2sc_conn = static_cast<uint32_t>(*sc_conn);
+    o.h2rw_rws = static_cast<uint32_t>(*rws);
+    o.h2rws_stream = static_cast<uint32_t>(*stream);
+    o.h2stream_id = static_cast<uint32_t>(*id);
+  }
   return o;
 }
 

@@ -11,7 +11,8 @@
 namespace spanwire::tls {
 
 // The offsets from the DWARF of the ELF file behind fd (tcpconn_itab left 0);
-// nullopt when it has no DWARF (built with -ldflags=-w) or lacks a struct.
+// nullopt when it has no DWARF (built with -ldflags=-w) or lacks a struct of
+// the socket path. The HTTP/2 server's (h2_known) are filled when present.
 std::optional<sw_go_offsets> conn_layout_from_dwarf(int fd);
 
 // The layout every Go release since 1.12 has had (crypto/tls.Conn.conn,

@@ -141,6 +141,7 @@ namespace {
 constexpr std::string_view kNewprocSymbol = "runtime.newproc1";
 constexpr std::string_view kRoundTripSymbol = "net/http.(*Transport).roundTrip";
 constexpr std::string_view kRequestWriteSymbol = "net/http.(*Request).write";
+constexpr std::string_view kRunHandlerSymbol = "net/http.(*http2serverConn).runHandler";
 // The itab of (*net.TCPConn, net.Conn): "go.itab." before Go 1.20, "go:itab." after.
 constexpr std::string_view kTcpConnItab[] = {"go.itab.*net.TCPConn,net.Conn", "go:itab.*net.TCPConn,net.Conn"};
 
@@ -150,6 +151,7 @@ std::optional<GoFunction>* slot_of(GoTlsInfo& info, std::string_view name) {
   if (name == kNewprocSymbol) return &info.newproc;
   if (name == kRoundTripSymbol) return &info.round_trip;
   if (name == kRequestWriteSymbol) return &info.request_write;
+  if (name == kRunHandlerSymbol) return &info.h2_run_handler;
   return nullptr;
 }
 
@@ -174,13 +176,13 @@ void read_symtab(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, GoTlsInfo& info)
 // Finds each function's file offset and RETs (for the ones that need them).
 void locate(int fd, const std::vector<Section>& sections, GoTlsInfo& info) {
   for (std::optional<GoFunction>* f :
-       {&info.read, &info.write, &info.newproc, &info.round_trip, &info.request_write}) {
+       {&info.read, &info.write, &info.newproc, &info.round_trip, &info.request_write, &info.h2_run_handler}) {
     if (!*f) continue;
     GoFunction& fn = **f;
     for (const Section& s : sections) {
       if (!s.contains(fn.address)) continue;
       fn.file_offset = fn.address - s.addr + s.offset;
-      if (f == &info.write || f == &info.round_trip || f == &info.request_write) break;  // entry probes only
+      if (f != &info.read && f != &info.newproc) break;  // entry probes only
       const std::vector<uint8_t> code = read_at(fd, fn.file_offset, fn.size);
       for (uint64_t ret : ret_addresses(code, fn.address)) fn.ret_offsets.push_back(ret - fn.address + fn.file_offset);
       break;
@@ -235,7 +237,8 @@ std::optional<GoTlsInfo> read_go_tls(const std::string& path, std::string* error
   info.stripped = !has_symtab;
   if (info.stripped && pclntab.size > 0 && pclntab.size < (1ull << 31)) {
     const std::vector<uint8_t> table = read_at(fd, pclntab.offset, pclntab.size);
-    for (std::string_view n : {kReadSymbol, kWriteSymbol, kNewprocSymbol, kRoundTripSymbol, kRequestWriteSymbol}) {
+    for (std::string_view n :
+         {kReadSymbol, kWriteSymbol, kNewprocSymbol, kRoundTripSymbol, kRequestWriteSymbol, kRunHandlerSymbol}) {
       if (auto f = find_in_pclntab(table, text.addr, n)) *slot_of(info, n) = GoFunction{std::string(n), f->address, f->size, 0, {}};
     }
   }
@@ -263,6 +266,9 @@ std::string describe(const GoTlsInfo& info) {
                               ? "goroutines followed from runtime.newproc1"
                               : "goroutines NOT followed (runtime.newproc1 not found)";
   if (info.round_trip && info.request_write) causality += ", net/http client requests tied to their callers";
+  if (info.h2_run_handler)
+    causality += info.layout.offsets.h2_known ? ", HTTP/2 server handlers tied to their streams"
+                                              : ", HTTP/2 server handlers NOT tied to their streams (no DWARF)";
   return fmt::format("Go executable ({}{}): crypto/tls Read (entry and {} returns) and Write (entry) hooked; "
                      "socket offsets {}{}; {}",
                      version, info.stripped ? ", stripped: functions from .gopclntab" : "", info.read->ret_offsets.size(),

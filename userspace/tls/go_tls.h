@@ -43,6 +43,7 @@ struct GoTlsInfo {
   std::string go_version;  // "go1.19.8"; empty when the build info is of a form not read (before Go 1.18)
   std::optional<GoFunction> read, write;                          // crypto/tls.(*Conn).Read/Write, with RETs
   std::optional<GoFunction> newproc, round_trip, request_write;   // goroutine causality (newproc with RETs)
+  std::optional<GoFunction> h2_run_handler;  // net/http's HTTP/2 server starting a stream's handler
   GoConnLayout layout;
   bool stripped = false;  // no .symtab: functions from .gopclntab
   bool pie = false;       // position-independent: the connection's type is not checked
