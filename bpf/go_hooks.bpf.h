@@ -51,30 +51,31 @@ static __always_inline int go_tls_enter(struct pt_regs *ctx, __u8 dir)
 		stat_add(SW_STAT_TLS_NO_CONN, 1);
 		return 0;
 	}
-	__u64 sk = tcp_sock_of_fd(fd);
-	if (!sk) {
-		stat_add(SW_STAT_TLS_NO_CONN, 1);
-		return 0;
-	}
-	/* Marked before the call's own socket syscall: its ciphertext is then
-	 * only counted, never inferred. */
-	struct conn_state *c = conn_for_data(tgid, fd, sk);
-	if (!c)
-		return 0;
-	mark_tls(c);
 	struct sw_tls_args a = {
 		.ssl = ctx->ax, .buf = ctx->bx, .ts_start = bpf_ktime_get_ns(), .fd = fd, .dir = dir,
 	};
-	struct sw_go_key k = go_key(tgid, ctx->r14);
 	if (dir == SW_DIR_EGRESS) {
 		/* Write sends all of b unless it fails (io.Writer), so its bytes are
 		 * copied now, before any leaves: an answer read on another goroutine
-		 * can never be reported before the request it answers. */
+		 * can never be reported before the request it answers. tls_emit
+		 * finds the connection and marks it TLS before the write's syscall. */
 		__u64 len = ctx->cx;
 		if (len > 0)
 			tls_emit(go_event_id(tgid, ctx->r14, SW_DIR_EGRESS, NULL), &a, len);
 		return 0;
 	}
+	__u64 sk = tcp_sock_of_fd(fd);
+	if (!sk) {
+		stat_add(SW_STAT_TLS_NO_CONN, 1);
+		return 0;
+	}
+	/* Marked before the read's own socket syscall: its ciphertext is then
+	 * only counted, never inferred. */
+	struct conn_state *c = conn_for_data(tgid, fd, sk);
+	if (!c)
+		return 0;
+	mark_tls(c);
+	struct sw_go_key k = go_key(tgid, ctx->r14);
 	if (bpf_map_update_elem(&go_tls_calls, &k, &a, BPF_ANY))
 		stat_add(SW_STAT_STASH_FULL, 1);
 	return 0;
