@@ -146,12 +146,14 @@ int uprobe_go_newproc_ret(struct pt_regs *ctx)
 	bpf_map_delete_elem(&go_newproc, &id);
 	struct sw_go_key k = go_key(tgid, ctx->ax); /* g structs are reused: reset its state */
 	bpf_map_delete_elem(&go_serving, &k);
+	/* Its owner: the creator if serving, else the creator's owner, else none. */
 	struct sw_go_key ck = go_key(tgid, creator);
-	__u64 owner = go_owner_of(tgid, creator);
-	if (owner == creator && !bpf_map_lookup_elem(&go_serving, &ck))
-		bpf_map_delete_elem(&go_owner, &k); /* its creator works for nobody known */
-	else
+	__u64 *known = bpf_map_lookup_elem(&go_serving, &ck) ? &creator : bpf_map_lookup_elem(&go_owner, &ck);
+	__u64 owner = known ? *known : 0; /* copied: the update below may evict the entry it points into */
+	if (owner)
 		bpf_map_update_elem(&go_owner, &k, &owner, BPF_ANY);
+	else
+		bpf_map_delete_elem(&go_owner, &k);
 	return 0;
 }
 
