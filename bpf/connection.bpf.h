@@ -2,7 +2,9 @@
  * announced (OPEN) once its protocol is known, ended (CLOSE).
  * Part of spanwire.bpf.c, which includes the parts once, in order. */
 
-static __always_inline void emit_close(const struct sw_conn_key *key, const struct conn_state *c)
+/* flags: SW_CLOSE_*; a close emitted for a socket that stays open (a shed)
+ * says so. */
+static __always_inline void emit_close(const struct sw_conn_key *key, const struct conn_state *c, __u32 flags)
 {
 	if (!c->open_sent)
 		return;
@@ -15,6 +17,7 @@ static __always_inline void emit_close(const struct sw_conn_key *key, const stru
 	ev.hdr.conn.start_ns = c->start_ns;
 	ev.bytes_egress = c->pos[SW_DIR_EGRESS];
 	ev.bytes_ingress = c->pos[SW_DIR_INGRESS];
+	ev.flags = flags;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 }
@@ -25,7 +28,7 @@ static __always_inline struct conn_state *conn_start(__u32 tgid, int fd, __u64 s
 	struct sw_conn_key key = {.tgid = tgid, .fd = fd};
 	struct conn_state *old = bpf_map_lookup_elem(&conns, &key);
 	if (old) {
-		emit_close(&key, old);
+		emit_close(&key, old, 0);
 		bpf_map_delete_elem(&conns, &key);
 	}
 	if (!process_selected(tgid) || !socket_selected(sk))

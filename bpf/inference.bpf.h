@@ -106,6 +106,8 @@ static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, str
 	if (proto == SW_PROTO_UNKNOWN && more && may_hold && total < 8 && hold_short_start(c, dir, &in))
 		return SW_INFER_WAITING;
 	if (proto == SW_PROTO_UNKNOWN) {
+		if (c->shed == SW_SHED_RESUMING)
+			return SW_INFER_DECIDED; /* body bytes: it waits for a request, however long */
 		if ((!(c->flags & SW_OPEN_MIDSTREAM) && first) ||
 		    ++c->infer_attempts >= SW_MAX_INFER_ATTEMPTS) {
 			c->protocol = SW_PROTO_OTHER;
@@ -118,8 +120,12 @@ static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, str
 		bool sends_requests = (dir == SW_DIR_EGRESS) == request;
 		c->role = sends_requests ? SW_ROLE_CLIENT : SW_ROLE_SERVER;
 	}
+	bool resuming = c->shed == SW_SHED_RESUMING;
+	if (!shed_admits(c, dir, request))
+		return SW_INFER_DECIDED;
 	c->protocol = proto;
-	stat_add(SW_STAT_CONNS_TRACED, 1);
+	if (!resuming)
+		stat_add(SW_STAT_CONNS_TRACED, 1);
 	emit_open(tgid, fd, c);
 	return SW_INFER_DECIDED;
 }

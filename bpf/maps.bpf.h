@@ -42,7 +42,7 @@ struct conn_state {
 	__u8 open_sent;
 	__u8 tls;       /* carries TLS: syscall payload is ciphertext, plaintext comes from uprobes */
 	__u8 held_len[2]; /* bytes in held[], per direction */
-	__u8 pad;
+	__u8 shed;      /* enum shed_state (shed.bpf.h) */
 	__u32 infer_attempts;
 	/* A direction's first bytes while too few to decide the protocol ("GET"
 	 * then " /x", one byte at a time): sent as a data event once it is known. */

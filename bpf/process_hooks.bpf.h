@@ -35,7 +35,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	emit_close(&key, c);
+	emit_close(&key, c, 0);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

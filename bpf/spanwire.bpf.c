@@ -31,6 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "maps.bpf.h"
 #include "socket_lookup.bpf.h"
 #include "connection.bpf.h"
+#include "shed.bpf.h"
 #include "inference.bpf.h"
 #include "emit.bpf.h"
 #include "goroutines.bpf.h"

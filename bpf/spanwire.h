@@ -65,6 +65,7 @@ enum sw_syscall {
 #define SW_OPEN_MIDSTREAM 0x1 /* the socket predates the sensor: bytes before it were never seen */
 #define SW_OPEN_TLS 0x2       /* the payload is TLS plaintext, taken from the TLS library */
 #define SW_OPEN_UNSTAMPED 0x4 /* propagation is on, but the socket predates it: no TCP option either way */
+#define SW_OPEN_RESUMED 0x8   /* with MIDSTREAM: traced again after a shed (bpf/shed.bpf.h), from a request's first byte */
 
 /* Flags of sw_data_event.flags */
 #define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
@@ -89,6 +90,10 @@ enum sw_stat {
 	SW_STAT_WIRE_RECEIVED,      /* segments whose trace-context option was read */
 	SW_STAT_WIRE_UNSTAMPED_CONNS, /* traced connections established before propagation started */
 	SW_STAT_CONTEXTS_DECIDED,   /* requests whose trace context the kernel decided */
+	SW_STAT_SHED_CONNS,         /* connections not traced from their start: userspace was behind */
+	SW_STAT_SHED_CUTS,          /* traced connections whose tracing stopped: userspace was behind */
+	SW_STAT_SHED_RESUMED,       /* shed connections traced again from a request's first byte */
+	SW_STAT_SHED_BYTES,         /* bytes of shed connections, never copied */
 	SW_STAT__COUNT,
 };
 
@@ -154,10 +159,15 @@ _Static_assert(sizeof(struct sw_data_event) == SW_DATA_HEADER_SIZE + SW_MAX_PAYL
 	       "data event header layout changed");
 #endif
 
+/* Flags of sw_close_event.flags */
+#define SW_CLOSE_SHED 0x1 /* the socket stays open: the kernel stopped tracing it to shed load */
+
 struct sw_close_event {
 	struct sw_event_header hdr;
 	__u64 bytes_egress;
 	__u64 bytes_ingress;
+	__u32 flags; /* SW_CLOSE_* */
+	__u32 pad;
 };
 
 /* Where the kernel took a request's trace id (and parent) from. */

@@ -92,6 +92,10 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 		stat_add(SW_STAT_TLS_ENCRYPTED_BYTES, ret);
 		return 0;
 	}
+	if (shed_skips(tgid, a->fd, c, ret)) {
+		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
+		return 0;
+	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
 		struct head_segments segs;
 		first_segments(a, ret, &segs);

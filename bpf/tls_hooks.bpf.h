@@ -19,6 +19,10 @@ static __always_inline void tls_emit(__u64 id, const struct sw_tls_args *a, __u6
 	if (!c)
 		return;
 	mark_tls(c);
+	if (shed_skips(tgid, a->fd, c, bytes)) {
+		__sync_fetch_and_add(&c->tls_pos[a->dir & 1], bytes);
+		return;
+	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
 		struct head_segments segs = {.ptr = {a->buf, 0}, .len = {bytes, 0}};
 		infer_protocol(tgid, a->fd, c, &segs, bytes, a->dir, c->tls_pos[0] == 0 && c->tls_pos[1] == 0, false);

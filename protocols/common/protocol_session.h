@@ -42,6 +42,11 @@ class ProtocolSession {
   virtual void place_chunk(bool /*from_client*/, const ChunkPlace& /*place*/) {}
   // The connection predates the sensor: no message boundary at the start.
   virtual void start_midstream() = 0;
+  // The kernel traces the connection again after shedding it: the request
+  // stream starts at a request's first byte, the answers at the next answer,
+  // but state built by earlier messages (compression tables, prepared
+  // statements) was not seen. Protocols without such state need not doubt it.
+  virtual void start_at_request() { start_midstream(); }
   // The connection switched to TLS after a plaintext negotiation (PostgreSQL's
   // SSLRequest, MySQL's SSL request): what follows is the TLS plaintext, both
   // streams counted from 0 again. Sessions of protocols without such a

@@ -26,6 +26,7 @@ class Session final : public ProtocolSession {
     from_client ? matcher_.place_request_chunk(place) : matcher_.place_response_chunk(place);
   }
   void start_midstream() override { matcher_.start_midstream(); }
+  void start_at_request() override {}  // a message boundary, and no state across messages
   void close(uint64_t ts) override;
   void publish(const ConnectionFacts& conn, RecordSink& sink) override;
 

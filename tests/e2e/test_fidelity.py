@@ -2,9 +2,10 @@
 exchange is left out and counted. Servers written for the test answer the
 status the request path names (/s/<status>/...), so a wrong pair shows.
 
-Cases: a sensor stalled under load (SIGSTOP/SIGCONT: the ring buffer
-overflows), a server already blocked in accept() when the sensor starts, and
-1,000 requests pipelined in one write to nginx."""
+Cases: a sensor stalled under load (SIGSTOP/SIGCONT), with shedding off (the
+ring buffer overflows) and on (the kernel sheds whole connections instead), a
+server already blocked in accept() when the sensor starts, and 1,000 requests
+pipelined in one write to nginx."""
 import os
 import re
 import signal
@@ -41,10 +42,11 @@ def assert_every_span_right(spans, max_seconds=1.0):
             assert s["status_code"] != ERROR, s
 
 
-def test_stalled_sensor_leaves_exchanges_out_but_never_pairs_wrong(sink, sensor_factory, procs):
+def stall_under_load(sink, sensor_factory, procs, shed):
+    """A sensor with a small ring buffer, stopped for 3 s of a 10 s keep-alive
+    load: (requests sent, the sensor's stats, the status spans exported)."""
     port, _ = start_status_server(procs)
-    # A small ring buffer, so that a stall of a few seconds overflows it.
-    sensor = sensor_factory(sink, extra=["--ringbuf-size", "262144"])
+    sensor = sensor_factory(sink, extra=["--ringbuf-size", "262144", "--shed", shed])
     load = procs.start([PYTHON, str(HERE / "apps" / "status_load.py"), str(port), "10", "100000", "4"],
                        "status_load")
     time.sleep(2.0)
@@ -59,8 +61,13 @@ def test_stalled_sensor_leaves_exchanges_out_but_never_pairs_wrong(sink, sensor_
 
     sensor.wait_stats(lambda st: st.get("spans_created", 0) > 0, timeout=10)
     time.sleep(2.0)  # let the last batches through
-    stats = sensor.stats()
-    spans = status_spans(sink)
+    return sent, sensor.stats(), status_spans(sink)
+
+
+def test_stalled_sensor_leaves_exchanges_out_but_never_pairs_wrong(sink, sensor_factory, procs):
+    # Shedding off: the stall overflows the ring buffer and events are lost at random.
+    sent, stats, spans = stall_under_load(sink, sensor_factory, procs, "off")
+    summary = f"sent {sent}"
     assert stats.get("kernel_ringbuf_drops", 0) > 0, ("the stall did not overflow the ring buffer", summary, stats)
     assert_every_span_right(spans)
     servers = [s for s in spans if s["kind"] == SERVER]
@@ -72,6 +79,27 @@ def test_stalled_sensor_leaves_exchanges_out_but_never_pairs_wrong(sink, sensor_
     assert len(servers) > sent // 10 and len(clients) > sent // 10, (len(servers), len(clients), sent)
     assert len(servers) < sent or len(clients) < sent
     assert stats.get("http1_requests_unpaired_after_loss", 0) + stats.get("http1_responses_unpaired_after_loss", 0) > 0, stats
+
+
+def test_stalled_sensor_sheds_whole_connections_in_the_kernel(sink, sensor_factory, procs):
+    """Shedding on (the default): the kernel stops tracing connections before
+    the ring buffer overflows and traces them again once it drained, from a
+    request's first byte. Nothing is lost at random, so no parser loses its
+    place, and every span exported is whole and right."""
+    sent, stats, spans = stall_under_load(sink, sensor_factory, procs, "on")
+    servers = [s for s in spans if s["kind"] == SERVER]
+    clients = [s for s in spans if s["kind"] == CLIENT]
+    shed = {k: v for k, v in stats.items() if "shed" in k}
+    print(f"shed stall: sent {sent}, server spans {len(servers)}, client spans {len(clients)}, {shed}, "
+          f"ring buffer drops {stats.get('kernel_ringbuf_drops')}")
+    assert stats.get("kernel_ringbuf_drops", 0) == 0, stats
+    assert stats.get("kernel_shed_cuts", 0) > 0 and stats.get("kernel_shed_bytes", 0) > 0, stats
+    assert stats.get("kernel_shed_resumed", 0) > 0, ("traced again once the ring drained", stats)
+    assert_every_span_right(spans)  # no span lost its answer: none without a status
+    for counter in ("http1_requests_unpaired_after_loss", "http1_responses_unpaired_after_loss", "stream_gap_bytes"):
+        assert stats.get(counter, 0) == 0, (counter, stats)
+    # Shed: the three seconds of the stall (and what was in flight at each cut); kept: the rest.
+    assert sent // 4 < len(servers) < sent and sent // 4 < len(clients) < sent, (len(servers), len(clients), sent)
 
 
 def test_server_blocked_in_accept_before_the_sensor_starts(sink, sensor_factory, procs):

@@ -92,8 +92,9 @@ class TrackerTest : public ::testing::Test {
     ts += 100;
     t.on_data(*ev, bytes, ts);
   }
-  void close_conn() {
+  void close_conn(uint32_t flags = 0) {
     sw_close_event c{};
+    c.flags = flags;
     c.hdr.type = SW_EV_CLOSE;
     c.hdr.conn = {kTgid, kFd, kStart};
     c.hdr.ts_ns = ts;
@@ -121,6 +122,41 @@ TEST_F(TrackerTest, ServerExchangeFromIngressRequestAndEgressResponse) {
   EXPECT_EQ(ex.end_ts, 10'100u);
   EXPECT_EQ(metrics.exchanges, 1u);
   EXPECT_EQ(metrics.connections_opened, 1u);
+}
+
+// The kernel stopped tracing the connection to shed load (SW_CLOSE_SHED): the
+// request in flight is left out and counted as shed, neither "no response"
+// nor a loss; what was answered before is exported.
+TEST_F(TrackerTest, ShedCutLeavesTheRequestInFlightOutCountedAsShed) {
+  tracker.on_open(open_event(SW_ROLE_SERVER), 0);
+  data(SW_DIR_INGRESS, "GET /a HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  data(SW_DIR_INGRESS, "GET /b HTTP/1.1\r\n\r\n");
+  close_conn(SW_CLOSE_SHED);
+  ASSERT_EQ(seen.exchanges.size(), 1u);
+  EXPECT_EQ(seen.exchanges[0].target, "/a");
+  EXPECT_EQ(metrics.exchanges_shed, 1u);
+  EXPECT_EQ(metrics.exchanges_unanswered, 0u);
+  EXPECT_EQ(unpaired_requests(metrics), 0u);
+}
+
+// A shed connection traced again starts midstream at a request's first byte
+// (bpf/shed.bpf.h): its exchanges are whole, and a second cut is a shed too.
+TEST_F(TrackerTest, ResumedConnectionStartsAtARequestAndIsCutCleanly) {
+  pos[SW_DIR_INGRESS] = 5000;
+  pos[SW_DIR_EGRESS] = 90000;
+  tracker.on_open(open_event(SW_ROLE_SERVER, SW_OPEN_MIDSTREAM | SW_OPEN_RESUMED), 0);
+  data(SW_DIR_INGRESS, "GET /a HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  data(SW_DIR_INGRESS, "GET /b HTTP/1.1\r\n\r\n");
+  data(SW_DIR_EGRESS, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  data(SW_DIR_INGRESS, "GET /c HTTP/1.1\r\n\r\n");
+  close_conn(SW_CLOSE_SHED);
+  ASSERT_EQ(seen.exchanges.size(), 2u);
+  EXPECT_EQ(seen.exchanges[0].status, 200);
+  EXPECT_EQ(seen.exchanges[1].status, 404);
+  EXPECT_EQ(metrics.exchanges_shed, 1u);
+  EXPECT_EQ(unpaired_requests(metrics), 0u);
 }
 
 TEST_F(TrackerTest, ClientRequestsAreEgress) {

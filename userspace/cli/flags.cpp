@@ -203,6 +203,11 @@ void add_trace_flags(CLI::App& cmd, ConfigLayer& layer, CommandFlags& command) {
                       "Carry trace context across hosts in a TCP option (tcp-option), or not (off)")
       ->check(CLI::IsMember({"tcp-option", "off"}))
       ->default_str(kDefaults.propagation);
+  option<std::string>(cmd, "--shed", layer.shed,
+                      "When userspace falls behind, stop tracing whole connections in the kernel (on) rather than "
+                      "lose events at random from a full ring buffer (off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->default_str(kDefaults.shed);
   option<std::vector<std::string>>(cmd, "--redact-query-param", layer.redact_query_params,
                                    "Also replace this query parameter's value by REDACTED in url.query and url.full "
                                    "(repeatable; api_key, token, password, sig and others always are)");

@@ -235,6 +235,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   options.pids = config.pids;
   options.comms = config.comms;
   options.propagation = config.propagation == "tcp-option";
+  options.shed = config.shed == "on";
   for (const std::string& path : config.net_namespaces) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) {

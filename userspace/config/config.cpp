@@ -81,6 +81,7 @@ void check_capture(const Config& c) {
   if (c.link_window_ms > 60000) reject("--link-window-ms must be at most 60000");
   if (c.propagation != "tcp-option" && c.propagation != "off")
     reject("--propagation must be tcp-option or off (SPANWIRE_PROPAGATION, capture.propagation)");
+  if (c.shed != "on" && c.shed != "off") reject("--shed must be on or off (SPANWIRE_SHED, capture.shed)");
   for (const std::string& path : c.net_namespaces) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)

@@ -91,6 +91,10 @@ struct Config {
   // How trace context crosses hosts: "tcp-option" (the kernel stamps a TCP
   // option on requests, when the kernel and permissions allow) or "off".
   std::string propagation = "tcp-option";
+  // When userspace falls behind: "on" sheds whole connections in the kernel
+  // before anything is copied (bpf/shed.bpf.h); "off" lets the ring buffer
+  // overflow and lose events at random.
+  std::string shed = "on";
   std::set<uint16_t> ports;            // report only connections on these ports
   ProcessSelection selection;          // report only these processes' spans
   // Query parameters whose values become REDACTED in url.query and url.full,

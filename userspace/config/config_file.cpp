@@ -190,6 +190,7 @@ class ConfigFileReader {
                         list<std::string>(x, k, [this](const YAML::Node& i, const Field& ik) { return text(i, ik); });
                   }},
                  {"propagation", [this](const YAML::Node& x, const Field& k) { layer_.propagation = text(x, k); }},
+                 {"shed", [this](const YAML::Node& x, const Field& k) { layer_.shed = text(x, k); }},
                  {"redact_query_params",
                   [this](const YAML::Node& x, const Field& k) {
                     layer_.redact_query_params =

@@ -37,6 +37,7 @@ struct ConfigLayer {
   std::optional<std::vector<std::string>> comms;
   std::optional<std::vector<std::string>> net_namespaces;
   std::optional<std::string> propagation;
+  std::optional<std::string> shed;
   std::optional<std::vector<std::string>> redact_query_params;
   std::optional<std::set<uint16_t>> ports;
   std::optional<std::vector<std::string>> namespaces;

@@ -171,6 +171,7 @@ ConfigLayer read_environment(const GetEnv& getenv_fn) {
     layer.redact_query_params = std::move(list);
   }
   if (auto mode = env.text("SPANWIRE_PROPAGATION")) layer.propagation = *mode;
+  if (auto mode = env.text("SPANWIRE_SHED")) layer.shed = *mode;
   return layer;
 }
 

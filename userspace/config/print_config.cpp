@@ -41,6 +41,7 @@ void emit_capture(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "comms" << YAML::Value << YAML::Flow << c.comms;
   out << YAML::Key << "net_namespaces" << YAML::Value << YAML::Flow << c.net_namespaces;
   out << YAML::Key << "propagation" << YAML::Value << c.propagation;
+  out << YAML::Key << "shed" << YAML::Value << c.shed;
   out << YAML::Key << "redact_query_params" << YAML::Value << YAML::Flow << c.redact_query_params;
   out << YAML::Key << "ports" << YAML::Value << YAML::Flow << std::vector<unsigned>(c.ports.begin(), c.ports.end());
   out << YAML::Key << "namespaces" << YAML::Value << YAML::Flow << c.selection.namespaces;

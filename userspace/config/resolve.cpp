@@ -81,6 +81,7 @@ void resolve_plain_fields(const ConfigLayer& layer, Config& c) {
   take(c.comms, layer.comms);
   take(c.net_namespaces, layer.net_namespaces);
   take(c.propagation, layer.propagation);
+  take(c.shed, layer.shed);
   take(c.redact_query_params, layer.redact_query_params);
   take(c.selection.namespaces, layer.namespaces);
   take(c.selection.pod_labels, layer.pod_labels);

@@ -95,6 +95,8 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   if (!info.midstream) {
     conn->streams[0].start_at(0);
     conn->streams[1].start_at(0);
+  } else if (conn->session && (ev.flags & SW_OPEN_RESUMED)) {
+    conn->session->start_at_request();
   } else if (conn->session) {
     conn->session->start_midstream();
   }
@@ -178,9 +180,13 @@ namespace {
 // Hands a connection's records to the observer, counting them.
 class ToObserver final : public RecordSink {
  public:
-  ToObserver(const ConnectionInfo& conn, ConnectionObserver& observer, Metrics& metrics)
-      : conn_(conn), observer_(observer), metrics_(metrics) {}
+  ToObserver(const ConnectionInfo& conn, ConnectionObserver& observer, Metrics& metrics, bool shed)
+      : conn_(conn), observer_(observer), metrics_(metrics), shed_(shed) {}
   void record(ExchangeRecord&& record) override {
+    if (shed_ && !record.answered) {
+      metrics_.exchanges_shed++;  // its answer went untraced: not "unanswered"
+      return;
+    }
     metrics_.exchanges++;
     if (!record.answered) metrics_.exchanges_unanswered++;
     observer_.on_exchange(conn_, std::move(record));
@@ -190,6 +196,7 @@ class ToObserver final : public RecordSink {
   const ConnectionInfo& conn_;
   ConnectionObserver& observer_;
   Metrics& metrics_;
+  bool shed_;
 };
 }  // namespace
 
@@ -207,9 +214,9 @@ void ConnectionTracker::switch_to_tls(Connection& c) {
   if (c.session) c.session->start_tls();
 }
 
-void ConnectionTracker::publish(Connection& c) {
+void ConnectionTracker::publish(Connection& c, bool shed) {
   if (!c.session) return;
-  ToObserver sink(c.info, observer_, metrics_);
+  ToObserver sink(c.info, observer_, metrics_, shed);
   c.session->publish(c.info, sink);
 }
 
@@ -242,7 +249,7 @@ bool ConnectionTracker::lost_since(uint64_t last_event_ns) {
   return drops_.since(last_event_ns, now) > 0;
 }
 
-void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals) {
+void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals, bool shed) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
   Connection& c = *it->second;
@@ -259,7 +266,7 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const 
       else c.streams[dir].flush_stale(ts, c.consumer_for(dir), /*force=*/true);
     }
     c.session->close(ts);
-    publish(c);
+    publish(c, shed);
   }
   auto proc = by_process_.find(key.tgid);
   if (proc != by_process_.end()) {
@@ -273,7 +280,7 @@ void ConnectionTracker::close_connection(const ConnKey& key, uint64_t ts, const 
 
 void ConnectionTracker::on_close(const sw_close_event& ev) {
   const uint64_t totals[2] = {ev.bytes_egress, ev.bytes_ingress};  // indexed by sw_direction
-  close_connection(key_of(ev.hdr), ev.hdr.ts_ns, totals);
+  close_connection(key_of(ev.hdr), ev.hdr.ts_ns, totals, (ev.flags & SW_CLOSE_SHED) != 0);
 }
 
 void ConnectionTracker::on_process_exit(uint32_t tgid) {

@@ -80,12 +80,14 @@ class ConnectionTracker {
  private:
   class Connection;
   // `totals`: bytes each direction moved (egress, ingress), when the kernel said.
-  void close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals = nullptr);
+  // shed: the kernel stopped tracing a connection that stays open; a request
+  // it did not see answered is left out, counted, not exported unanswered.
+  void close_connection(const ConnKey& key, uint64_t ts, const uint64_t* totals = nullptr, bool shed = false);
   // Whether events may have been lost since this connection's last one.
   bool lost_since(uint64_t last_event_ns);
   void evict_least_recent();
   void switch_to_tls(Connection& c);
-  void publish(Connection& c);
+  void publish(Connection& c, bool shed = false);
 
   class DropHistory {
    public:

@@ -108,6 +108,16 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   // Batched wakeups: the pipeline reads the ring every 100 ms anyway, so the
   // kernel wakes it early only when a sixteenth of the ring (at most 256 KiB) waits.
   skel_->rodata->wakeup_bytes = std::min<uint32_t>(options.ringbuf_bytes / 16, 256u << 10);
+  if (options.shed) {
+    // Refuse new connections when a quarter of the ring waits, cut traced ones
+    // one by one from half, all from three quarters (far from full: the calls
+    // in flight and the close events must fit), trace again below an eighth
+    // (bpf/shed.bpf.h).
+    skel_->rodata->shed_new_above = options.ringbuf_bytes / 4;
+    skel_->rodata->shed_cut_above = options.ringbuf_bytes / 2;
+    skel_->rodata->shed_cut_all_above = options.ringbuf_bytes / 4 * 3;
+    skel_->rodata->shed_resume_below = options.ringbuf_bytes / 8;
+  }
   if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes))
     throw StartupError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
   // The data event scratch has one slot per CPU (the kernel programs index it
@@ -264,6 +274,10 @@ bool Sensor::read_kernel_stats(Metrics& m) const {
   read(SW_STAT_WIRE_RECEIVED, m.kernel_wire_received);
   read(SW_STAT_WIRE_UNSTAMPED_CONNS, m.kernel_wire_unstamped_conns);
   read(SW_STAT_CONTEXTS_DECIDED, m.kernel_contexts_decided);
+  read(SW_STAT_SHED_CONNS, m.kernel_shed_connections);
+  read(SW_STAT_SHED_CUTS, m.kernel_shed_cuts);
+  read(SW_STAT_SHED_RESUMED, m.kernel_shed_resumed);
+  read(SW_STAT_SHED_BYTES, m.kernel_shed_bytes);
   if (!complete) m.kernel_stats_unreadable++;
   return complete;
 }

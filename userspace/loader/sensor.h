@@ -29,6 +29,7 @@ struct SensorOptions {
   std::vector<std::string> comms;          // trace only these process names (empty: all)
   std::vector<uint32_t> netns_inodes;      // trace only sockets in these network namespaces (empty: all)
   bool propagation = true;                 // decide trace context in the kernel, carry it in a TCP option
+  bool shed = true;                        // shed whole connections in the kernel when the ring fills
 };
 
 class Sensor {

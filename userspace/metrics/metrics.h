@@ -32,6 +32,7 @@ namespace spanwire {
   X(stream_body_bytes_skipped, "body bytes the protocol announced it only counts, not delivered to it") \
   X(exchanges, "exchanges (request and answer) completed, every protocol")      \
   X(exchanges_unanswered, "requests that never got a response")                 \
+  X(exchanges_shed, "requests left out because the kernel stopped tracing their connection before the answer (shedding load)") \
   X(spans_created, "spans built")                                                \
   X(spans_linked_tuple, "server spans linked under their same-host client span (tuple + TCP sequence)") \
   X(spans_linked_thread, "client spans linked under the server span their thread was serving") \
@@ -79,6 +80,10 @@ namespace spanwire {
   X(kernel_wire_received, "segments whose trace-context TCP option was read")  \
   X(kernel_wire_unstamped_conns, "traced connections established before propagation started (no option either way)") \
   X(kernel_contexts_decided, "requests whose trace context the kernel decided")  \
+  X(kernel_shed_connections, "connections the kernel did not trace from their start to shed load (userspace was behind)") \
+  X(kernel_shed_cuts, "traced connections the kernel stopped tracing to shed load (userspace was behind)") \
+  X(kernel_shed_resumed, "shed connections traced again from a request's first byte, once userspace caught up") \
+  X(kernel_shed_bytes, "bytes of shed connections, counted, never copied")      \
   X(kernel_stats_unreadable, "reads of the kernel's counters that failed (the last values were kept)") \
   X(kernel_sweep_errors, "sweeps of exited processes' kernel state that failed (retried next second)") \
   X(ringbuf_consume_errors, "ring-buffer reads that failed (retried on the next wakeup)") \
