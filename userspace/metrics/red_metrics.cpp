@@ -1,6 +1,7 @@
 #include "metrics/red_metrics.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <type_traits>
 
@@ -22,27 +23,39 @@ size_t bucket_of(uint64_t duration_ns) {
   return static_cast<size_t>(std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), duration_ns) - kBoundsNs.begin());
 }
 
-// Appends an unambiguous encoding of `attributes` to `key` (strings are
+template <class Number>
+void append_number(std::string& key, Number n) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  key.append(buf, ec == std::errc() ? end : buf);
+}
+
+// Appends an unambiguous encoding of one attribute to `key` (strings are
 // length-prefixed, so no value can imitate a separator).
+void append_attribute(std::string& key, std::string_view name, const AttributeValue& value) {
+  key += name;
+  key += '=';
+  std::visit(
+      [&key](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          key += 's';
+          append_number(key, v.size());
+          key += ':';
+          key += v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          key += v ? "b1" : "b0";
+        } else {
+          key += std::is_same_v<T, int64_t> ? 'i' : 'd';
+          append_number(key, v);
+        }
+      },
+      value);
+  key += ';';
+}
+
 void append_key(std::string& key, const std::vector<Attribute>& attributes) {
-  for (const auto& a : attributes) {
-    key += a.key;
-    key += '=';
-    std::visit(
-        [&key](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>) {
-            key += 's' + std::to_string(v.size()) + ':';
-            key += v;
-          } else if constexpr (std::is_same_v<T, bool>) {
-            key += v ? "b1" : "b0";
-          } else {
-            key += (std::is_same_v<T, int64_t> ? 'i' : 'd') + std::to_string(v);
-          }
-        },
-        a.value);
-    key += ';';
-  }
+  for (const auto& a : attributes) append_attribute(key, a.key, a.value);
 }
 
 // The attributes semantic conventions put on the duration metrics: the
@@ -50,20 +63,27 @@ void append_key(std::string& key, const std::vector<Attribute>& attributes) {
 // it derived for the series alone (HTTP: the route inferred from the path, as
 // in the span name, since the raw path's cardinality is unbounded), the error
 // type, and for clients the server they called.
+// Visits them in order, without copying: most spans fall in a series that
+// exists, found by the key alone.
+template <class Visit>
+void for_each_series_attribute(const Span& span, Visit visit) {
+  auto take = [&span, &visit](std::string_view key) {
+    if (const AttributeValue* v = span.find(key)) visit(key, *v);
+  };
+  for (std::string_view key : span.semconv->series_keys) take(key);
+  for (const Attribute& extra : span.series_extra) {  // a span attribute of the same key wins
+    if (span.find(extra.key) == nullptr) visit(extra.key, extra.value);
+  }
+  take("error.type");
+  if (span.kind == SpanKind::kClient) {
+    take("server.address");
+    take("server.port");
+  }
+}
+
 std::vector<Attribute> series_attributes(const Span& span) {
   std::vector<Attribute> out;
-  auto copy = [&span, &out](std::string_view key) {
-    if (const AttributeValue* v = span.find(key)) out.push_back({key, *v});
-  };
-  for (std::string_view key : span.semconv->series_keys) copy(key);
-  for (const Attribute& extra : span.series_extra) {  // a span attribute of the same key wins
-    if (span.find(extra.key) == nullptr) out.push_back(extra);
-  }
-  copy("error.type");
-  if (span.kind == SpanKind::kClient) {
-    copy("server.address");
-    copy("server.port");
-  }
+  for_each_series_attribute(span, [&out](std::string_view key, const AttributeValue& v) { out.push_back({key, v}); });
   return out;
 }
 
@@ -107,20 +127,19 @@ RedMetrics::RedMetrics(size_t max_series, Metrics& metrics, std::shared_ptr<cons
 void RedMetrics::record(const Span& span) {
   if (span.kind != SpanKind::kServer && span.kind != SpanKind::kClient) return;  // spanwire makes no others
   if (span.semconv == nullptr) return;  // not an exchange: no duration metric describes it
-  const Family family = span.semconv->family;
-  std::vector<Attribute> attributes = series_attributes(span);
   std::lock_guard lock(mutex_);
-  add(find_or_create(span, family, std::move(attributes)), span);
+  add(find_or_create(span, span.semconv->family), span);
 }
 
-RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, std::vector<Attribute> attributes) {
+RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family) {
   const std::string& resource_key = this->resource_key(span.resource);
-  std::string key = resource_key;
-  key += '\n';
-  key += static_cast<char>('0' + static_cast<int>(family));
-  key += static_cast<char>('0' + static_cast<int>(span.kind));
-  append_key(key, attributes);
-  if (auto it = index_.find(key); it != index_.end()) return series_[it->second];
+  key_.assign(resource_key);
+  key_ += '\n';
+  key_ += static_cast<char>('0' + static_cast<int>(family));
+  key_ += static_cast<char>('0' + static_cast<int>(span.kind));
+  for_each_series_attribute(
+      span, [this](std::string_view name, const AttributeValue& v) { append_attribute(key_, name, v); });
+  if (auto it = index_.find(key_); it != index_.end()) return series_[it->second];
 
   if (series_.size() >= max_series_) {
     ++metrics_.metrics_series_overflow;
@@ -131,9 +150,9 @@ RedMetrics::Series& RedMetrics::find_or_create(const Span& span, Family family, 
   s.resource = resource->second;
   s.family = family;
   s.kind = span.kind;
-  s.attributes = std::move(attributes);
+  s.attributes = series_attributes(span);
   s.start_unix_ns = now_();
-  index_.emplace(std::move(key), series_.size());
+  index_.emplace(key_, series_.size());
   series_.push_back(std::move(s));
   return series_.back();
 }

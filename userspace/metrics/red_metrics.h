@@ -77,7 +77,7 @@ class RedMetrics {
   size_t series_count() const;
 
  private:
-  Series& find_or_create(const Span& span, Family family, std::vector<Attribute> attributes);
+  Series& find_or_create(const Span& span, Family family);
   const std::string& resource_key(const std::shared_ptr<const Resource>& resource);
   Series& overflow_series(Family family, SpanKind kind);
 
@@ -89,6 +89,7 @@ class RedMetrics {
   mutable std::mutex mutex_;
   std::vector<Series> series_;
   std::unordered_map<std::string, size_t> index_;  // series key -> position in series_
+  std::string key_;  // the series key being looked up, reused: no allocation per span
   // One Resource per distinct set of resource attributes, so that processes
   // with equal resources share their series and their ResourceMetrics.
   std::unordered_map<std::string, std::shared_ptr<const Resource>> resources_;

@@ -1,6 +1,7 @@
 #include "span/trace_linker.h"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 
 #include <linux/types.h>
@@ -54,9 +55,31 @@ void erase_one(std::multimap<uint64_t, uint64_t>& index, uint64_t key, uint64_t 
 TraceLinker::TraceLinker(SpanConsumer& next, Metrics& metrics, Options options)
     : SpanProcessor(next), metrics_(metrics), options_(options) {}
 
-TraceLinker::Node* TraceLinker::find(uint64_t id) {
-  auto it = nodes_.find(id);
-  return it == nodes_.end() ? nullptr : &it->second;
+const TraceLinker::Node* TraceLinker::find(uint64_t id) const {
+  if (id < first_node_ || id - first_node_ >= nodes_.size()) return nullptr;
+  const std::optional<Node>& slot = nodes_[id - first_node_];
+  return slot ? &*slot : nullptr;
+}
+
+void TraceLinker::forget_node(uint64_t id) {
+  nodes_[id - first_node_].reset();
+  --live_nodes_;
+  while (!nodes_.empty() && !nodes_.front()) {
+    nodes_.pop_front();
+    ++first_node_;
+  }
+}
+
+void TraceLinker::push_held(uint64_t expiry, uint64_t id) {
+  held_expiry_.emplace_back(expiry, id);
+  std::push_heap(held_expiry_.begin(), held_expiry_.end(), std::greater<>());
+}
+
+uint64_t TraceLinker::pop_held() {
+  std::pop_heap(held_expiry_.begin(), held_expiry_.end(), std::greater<>());
+  const uint64_t id = held_expiry_.back().second;
+  held_expiry_.pop_back();
+  return id;
 }
 
 void TraceLinker::consume(Span span) {
@@ -71,14 +94,16 @@ void TraceLinker::consume(Span span) {
   if (n.decided) n.trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
-  held_expiry_.emplace(n.expiry, id);
-  nodes_.emplace(id, std::move(n));
+  push_held(n.expiry, id);
+  if (nodes_.empty()) first_node_ = id;
+  nodes_.emplace_back(std::move(n));  // id == first_node_ + nodes_.size() - 1: ids come in order
+  ++live_nodes_;
   ++held_;
   add(id);
   if (held_ > options_.max_held) {
     // Too many waiting: the oldest leaves now, with what is known of it.
     metrics_.spans_released_early++;
-    release(held_expiry_.begin()->second);
+    release(pop_held());
   }
 }
 
@@ -93,13 +118,11 @@ void TraceLinker::flush(std::chrono::milliseconds timeout) {
 }
 
 void TraceLinker::expire_until(uint64_t now, bool all_held) {
-  while (!held_expiry_.empty() && (all_held || held_expiry_.begin()->first <= now)) {
-    release(held_expiry_.begin()->second);
-  }
+  while (!held_expiry_.empty() && (all_held || held_expiry_.front().first <= now)) release(pop_held());
   if (all_held) return;
-  while (!released_expiry_.empty() && released_expiry_.begin()->first <= now) {
-    const uint64_t id = released_expiry_.begin()->second;
-    released_expiry_.erase(released_expiry_.begin());
+  while (!released_expiry_.empty() && released_expiry_.front().first <= now) {
+    const uint64_t id = released_expiry_.front().second;
+    released_expiry_.pop_front();
     forget(id);
   }
 }
@@ -119,7 +142,7 @@ void TraceLinker::on_decided(uint64_t id) {
   // Children that came first and named this span.
   auto [first, last] = awaiting_parent_.equal_range(own);
   for (auto it = first; it != last; ++it) link(it->second, id, Link::kWire);
-  awaiting_parent_.erase(own);
+  awaiting_parent_.erase(first, last);
   if (is_zero(parent)) return;
   if (auto it = decided_by_id_.find(parent); it != decided_by_id_.end()) link(id, it->second, Link::kWire);
   else awaiting_parent_.emplace(parent, id);  // a local parent still to come, or a remote one
@@ -308,12 +331,10 @@ void TraceLinker::release(uint64_t id) {
     // A call made while the process served requests, on a thread that served none of them.
     metrics_.calls_unlinked++;
   }
-  // Each held node has exactly one entry in held_expiry_, at its expiry.
-  erase_one(held_expiry_, n.expiry, id);
-  n.released = true;
+  n.released = true;  // its held_expiry_ entry was the earliest, popped by the caller
   --held_;
   n.expiry = now_ + options_.window_ns;  // remembered for late children
-  released_expiry_.emplace(n.expiry, id);
+  released_expiry_.emplace_back(n.expiry, id);
   next_.consume(std::move(span));
 }
 
@@ -321,7 +342,7 @@ void TraceLinker::forget(uint64_t id) {
   Node& n = *find(id);
   if (n.held_children > 0) {  // a held span still needs its id and trace
     n.expiry = now_ + options_.window_ns;
-    released_expiry_.emplace(n.expiry, id);
+    released_expiry_.emplace_back(n.expiry, id);
     return;
   }
   if (n.linkage.key) {
@@ -343,7 +364,7 @@ void TraceLinker::forget(uint64_t id) {
       }
     }
   }
-  nodes_.erase(id);
+  forget_node(id);
 }
 
 bool TraceLinker::process_was_serving(uint32_t tgid, uint64_t at_ns) const {
@@ -352,8 +373,8 @@ bool TraceLinker::process_was_serving(uint32_t tgid, uint64_t at_ns) const {
     int examined = 0;
     for (auto s = std::make_reverse_iterator(it->second.upper_bound(at_ns));
          s != it->second.rend() && examined < kMaxCandidates; ++s, ++examined) {
-      auto n = nodes_.find(s->second);
-      if (n != nodes_.end() && contains(n->second, at_ns)) return true;
+      const Node* n = find(s->second);
+      if (n != nullptr && contains(*n, at_ns)) return true;
     }
   }
   return false;

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -57,7 +58,7 @@ class TraceLinker final : public SpanProcessor {
   void flush(std::chrono::milliseconds timeout) override;  // releases everything held
   void tick(uint64_t now);  // releases the spans whose window passed (CLOCK_MONOTONIC)
   size_t held() const { return held_; }
-  size_t remembered() const { return nodes_.size(); }  // held + released still known
+  size_t remembered() const { return live_nodes_; }  // held + released still known
 
  private:
   enum class Link : uint8_t { kNone, kTuple, kThread, kWire };
@@ -103,16 +104,31 @@ class TraceLinker final : public SpanProcessor {
   }
   bool process_was_serving(uint32_t tgid, uint64_t at_ns) const;
   static void erase_entry(std::map<ThreadKey, ByStart>& index, const ThreadKey& thread, uint64_t start, uint64_t id);
-  Node* find(uint64_t id);
+  const Node* find(uint64_t id) const;
+  Node* find(uint64_t id) { return const_cast<Node*>(std::as_const(*this).find(id)); }
 
   Metrics& metrics_;
   Options options_;
   uint64_t now_ = 0;
   uint64_t next_id_ = 1;
   size_t held_ = 0;
-  std::unordered_map<uint64_t, Node> nodes_;
-  // Expiry time -> node id: held spans (release) and released ones (forget).
-  std::multimap<uint64_t, uint64_t> held_expiry_, released_expiry_;
+  // Nodes by id. Ids are handed out in order and forgotten nearly in order
+  // (one window after release), so a deque indexed from the oldest id still
+  // known replaces a hash table: no hashing, no node allocation, and the
+  // nodes of one moment sit together.
+  std::deque<std::optional<Node>> nodes_;
+  uint64_t first_node_ = 1;  // id of nodes_.front()
+  size_t live_nodes_ = 0;
+  void forget_node(uint64_t id);
+  // (expiry, id) of held spans, earliest first (a min-heap: spans arrive
+  // nearly, not exactly, in expiry order); the earliest is always the next
+  // released, so no other entry is ever removed.
+  using Expiry = std::pair<uint64_t, uint64_t>;
+  std::vector<Expiry> held_expiry_;
+  void push_held(uint64_t expiry, uint64_t id);
+  uint64_t pop_held();  // the id of the earliest
+  // (forget time, id) of released spans: set to now + window, so in order.
+  std::deque<Expiry> released_expiry_;
   std::unordered_map<ExchangeKey, uint64_t, ExchangeKeyHash> clients_by_key_, servers_by_key_;
   // Per thread, by start time: server spans, and held client spans without a parent yet.
   std::map<ThreadKey, ByStart> servers_by_thread_;
