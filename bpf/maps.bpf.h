@@ -61,10 +61,14 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
+/* A traced syscall's arguments between its entry and exit, in the thread's
+ * own storage: no hashing or bucket lock on every socket call, and a thread
+ * that never made one answers "nothing stashed" from a NULL pointer. Freed
+ * with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sw_io_args);
 } active_io SEC(".maps");
 

@@ -40,15 +40,14 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* Threads that die inside a syscall leave no stash behind; a whole process
+/* Threads that die inside a TLS call leave no stash behind; a whole process
  * exiting tells userspace to drop its connections (their fds close without
  * close(2)). */
 SEC("tracepoint/sched/sched_process_exit")
 int tp_sched_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&active_io, &id);
-	bpf_map_delete_elem(&active_tls, &id);
+	bpf_map_delete_elem(&active_tls, &id); /* (active_io is the thread's own storage: freed with it) */
 	bpf_map_delete_elem(&serving, &id);
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;

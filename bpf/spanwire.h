@@ -220,7 +220,7 @@ struct sw_decided_ctx {
 	__u8 pad[5];
 };
 
-/* Arguments of a syscall in flight, remembered per thread (key: pid_tgid)
+/* Arguments of a syscall in flight, remembered per thread (task storage)
  * between its sys_enter and sys_exit. Userspace writes entries too, at start,
  * for threads already blocked in socket I/O when the probes attached (their
  * sys_enter was never seen): see userspace/loader/inflight.cpp. */
@@ -234,7 +234,8 @@ struct sw_io_args {
 	__u8 sys;       /* enum sw_syscall, or a connect/accept marker */
 	__u8 dir;       /* enum sw_direction */
 	__u8 in_tls;    /* made inside a TLS library call: the socket carries TLS */
-	__u8 pad[5];
+	__u8 live;      /* set at entry, cleared at exit: the thread's slot holds a call in flight */
+	__u8 pad[4];
 	struct sw_decided_ctx ctx; /* a write that begins a request: its ids (ctx.source != 0) */
 };
 

@@ -2,6 +2,30 @@
  * exit turns what it moved into events.
  * Part of spanwire.bpf.c, which includes the parts once, in order. */
 
+/* The calling thread's syscall slot, made on first use when `make`; NULL if
+ * it has none. A thread without any task storage has no slot: one load
+ * answers that, without the helper call, on every read and write of every
+ * process that never touched a socket. */
+static __always_inline struct sw_io_args *io_slot(bool make)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!make && !task->bpf_storage)
+		return NULL;
+	return bpf_task_storage_get(&active_io, task, 0, make ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* Keeps a call's arguments for its exit. */
+static __always_inline void stash(struct sw_io_args *a)
+{
+	struct sw_io_args *slot = io_slot(true);
+	if (!slot) {
+		stat_add(SW_STAT_STASH_FULL, 1);
+		return;
+	}
+	a->live = 1;
+	*slot = *a;
+}
+
 static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u8 sys, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -24,8 +48,7 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 	}
 	if (propagation_on && dir == SW_DIR_EGRESS && !a.in_tls)
 		decide_client_context(causal_id(id, dir, NULL), &a);
-	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
-		stat_add(SW_STAT_STASH_FULL, 1);
+	stash(&a);
 	return 0;
 }
 
@@ -35,8 +58,7 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 	if ((__u32)(id >> 32) == self_tgid && sys != SW_SYS_CONNECT)
 		return 0;
 	struct sw_io_args a = {.fd = fd, .nr = nr, .sys = sys};
-	if (bpf_map_update_elem(&active_io, &id, &a, BPF_ANY))
-		stat_add(SW_STAT_STASH_FULL, 1);
+	stash(&a);
 	return 0;
 }
 
@@ -134,11 +156,11 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 static __always_inline int finish_syscall(long nr, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct sw_io_args *stashed = bpf_map_lookup_elem(&active_io, &id);
-	if (!stashed)
+	struct sw_io_args *stashed = io_slot(false);
+	if (!stashed || !stashed->live)
 		return 0;
 	struct sw_io_args a = *stashed;
-	bpf_map_delete_elem(&active_io, &id);
+	stashed->live = 0;
 	if (a.nr != (__u32)nr)
 		return 0; /* a stale entry (written by userspace for a syscall that already ended) */
 	if (!a.sk && a.sys != SW_SYS_CONNECT && a.sys != SW_SYS_ACCEPT) {

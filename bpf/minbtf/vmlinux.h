@@ -33,8 +33,11 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
 enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2 };
+enum { BPF_F_NO_PREALLOC = 1 };                           /* map_flags */
+enum { BPF_LOCAL_STORAGE_GET_F_CREATE = 1 };              /* bpf_task_storage_get */
 enum { BPF_RB_NO_WAKEUP = 1, BPF_RB_FORCE_WAKEUP = 2 };  /* bpf_ringbuf_output flags */
 enum { BPF_RB_AVAIL_DATA = 0 };                           /* bpf_ringbuf_query */
 
@@ -83,6 +86,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct files_struct *files;
 	char comm[16];
+	struct bpf_local_storage *bpf_storage;
 };
 
 struct in6_addr {

@@ -265,7 +265,14 @@ def run_loads(args, procs, build, ports, sensor=None):
         r["spans_dropped"] = delta("spans_dropped_queue_full", "spans_dropped_export_failed")
         r["cpu_s_per_100k"] = (cpu1 - cpu0) / r["small_requests"] * 100_000
     r["big_rps"], _ = wrk(f"http://127.0.0.1:{ports['http']}/big.bin", args.seconds)
-    r["https_rps"], _ = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
+    before = sensor.programs() if sensor else None
+    r["https_rps"], https_requests = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
+    if sensor and https_requests:
+        after = sensor.programs()
+        ssl = [n for n in after if n.startswith(("uprobe_ssl", "uretprobe_ssl"))]
+        # The TLS library probes (both ends: wrk and nginx use OpenSSL), per request.
+        r["ssl_probe_hits"] = sum(after[n][1] - before.get(n, (0, 0))[1] for n in ssl) / https_requests
+        r["ssl_probe_ns"] = sum(after[n][0] - before.get(n, (0, 0))[0] for n in ssl) / https_requests
     if ports.get("go"):
         before = sensor.programs() if sensor else None
         r["go_https_rps"] = go_load(ports["go_app"], ports["go"], args.go_requests)
@@ -532,6 +539,12 @@ def report(args, a, b, idle, parsers, sweep, protocols, export):
     for key in ("p50_us", "p99_us"):
         x, y, q = pair(key)
         row(f"latency {key[:3]} at {args.rate} req/s, us", x, y, q, "latency_probe, one keep-alive connection")
+    hits = [r["ssl_probe_hits"] for r in b if r.get("ssl_probe_hits")]
+    if hits:
+        row("OpenSSL uprobe hits per HTTPS request (both ends)", None, med(hits), None,
+            "bpf_stats run_cnt of every uprobe/uretprobe on the TLS library during the HTTPS wrk load")
+        row("  BPF ns of those probes per HTTPS request", None, med([r["ssl_probe_ns"] for r in b if r.get("ssl_probe_ns")]),
+            None, "bpf_stats run_time_ns of the same programs")
     if all("go_https_rps" in r for r in a + b):
         x, y, q = pair("go_https_rps")
         row("Go net/http HTTPS client -> server, req/s", x, y, q,

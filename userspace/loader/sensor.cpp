@@ -1,5 +1,7 @@
 #include "loader/sensor.h"
 
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,16 +284,33 @@ bool Sensor::read_kernel_stats(Metrics& m) const {
   return complete;
 }
 
+namespace {
+// pidfd_open(2) flag for a thread that is not its group's leader (linux/pidfd.h
+// of 6.9; Debian 12's headers predate it).
+constexpr unsigned kPidfdThread = O_EXCL;
+}  // namespace
+
 size_t Sensor::seed_inflight_syscalls() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t now = uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
   size_t seeded = 0;
-  for (const auto& e : scan_inflight_socket_io("/proc", static_cast<uint32_t>(getpid()), now)) {
-    // NOEXIST: a thread that already re-entered a traced syscall keeps its own entry.
-    if (bpf_map__update_elem(skel_->maps.active_io, &e.pid_tgid, sizeof(e.pid_tgid), &e.args, sizeof(e.args),
-                             BPF_NOEXIST) == 0)
+  for (auto& e : scan_inflight_socket_io("/proc", static_cast<uint32_t>(getpid()), now)) {
+    // The stash is the thread's own storage, named by a pidfd of the thread
+    // (PIDFD_THREAD: Linux 6.9; older kernels name leaders only).
+    const pid_t tid = static_cast<pid_t>(e.pid_tgid & 0xffffffffu);
+    const bool leader = tid == static_cast<pid_t>(e.pid_tgid >> 32);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, tid, leader ? 0u : kPidfdThread));
+    if (pidfd < 0) {
+      spdlog::debug("thread {} in socket I/O at start is traced from its next call: pidfd_open: {}", tid,
+                    errno_text(errno));
+      continue;
+    }
+    e.args.live = 1;
+    // NOEXIST: a thread whose storage exists already passed a probe: it left that call.
+    if (bpf_map__update_elem(skel_->maps.active_io, &pidfd, sizeof(pidfd), &e.args, sizeof(e.args), BPF_NOEXIST) == 0)
       ++seeded;
+    ::close(pidfd);
   }
   return seeded;
 }
