@@ -23,7 +23,7 @@ const volatile __u64 shed_resume_below = 0;
 
 /* Cuts are spread out, so that the ring drains from the connections already
  * cut before more are: the rest stay whole. */
-#define SW_SHED_CUT_GAP_NS 1000000ULL
+#define SW_SHED_CUT_GAP_NS 10000000ULL
 __u64 shed_last_cut_ns = 0;
 
 enum shed_state {

@@ -326,7 +326,10 @@ def completeness_sweep(args, procs, build, tmp, ports):
             steps.append({"cpu_s_per_100k": cpu_s / sent["count"] * 100_000 if sent["count"] else None,
                           "rate": rate, "achieved": sent["count"] / sent["seconds"], "exchanges": sent["count"],
                           "spans": spans, "expected_spans": 2 * sent["count"],
-                          "ringbuf_drops": after["kernel_ringbuf_drops"] - before["kernel_ringbuf_drops"]})
+                          "ringbuf_drops": after["kernel_ringbuf_drops"] - before["kernel_ringbuf_drops"],
+                          "shed_cuts": after.get("kernel_shed_cuts", 0) - before.get("kernel_shed_cuts", 0),
+                          "shed_connections": after.get("kernel_shed_connections", 0) - before.get("kernel_shed_connections", 0),
+                          "exchanges_shed": after.get("exchanges_shed", 0) - before.get("exchanges_shed", 0)})
             if sent["count"] / sent["seconds"] < 0.9 * rate:
                 break  # the machine cannot offer more
     finally:
@@ -580,7 +583,8 @@ def report(args, a, b, idle, parsers, sweep, protocols, export):
     for st in sweep:
         row(f"spans exported per exchange at {st['rate']} req/s (fixed rate)", st["expected_spans"], st["spans"],
             st["spans"] / st["expected_spans"], f"latency_probe 16 connections, {st['achieved']:.0f} req/s achieved, "
-            f"ring-buffer drops {st['ringbuf_drops']}")
+            f"ring-buffer drops {st['ringbuf_drops']}, connections shed: cut {st.get('shed_cuts', 0)}, "
+            f"new {st.get('shed_connections', 0)}")
     row("first fixed rate losing spans (>0.1%), req/s", None, losing["rate"] if losing else None, None,
         "none up to the highest rate offered" if not losing else "see the rows above")
     for suffix, f in sorted(parsers.items()):

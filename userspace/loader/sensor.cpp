@@ -111,14 +111,13 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   // kernel wakes it early only when a sixteenth of the ring (at most 256 KiB) waits.
   skel_->rodata->wakeup_bytes = std::min<uint32_t>(options.ringbuf_bytes / 16, 256u << 10);
   if (options.shed) {
-    // Refuse new connections when a quarter of the ring waits, cut traced ones
-    // one by one from half, all from three quarters (far from full: the calls
-    // in flight and the close events must fit), trace again below an eighth
-    // (bpf/shed.bpf.h).
-    skel_->rodata->shed_new_above = options.ringbuf_bytes / 4;
-    skel_->rodata->shed_cut_above = options.ringbuf_bytes / 2;
+    // Refuse new connections when half the ring waits, cut traced ones one by
+    // one from 5/8, all from 3/4 (far from full: the calls in flight and the
+    // close events must fit), trace again below a quarter (bpf/shed.bpf.h).
+    skel_->rodata->shed_new_above = options.ringbuf_bytes / 2;
+    skel_->rodata->shed_cut_above = options.ringbuf_bytes / 8 * 5;
     skel_->rodata->shed_cut_all_above = options.ringbuf_bytes / 4 * 3;
-    skel_->rodata->shed_resume_below = options.ringbuf_bytes / 8;
+    skel_->rodata->shed_resume_below = options.ringbuf_bytes / 4;
   }
   if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes))
     throw StartupError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
