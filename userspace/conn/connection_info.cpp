@@ -22,38 +22,4 @@ uint32_t ThreadTrail::at(uint64_t offset) const {
   return std::prev(it)->tid;
 }
 
-void DecidedContexts::note(uint64_t offset, const DecidedContext& context) {
-  for (auto& [at, known] : entries_) {
-    if (at == offset) {
-      known = context;
-      return;
-    }
-  }
-  if (entries_.size() == kDecidedContextLength) entries_.erase(entries_.begin());
-  entries_.emplace_back(offset, context);
-}
-
-const DecidedContext* DecidedContexts::at(uint64_t offset) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-    if (it->first == offset) return &it->second;
-  return nullptr;
-}
-
-void StreamHandlers::note(uint32_t stream, uint32_t tid) {
-  for (auto& [id, known] : entries_) {
-    if (id == stream) {
-      known = tid;
-      return;
-    }
-  }
-  if (entries_.size() == kStreamHandlerLength) entries_.erase(entries_.begin());
-  entries_.emplace_back(stream, tid);
-}
-
-uint32_t StreamHandlers::at(uint32_t stream) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-    if (it->first == stream) return it->second;
-  return 0;
-}
-
 }  // namespace spanwire

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/connection_facts.h"
@@ -52,16 +53,41 @@ struct DecidedContext {
   uint8_t trace_flags = 1;  // W3C flags
 };
 
+// The value last noted for each key, for the most recent kLength keys (the
+// oldest key leaves first). Few keys: a vector scanned newest first.
+template <class Key, class Value, size_t kLength>
+class LatestByKey {
+ public:
+  void note(Key key, const Value& value) {
+    for (auto& [known_key, known] : entries_) {
+      if (known_key == key) {
+        known = value;
+        return;
+      }
+    }
+    if (entries_.size() == kLength) entries_.erase(entries_.begin());
+    entries_.emplace_back(key, value);
+  }
+  const Value* find(Key key) const {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
+      if (it->first == key) return &it->second;
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<Key, Value>> entries_;  // oldest first
+};
+
 // Decided contexts of one stream by request position, the most recent
 // kDecidedContextLength of them (a connection has few requests in flight).
 class DecidedContexts {
  public:
   static constexpr size_t kDecidedContextLength = 64;
-  void note(uint64_t offset, const DecidedContext& context);
-  const DecidedContext* at(uint64_t offset) const;
+  void note(uint64_t offset, const DecidedContext& context) { latest_.note(offset, context); }
+  const DecidedContext* at(uint64_t offset) const { return latest_.find(offset); }
 
  private:
-  std::vector<std::pair<uint64_t, DecidedContext>> entries_;  // oldest first
+  LatestByKey<uint64_t, DecidedContext, kDecidedContextLength> latest_;
 };
 
 // Which thread (a goroutine token) runs the handler of each multiplexed
@@ -69,11 +95,14 @@ class DecidedContexts {
 class StreamHandlers {
  public:
   static constexpr size_t kStreamHandlerLength = 256;  // HTTP/2 servers allow 100-250 concurrent streams
-  void note(uint32_t stream, uint32_t tid);
-  uint32_t at(uint32_t stream) const;  // 0 when unknown
+  void note(uint32_t stream, uint32_t tid) { latest_.note(stream, tid); }
+  uint32_t at(uint32_t stream) const {  // 0 when unknown
+    const uint32_t* tid = latest_.find(stream);
+    return tid ? *tid : 0;
+  }
 
  private:
-  std::vector<std::pair<uint32_t, uint32_t>> entries_;  // (stream, tid), oldest first
+  LatestByKey<uint32_t, uint32_t, kStreamHandlerLength> latest_;
 };
 
 // What the kernel told about one stream of a connection beyond its bytes.
