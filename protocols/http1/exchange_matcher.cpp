@@ -78,8 +78,10 @@ void ExchangeMatcher::close(uint64_t ts) {
   requests_.close(ts);
   responses_.close(ts);
   reconcile();
-  stats_.orphan_responses += waiting_.size();
-  waiting_.clear();
+  while (!waiting_.empty()) {
+    drop_unpaired(waiting_.front());
+    waiting_.pop_front();
+  }
   while (!pending_.empty()) emit_front();
 }
 
@@ -328,9 +330,21 @@ void ExchangeMatcher::wait_for_requests(const WaitingResponse& r) {
   method_queue_dirty_ = true;
   waiting_.push_back(r);
   if (waiting_.size() > kMaxWaitingResponses) {
+    drop_unpaired(waiting_.front());
     waiting_.pop_front();
-    ++stats_.orphan_responses;
   }
+}
+
+// A response left unpaired before its request was known (over the bound, or
+// at close) is, for the requests it may answer, a lost answer: none of them may
+// be called unanswered, and the responses after it no longer pair in order.
+void ExchangeMatcher::drop_unpaired(const WaitingResponse& r) {
+  ++stats_.orphan_responses;
+  certain_ = false;
+  ++response_losses_;
+  if (!r.response_pos) response_loss_end_.reset();  // placed nowhere: any request may be its
+  else if (!response_loss_end_ || *response_loss_end_ <= *r.response_pos) response_loss_end_ = *r.response_pos + 1;
+  method_queue_dirty_ = true;
 }
 
 // No message was lost since pairing was last certain: HTTP/1 answers in order.
@@ -440,6 +454,9 @@ void ExchangeMatcher::note_response_loss() {
 // A request without an answer is a true "no response" only if no response could
 // have been lost after it was sent.
 bool ExchangeMatcher::answer_may_be_lost(const Pending& entry) const {
+  // Joined mid-way, the response stream was first seen past where this answer began.
+  const std::optional<uint64_t> first_seen = response_places_.absolute(0);
+  if (entry.response_pos && first_seen && *first_seen > *entry.response_pos) return true;
   if (entry.response_pos && response_loss_end_) return *response_loss_end_ > *entry.response_pos;
   return response_losses_ > entry.response_losses_at_add;
 }

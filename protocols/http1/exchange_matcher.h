@@ -21,9 +21,11 @@
 //    first: each is skipped (counted), so no later request is paired with it;
 //  - no request pending at all: it waits (at most kMaxWaitingResponses) for the next
 //    request, since the two directions are captured independently; it is an orphan if
-//    that request could not have caused it, or at close().
+//    that request could not have caused it. Dropped still waiting (past the bound, or at
+//    close()), it counts as a lost answer: pairing is no longer in order after it.
 // A request left without an answer is reported unanswered only when no response could
-// have been lost after it was sent; otherwise it is dropped and counted.
+// have been lost, or dropped unpaired, after it was sent; otherwise it is dropped and
+// counted.
 // 1xx other than 101 are interim: counted, attached to the oldest pending request, not
 // paired. 101 (and CONNECT 2xx) pair, then both parsers stop. After a request carrying
 // Upgrade or CONNECT, the request parser holds further input until the answer is known
@@ -167,6 +169,7 @@ class ExchangeMatcher {
   Pending* pair_in_order(const WaitingResponse& r, Pending& oldest);
   Pending* pair_after_loss(const WaitingResponse& r);
   void abandon(const WaitingResponse& r);
+  void drop_unpaired(const WaitingResponse& r);
   void adopt_waiting();
   static bool could_answer(const Pending& entry, const WaitingResponse& r);
   bool answer_may_be_lost(const Pending& entry) const;

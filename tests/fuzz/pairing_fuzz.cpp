@@ -5,8 +5,11 @@
 // answer was sent may be reported unanswered.
 //
 // Input layout: byte 0 pipeline depth (1 + b % 8), byte 1 flags (1 = the sensor
-// joins mid-stream), then one byte per decision: a chunk is lost when the byte
-// is below 32; pieces per message and body sizes come from the same bytes.
+// joins mid-stream, 2 = a hole is learned late: chunks behind it wait while the
+// other direction flows, as in the sensor's stream buffer), then one byte per
+// decision: a chunk is lost when the byte is below 32, held chunks are let
+// through when it is below 64; pieces per message and body sizes come from the
+// same bytes.
 #include <cstddef>
 #include <cstdint>
 
@@ -17,8 +20,9 @@ namespace {
 
 class InputFate {
  public:
-  InputFate(const uint8_t* data, size_t size) : data_(data), size_(size) {
+  InputFate(const uint8_t* data, size_t size, bool holes_learned_late) : data_(data), size_(size) {
     fate.lost = [this] { return next() < 32; };
+    if (holes_learned_late) fate.release_held = [this] { return next() < 64; };
     fate.pieces = [this] { return 1 + next() % 3; };
     fate.body_size = [this] { return next() * 8; };
   }
@@ -39,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   shape.exchanges = 60;
   shape.pipeline_depth = 1 + data[0] % 8;
   shape.midstream = (data[1] & 1) != 0;
-  InputFate input(data + 2, size - 2);
+  InputFate input(data + 2, size - 2, (data[1] & 2) != 0);
   spanwire::testing::ConversationResult r = spanwire::testing::play_conversation(shape, input.fate);
   spanwire::fuzz::check(r.wrong_pairs == 0, "a response paired with another request");
   spanwire::fuzz::check(r.false_no_answer == 0, "a request reported unanswered although answered");

@@ -31,6 +31,11 @@ struct ChunkFate {
   std::function<bool()> lost;
   std::function<int()> pieces;
   std::function<int()> body_size;  // 0..~2000
+  // Optional: whether chunks held behind a hole are let through now (asked at
+  // each chunk of the other direction). Unset: a hole is known at once. The
+  // sensor's stream buffer holds a direction's chunks behind a hole until it
+  // gives up on the hole, while the other direction keeps flowing.
+  std::function<bool()> release_held;
 };
 
 struct ConversationResult {
@@ -71,6 +76,11 @@ class LossyWire {
   }
 
   void close(uint64_t ts) {  // the close event's totals reveal trailing losses
+    release(0, ts);
+    release(1, ts);
+    // A direction joined mid-way and never seen: "maybe lost", as the stream buffer says it.
+    if (!started_[0] && pos_[0] > 0) m_.gap_request(1, ts);
+    if (!started_[1] && pos_[1] > 0) m_.gap_response(1, ts);
     if (lost_[0]) m_.gap_request(lost_[0], ts);
     if (lost_[1]) m_.gap_response(lost_[1], ts);
     m_.close(ts);
@@ -102,16 +112,36 @@ class LossyWire {
     }
     started_[d] = true;
     const ChunkPlace place{pos, pos_[1 - d], start_[d]};
-    if (request) {
-      m_.place_request_chunk(place);
-      if (lost_[0]) m_.gap_request(lost_[0], ts);
+    // Placed on arrival, as the tracker places every chunk, delivered or held.
+    request ? m_.place_request_chunk(place) : m_.place_response_chunk(place);
+    if (fate_.release_held && fate_.release_held()) release(1 - d, ts);
+    if (fate_.release_held && (lost_[d] > 0 || !held_[d].empty())) {
+      held_[d].push_back({lost_[d], bytes});
+      lost_[d] = 0;
+      return;
+    }
+    deliver(d, lost_[d], bytes, ts);
+    lost_[d] = 0;
+  }
+
+  struct Held {
+    uint64_t lost_before;
+    std::string bytes;
+  };
+
+  void deliver(int d, uint64_t lost_before, const std::string& bytes, uint64_t ts) {
+    if (d == 0) {
+      if (lost_before) m_.gap_request(lost_before, ts);
       m_.feed_request(bytes, ts);
     } else {
-      m_.place_response_chunk(place);
-      if (lost_[1]) m_.gap_response(lost_[1], ts);
+      if (lost_before) m_.gap_response(lost_before, ts);
       m_.feed_response(bytes, ts);
     }
-    lost_[d] = 0;
+  }
+
+  void release(int d, uint64_t ts) {
+    for (const Held& h : held_[d]) deliver(d, h.lost_before, h.bytes, ts);
+    held_[d].clear();
   }
 
   http1::ExchangeMatcher& m_;
@@ -122,6 +152,7 @@ class LossyWire {
   bool started_[2] = {true, true};
   bool joined_ = false;
   bool skipped_[2] = {false, false};  // a late joiner missed the first chunk
+  std::vector<Held> held_[2];         // chunks waiting behind a hole
 };
 
 // Plays the conversation and judges every exchange that came out.

@@ -86,6 +86,26 @@ TEST_F(StreamBufferTest, MidstreamStartsAtFirstChunk) {
   EXPECT_EQ(buf.next_pos(), 5016u);
 }
 
+TEST_F(StreamBufferTest, TotalsAtCloseRevealALostTail) {
+  buf.start_at(0);
+  add(0, "abc");
+  buf.end_at(10, 0, rec);
+  EXPECT_EQ(rec.out, "abc<gap 7>");
+  EXPECT_EQ(metrics.stream_gap_bytes, 7u);
+}
+
+// A direction of a connection joined mid-way that never showed a chunk: its
+// bytes may have moved after the join, or all before it. Unknown, so the
+// parser hears of a possible loss rather than nothing.
+TEST_F(StreamBufferTest, NeverSeenStreamThatMovedEndsInAnUnknownGap) {
+  buf.end_at(5000, 0, rec);
+  EXPECT_EQ(rec.out, "<gap 1>");
+  Recorder silent;
+  StreamBuffer never_moved{StreamBuffer::Limits{1024, 100}, metrics};
+  never_moved.end_at(0, 0, silent);
+  EXPECT_EQ(silent.out, "");
+}
+
 TEST_F(StreamBufferTest, ForcedFlushDrainsEverything) {
   buf.start_at(0);
   add(3, "def");

@@ -49,7 +49,13 @@ void StreamBuffer::flush_stale(uint64_t now, StreamConsumer& out, bool force) {
 
 void StreamBuffer::end_at(uint64_t total, uint64_t ts, StreamConsumer& out) {
   flush_stale(ts, out, /*force=*/true);
-  if (!started_ || total <= next_pos_) return;
+  if (!started_) {
+    // Joined mid-way and never seen since: whether any of its bytes moved
+    // after the join is unknown, so its answers may have been lost.
+    if (total > 0) out.on_gap(1, ts);
+    return;
+  }
+  if (total <= next_pos_) return;
   out.on_gap(total - next_pos_, ts);
   metrics_.stream_gap_bytes += total - next_pos_;
   next_pos_ = total;
@@ -57,7 +63,7 @@ void StreamBuffer::end_at(uint64_t total, uint64_t ts, StreamConsumer& out) {
 
 void StreamBuffer::end_maybe_lost(uint64_t ts, StreamConsumer& out) {
   flush_stale(ts, out, /*force=*/true);
-  if (started_) out.on_gap(1, ts);
+  out.on_gap(1, ts);
 }
 
 void StreamBuffer::deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts,

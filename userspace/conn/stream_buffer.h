@@ -62,7 +62,9 @@ class StreamBuffer {
   // Gives up on holes older than the timeout (or all holes when force).
   void flush_stale(uint64_t now, StreamConsumer& out, bool force = false);
   // The stream ended after `total` bytes (the kernel's count at close): bytes
-  // past the last chunk seen were lost, and reach the consumer as a gap.
+  // past the last chunk seen were lost, and reach the consumer as a gap. A
+  // stream joined mid-way and never seen gets a 1-byte gap ("unknown") when
+  // it moved at all.
   void end_at(uint64_t total, uint64_t ts, StreamConsumer& out);
   // The stream ended with no count from the kernel while events were being
   // lost: bytes past the last chunk may be missing. The consumer gets a

@@ -278,6 +278,54 @@ TEST(Http1Exchange, AfterAResponseGapTheNewestRequestBeforeTheResponseIsAnswered
   EXPECT_EQ(pairs(matcher.take_exchanges()), (Pairs{"GET /c -> 200"}));
 }
 
+// Joined mid-way, the response stream is first seen past where the request's
+// answer began (the events before were lost): the request may not be called
+// unanswered.
+TEST(Http1Exchange, ResponseStreamFirstSeenPastTheAnswerIsALoss) {
+  ExchangeMatcher matcher;
+  matcher.start_midstream();
+  matcher.place_request_chunk({400, 780, 400});  // sent when 780 response bytes had moved
+  matcher.feed_request(get("/a"), 100);
+  matcher.place_response_chunk({5000, 2000, 5000});  // first response bytes seen: a body's end
+  matcher.feed_response("xxxxxxxx", 300);
+  matcher.close(400);
+  EXPECT_TRUE(matcher.take_exchanges().empty());
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+  EXPECT_EQ(matcher.stats().requests_unpaired_after_loss, 1u);
+}
+
+// More responses than kMaxWaitingResponses arrive while their requests wait
+// behind a hole (the sensor's stream buffer holds them): the oldest responses
+// are dropped, after which the rest may not pair in order, or the first
+// request seen would take a later request's answer.
+TEST(Http1Exchange, ResponsesDroppedWhileWaitingEndInOrderPairing) {
+  ExchangeMatcher matcher;
+  constexpr int kRequests = 24;
+  std::vector<std::string> requests;
+  std::vector<uint64_t> request_pos, response_pos_at_send;
+  uint64_t req = 0, resp = 0;
+  for (int n = 0; n < kRequests; ++n) {  // one at a time: each answered before the next
+    requests.push_back(get("/r" + std::to_string(n)));
+    request_pos.push_back(req);
+    response_pos_at_send.push_back(resp);
+    req += requests.back().size();
+    const std::string answer = "HTTP/1.1 " + std::to_string(200 + n) + " X\r\nContent-Length: 0\r\n\r\n";
+    matcher.place_response_chunk({resp, req, 0});
+    matcher.feed_response(answer, 100 + n);
+    resp += answer.size();
+  }
+  for (int n = 0; n < kRequests; ++n) {  // the hole is given up: the requests come through
+    matcher.place_request_chunk({request_pos[n], response_pos_at_send[n], 0});
+    matcher.feed_request(requests[n], 100 + n);
+  }
+  matcher.close(500);
+  for (const Exchange& x : matcher.take_exchanges()) {
+    ASSERT_TRUE(x.response) << x.request.target;
+    EXPECT_EQ("/r" + std::to_string(x.response->status_code - 200), x.request.target);
+  }
+  EXPECT_EQ(matcher.stats().unanswered, 0u);
+}
+
 // No exchange came out, and the counters say how many of each were left out.
 void expect_nothing_paired(ExchangeMatcher& matcher, uint64_t requests, uint64_t responses) {
   EXPECT_TRUE(matcher.take_exchanges().empty());

@@ -45,6 +45,24 @@ TEST(PairingUnderLoss, RandomLossesNeverPairWrongNorInventAMissingAnswer) {
   }
 }
 
+// As the sensor's stream buffer delivers them: a direction's chunks behind a
+// hole wait until the hole is given up, while the other direction flows on.
+TEST(PairingUnderLoss, HolesLearnedLateNeverPairWrongNorInventAMissingAnswer) {
+  const Case cases[] = {{1, 0.02, false}, {1, 0.10, false}, {1, 0.30, false}, {1, 0.10, true},
+                        {2, 0.05, false}, {4, 0.10, false}, {16, 0.05, false}};
+  for (const Case& c : cases) {
+    for (uint32_t seed = 1; seed <= 40; ++seed) {
+      for (double release : {0.05, 0.3, 0.9}) {
+        SeededFate f(seed, c.loss);
+        f.fate.release_held = [&f, release] { return std::bernoulli_distribution(release)(f.rng); };
+        ConversationResult r = play_conversation({200, c.depth, c.midstream}, f.fate);
+        EXPECT_EQ(r.wrong_pairs, 0) << describe(c, seed) << ", release " << release;
+        EXPECT_EQ(r.false_no_answer, 0) << describe(c, seed) << ", release " << release;
+      }
+    }
+  }
+}
+
 TEST(PairingUnderLoss, WithoutLossEveryExchangeComesOutRight) {
   for (int depth : {1, 3, 50}) {
     SeededFate f(7, 0.0);
