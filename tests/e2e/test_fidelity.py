@@ -31,12 +31,15 @@ def status_spans(sink):
     return [s for s in sink.spans() if STATUS_PATH.match(attr(s, "url.path") or "")]
 
 
-def assert_every_span_right(spans, max_seconds=1.0):
-    """Each span carries the status its path asked for, no false error, a sane duration."""
+def assert_every_span_right(spans, max_seconds=1.0, stats=None):
+    """Each span carries the status its path asked for, no false error, a sane duration.
+    `stats`: the sensor's counters, shown with a failure (what was lost, and where)."""
+    losses = {k: v for k, v in (stats or {}).items()
+              if v and any(w in k for w in ("drop", "lost", "loss", "gap", "orphan", "unpaired", "shed", "resync"))}
     for s in spans:
         path = attr(s, "url.path")
         wanted = int(STATUS_PATH.match(path).group(1))
-        assert attr(s, "http.response.status_code") == wanted, (path, s)
+        assert attr(s, "http.response.status_code") == wanted, (path, s, losses)
         assert (s["end"] - s["start"]) / 1e9 < max_seconds, (path, "latency of another exchange", s)
         if wanted < 500 and s["kind"] == SERVER:
             assert s["status_code"] != ERROR, s
@@ -69,7 +72,7 @@ def test_stalled_sensor_leaves_exchanges_out_but_never_pairs_wrong(sink, sensor_
     sent, stats, spans = stall_under_load(sink, sensor_factory, procs, "off")
     summary = f"sent {sent}"
     assert stats.get("kernel_ringbuf_drops", 0) > 0, ("the stall did not overflow the ring buffer", summary, stats)
-    assert_every_span_right(spans)
+    assert_every_span_right(spans, stats=stats)
     servers = [s for s in spans if s["kind"] == SERVER]
     clients = [s for s in spans if s["kind"] == CLIENT]
     print(f"stall: sent {sent}, server spans {len(servers)}, client spans {len(clients)}, "
@@ -95,7 +98,7 @@ def test_stalled_sensor_sheds_whole_connections_in_the_kernel(sink, sensor_facto
     assert stats.get("kernel_ringbuf_drops", 0) == 0, stats
     assert stats.get("kernel_shed_cuts", 0) > 0 and stats.get("kernel_shed_bytes", 0) > 0, stats
     assert stats.get("kernel_shed_resumed", 0) > 0, ("traced again once the ring drained", stats)
-    assert_every_span_right(spans)  # no span lost its answer: none without a status
+    assert_every_span_right(spans, stats=stats)  # no span lost its answer: none without a status
     for counter in ("http1_requests_unpaired_after_loss", "http1_responses_unpaired_after_loss", "stream_gap_bytes"):
         assert stats.get(counter, 0) == 0, (counter, stats)
     # Shed: the three seconds of the stall (and what was in flight at each cut); kept: the rest.
