@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libcurl4-openssl-dev libnghttp2-dev libhttp-parser-dev libjemalloc-dev
-  prometheus-cpp-dev libcpp-httplib-dev
+  prometheus-cpp-dev libcpp-httplib-dev libabsl-dev
 )
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev

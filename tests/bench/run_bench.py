@@ -591,6 +591,11 @@ def report(args, a, b, idle, parsers, sweep, protocols, export):
         row(f"HTTP/1 parser {suffix}, MB/s", f["http_parser_MBps"], f["spanwire_MBps"],
             f["spanwire_MBps"] / f["http_parser_MBps"], "bench_http1: libhttp-parser (without) vs spanwire (with)")
     for name, rate in sorted(protocols.items()):
+        if name.startswith("BM_Pipeline"):  # bench_pipeline: its items are spans, its rate per CPU second
+            row(f"{name}: userspace pipeline alone, us of CPU per span", None, 1e6 / rate if rate else None, None,
+                "bench_pipeline: canned events, decoder to sampler" +
+                (", plus OTLP encoding" if "Encode" in name else ""))
+            continue
         row(f"{name}, messages/s", None, rate, None, "protocol session: framing, pairing and records")
     for m in idle:
         row(f"sensor RSS with {m['idle_connections']} idle keep-alive connections, MiB", None,

@@ -324,6 +324,62 @@ TEST_F(TraceLinkerTest, UndecidedChildrenJoinTheKernelsTrace) {
   EXPECT_EQ(by_name("2").parent_span_id, id_of(99));
 }
 
+// When the sampler judges a kernel-decided span by its own flags, the linker
+// releases it as it comes: in every arrival order the ids are the kernel's,
+// the local wire links are still counted, undecided children still join, and
+// an unsampled span says so although its parent is not linked yet.
+TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheSamplerNeedsNoTree) {
+  const TraceId wire_trace = trace_of(77);
+  const SpanId remote_client = id_of(99);
+  std::vector<int> order{0, 1, 2, 3};
+  do {
+    Collect sink;
+    Metrics m;
+    TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = true});
+    std::vector<Span> spans = two_tier(40000, 40001, 0);
+    std::vector<Span> input = {
+        decided(spans[1], SW_CTX_HEADER, wire_trace, remote_client),
+        decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id),
+        decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id),
+        spans[0],  // curl's client span, undecided (no context event): the tuple rule
+    };
+    input[0].flags = input[1].flags = 0;  // the header said: not sampled
+    size_t decided_seen = 0;
+    for (int i : order) {
+      linker.consume(input[i]);
+      if (i != 3) ++decided_seen;
+      EXPECT_EQ(sink.spans.size(), decided_seen);  // decided: out at once; curl's waits
+    }
+    EXPECT_EQ(linker.held(), 1u);
+    linker.flush(std::chrono::milliseconds(0));
+    ASSERT_EQ(sink.spans.size(), 4u);
+    std::map<std::string, const Span*> by;
+    for (const Span& s : sink.spans) by[s.name] = &s;
+    for (const char* n : {"2", "3", "4"}) EXPECT_EQ(by[n]->trace_id, wire_trace) << n;
+    EXPECT_EQ(by["3"]->parent_span_id, by["2"]->span_id);
+    EXPECT_EQ(by["4"]->parent_span_id, by["3"]->span_id);
+    EXPECT_EQ(by["3"]->linkage.remote_sampled, std::optional<bool>(false));  // from its own flags
+    EXPECT_EQ(by["2"]->linkage.remote_sampled, std::optional<bool>(false));  // its header
+    EXPECT_EQ(m.spans_linked_wire.load(), 2u) << "order " << order[0] << order[1] << order[2] << order[3];
+    EXPECT_EQ(m.spans_context_kernel.load(), 3u);
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST_F(TraceLinkerTest, DecidedSpansAreReleasedBeforeTheWindowOnlyWhenAllowed) {
+  for (bool at_once : {false, true}) {
+    Collect sink;
+    Metrics m;
+    TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = at_once});
+    std::vector<Span> spans = two_tier(40000, 40001, 0);
+    linker.consume(decided(spans[1], SW_CTX_FRESH, trace_of(5), std::nullopt));
+    linker.consume(spans[3]);  // undecided: waits for the window either way
+    EXPECT_EQ(sink.spans.size(), at_once ? 1u : 0u);
+    EXPECT_EQ(linker.held(), at_once ? 1u : 2u);
+    linker.tick(2 * kWindow);
+    EXPECT_EQ(sink.spans.size(), 2u);
+  }
+}
+
 TEST_F(TraceLinkerTest, MemoryIsBounded) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow, .max_held = 10});
   for (uint8_t i = 1; i <= 50; ++i) linker.consume(make(i, SpanKind::kClient, 10, i, std::nullopt, i, i + 1));

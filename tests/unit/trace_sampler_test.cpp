@@ -207,6 +207,24 @@ TEST_F(TraceSamplerTest, AlwaysOnKeepsEverythingAndSetsTheSampledFlag) {
   EXPECT_EQ(counts(metrics), (Counts{.sampled = 2}));
 }
 
+// The linker may release kernel-decided spans without their tree only where
+// a sampled remote parent and a local root are judged alike.
+TEST_F(TraceSamplerTest, JudgesDecidedSpansAloneWhereSampledParentEqualsRoot) {
+  const std::pair<SamplingSettings, bool> cases[] = {
+      {settings(SamplerKind::kParentBasedAlwaysOn), true},
+      {settings(SamplerKind::kParentBasedTraceIdRatio, 1.0), true},
+      {settings(SamplerKind::kAlwaysOn), true},
+      {settings(SamplerKind::kTraceIdRatio, 0.25), true},  // ignores parents altogether
+      {settings(SamplerKind::kAlwaysOff), true},
+      {settings(SamplerKind::kParentBasedTraceIdRatio, 0.25), false},
+      {settings(SamplerKind::kParentBasedAlwaysOff), false},
+  };
+  for (const auto& [s, alone] : cases) {
+    TraceSampler sampler(out, metrics, s);
+    EXPECT_EQ(sampler.judges_decided_spans_alone(), alone) << static_cast<int>(s.sampler) << " " << s.ratio;
+  }
+}
+
 TEST_F(TraceSamplerTest, AlwaysOffDropsEverything) {
   TraceSampler sampler(out, metrics, settings(SamplerKind::kAlwaysOff));
   sampler.consume(make_span(trace_with(kHighRandomness, 1), 1));

@@ -184,7 +184,9 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   TraceSampler sampler(exporter, metrics, config.sampling);
   RedMetrics red(config.metrics_max_series, metrics);
   RedMetricsTap red_tap(red, sampler);
-  TraceLinker linker(red_tap, metrics, {.window_ns = uint64_t(config.link_window_ms) * kMs});
+  TraceLinker linker(red_tap, metrics,
+                     {.window_ns = uint64_t(config.link_window_ms) * kMs,
+                      .release_decided_at_once = sampler.judges_decided_spans_alone()});
 
   // Kubernetes: pods of this node, their owners and Services, listed and
   // watched into a local cache; resources and peer names are read from it.

@@ -52,6 +52,9 @@ class HeadSampler {
   bool parent_based() const { return parent_based_; }
   // Keeps every trace that started here (root sampler always_on, or ratio 1).
   bool keeps_all_roots() const { return root_threshold_ == 0; }
+  // A sampled remote parent and no remote parent get the same verdict for
+  // every trace: only an unsampled remote parent changes it.
+  bool sampled_parent_same_as_root() const { return !parent_based_ || keeps_all_roots(); }
 
  private:
   bool parent_based_ = true;

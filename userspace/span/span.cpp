@@ -38,17 +38,5 @@ std::string to_hex(const uint8_t* bytes, size_t n) {
   return out;
 }
 
-size_t ExchangeKeyHash::operator()(const ExchangeKey& k) const {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the fields
-  auto mix = [&h](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  };
-  mix(k.client_addr.data(), 16);
-  mix(k.server_addr.data(), 16);
-  mix(reinterpret_cast<const uint8_t*>(&k.client_port), 2);
-  mix(reinterpret_cast<const uint8_t*>(&k.server_port), 2);
-  mix(reinterpret_cast<const uint8_t*>(&k.position), 8);
-  return static_cast<size_t>(h ^ k.by_seq);
-}
 
 }  // namespace spanwire

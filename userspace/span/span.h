@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -48,10 +49,10 @@ struct ExchangeKey {
   bool by_seq = true;
   uint64_t position = 0;
   bool operator==(const ExchangeKey&) const = default;
-};
-
-struct ExchangeKeyHash {
-  size_t operator()(const ExchangeKey& k) const;
+  template <typename H>
+  friend H AbslHashValue(H h, const ExchangeKey& k) {
+    return H::combine(std::move(h), k.client_addr, k.server_addr, k.client_port, k.server_port, k.by_seq, k.position);
+  }
 };
 
 // What the trace linker (span/trace_linker.h) knows of a span; never exported.

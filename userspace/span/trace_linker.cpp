@@ -94,12 +94,14 @@ void TraceLinker::consume(Span span) {
   if (n.decided) n.trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
-  push_held(n.expiry, id);
+  const bool at_once = n.decided && options_.release_decided_at_once;
+  if (!at_once) push_held(n.expiry, id);
   if (nodes_.empty()) first_node_ = id;
   nodes_.emplace_back(std::move(n));  // id == first_node_ + nodes_.size() - 1: ids come in order
   ++live_nodes_;
   ++held_;
   add(id);
+  if (at_once) return release(id);  // indexed first: later partners and children still find it
   if (held_ > options_.max_held) {
     // Too many waiting: the oldest leaves now, with what is known of it.
     metrics_.spans_released_early++;
@@ -139,9 +141,14 @@ void TraceLinker::on_decided(uint64_t id) {
   const SpanId own = n.span_id;
   const SpanId parent = n.span.parent_span_id;
   decided_by_id_[own] = id;
-  // Children that came first and named this span.
+  // Children that came first and named this span (released already, when
+  // decided spans go at once: their ids needed no link, so it is only counted).
   auto [first, last] = awaiting_parent_.equal_range(own);
-  for (auto it = first; it != last; ++it) link(it->second, id, Link::kWire);
+  for (auto it = first; it != last; ++it) {
+    const Node* child = find(it->second);
+    if (child != nullptr && child->released) metrics_.spans_linked_wire++;
+    else link(it->second, id, Link::kWire);
+  }
   awaiting_parent_.erase(first, last);
   if (is_zero(parent)) return;
   if (auto it = decided_by_id_.find(parent); it != decided_by_id_.end()) link(id, it->second, Link::kWire);
@@ -297,6 +304,10 @@ void TraceLinker::release(uint64_t id) {
   Span span = std::move(n.span);
   span.trace_id = trace;
   span.linkage.remote_sampled = remote_sampled(id);
+  // The kernel's flags come down from the top-most header, and a fresh root
+  // is sampled: an unsampled decided span had an unsampled remote parent,
+  // whether or not that parent's span is linked yet.
+  if (n.decided && !span.linkage.remote_sampled && (n.flags & 1) == 0) span.linkage.remote_sampled = false;
   if (n.decided) {
     // Ids as the kernel decided them; a local parent only confirms the parent id.
     metrics_.spans_context_kernel++;
@@ -331,7 +342,7 @@ void TraceLinker::release(uint64_t id) {
     // A call made while the process served requests, on a thread that served none of them.
     metrics_.calls_unlinked++;
   }
-  n.released = true;  // its held_expiry_ entry was the earliest, popped by the caller
+  n.released = true;  // its held_expiry_ entry was the earliest, popped by the caller (or it had none)
   --held_;
   n.expiry = now_ + options_.window_ns;  // remembered for late children
   released_expiry_.emplace_back(n.expiry, id);

@@ -12,7 +12,10 @@
 // A span whose ids the kernel decided (linkage.decided_source) keeps them:
 // they may have gone on the wire. It is never linked by the rules above, only
 // under the local span whose id the kernel named as its parent (wire); it
-// can still be the parent of undecided spans, which take its trace id.
+// can still be the parent of undecided spans, which take its trace id. With
+// Options::release_decided_at_once (the sampler judges such a span by its
+// own flags), it is released as it comes: nothing about it waits for the
+// window, and it is still remembered for the window as a parent.
 // The trace id of a tree is the top-most header's (closest to the root), else
 // the root's own random id; once one span of a tree is released, the tree's
 // trace id is fixed and later links adopt it (or are refused, counted).
@@ -30,6 +33,9 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
+
 #include "span/span_consumer.h"
 #include "span/span.h"
 
@@ -37,19 +43,12 @@ namespace spanwire {
 
 class Metrics;
 
-struct SpanIdHash {
-  size_t operator()(const SpanId& id) const {
-    uint64_t v = 0;
-    for (uint8_t b : id) v = (v << 8) | b;
-    return std::hash<uint64_t>()(v);
-  }
-};
-
 class TraceLinker final : public SpanProcessor {
  public:
   struct Options {
     uint64_t window_ns = 1'000'000'000;
     size_t max_held = 100'000;
+    bool release_decided_at_once = false;  // TraceSampler::judges_decided_spans_alone()
   };
 
   TraceLinker(SpanConsumer& next, Metrics& metrics, Options options);
@@ -129,14 +128,16 @@ class TraceLinker final : public SpanProcessor {
   uint64_t pop_held();  // the id of the earliest
   // (forget time, id) of released spans: set to now + window, so in order.
   std::deque<Expiry> released_expiry_;
-  std::unordered_map<ExchangeKey, uint64_t, ExchangeKeyHash> clients_by_key_, servers_by_key_;
+  // Flat (open addressing): a lookup is one probe into contiguous memory, not a
+  // chain of separately allocated nodes; these are touched several times per span.
+  absl::flat_hash_map<ExchangeKey, uint64_t> clients_by_key_, servers_by_key_;
   // Per thread, by start time: server spans, and held client spans without a parent yet.
   std::map<ThreadKey, ByStart> servers_by_thread_;
   std::map<ThreadKey, ByStart> orphan_calls_;
   // Kernel-decided spans by span id, and those waiting for the local parent
   // the kernel named (a call usually finishes before the request it serves).
-  std::unordered_map<SpanId, uint64_t, SpanIdHash> decided_by_id_;
-  std::unordered_multimap<SpanId, uint64_t, SpanIdHash> awaiting_parent_;
+  absl::flat_hash_map<SpanId, uint64_t> decided_by_id_;
+  std::unordered_multimap<SpanId, uint64_t, absl::Hash<SpanId>> awaiting_parent_;
   // Server spans of one thread examined for a call, latest start first: requests
   // are short, so the one in flight is among the latest (bounds the work on busy threads).
   static constexpr int kMaxCandidates = 64;

@@ -20,13 +20,6 @@ uint64_t to_ns(std::chrono::milliseconds ms) {
 }
 }  // namespace
 
-size_t TraceSampler::TraceIdHash::operator()(const TraceId& id) const {
-  uint64_t high = 0, low = 0;
-  std::memcpy(&high, id.data(), sizeof high);
-  std::memcpy(&low, id.data() + sizeof high, sizeof low);
-  return static_cast<size_t>(low ^ (high * 0x9E3779B97F4A7C15ull));
-}
-
 TraceSampler::TraceSampler(SpanConsumer& next, Metrics& metrics, SamplingSettings settings, SamplerLimits limits)
     : SpanProcessor(next),
       metrics_(metrics),
@@ -185,7 +178,7 @@ bool TraceSampler::decide_oldest_held() {
   return false;
 }
 
-void TraceSampler::decide_held(std::unordered_map<TraceId, Held, TraceIdHash>::iterator it) {
+void TraceSampler::decide_held(absl::flat_hash_map<TraceId, Held>::iterator it) {
   const TraceId trace = it->first;
   std::vector<Span> spans = std::move(it->second.spans);
   held_traces_.erase(it);

@@ -32,8 +32,9 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "config/config.h"
 #include "span/span_consumer.h"
@@ -63,14 +64,16 @@ class TraceSampler final : public SpanProcessor {
 
   size_t held() const { return held_; }
   size_t remembered() const { return decided_.size(); }
+  // Whether a span whose ids the kernel decided can be judged without its
+  // tree: its own sampled flag, which the kernel carried down from the
+  // top-most header (fresh roots are sampled), says all the head sampler
+  // needs. Then the trace linker need not hold such spans for their parents.
+  bool judges_decided_spans_alone() const { return head_.sampled_parent_same_as_root(); }
 
  private:
   enum class Outcome : uint8_t { kKept, kHead, kTail, kRateLimit };
   enum class Rule : uint8_t { kNone, kError, kSlow };
 
-  struct TraceIdHash {
-    size_t operator()(const TraceId& id) const;
-  };
   struct Decision {
     Outcome outcome = Outcome::kKept;
     bool waited = false;  // decided on a held group: later spans count as late
@@ -94,7 +97,7 @@ class TraceSampler final : public SpanProcessor {
   void forward(Span&& span);
   void drop(Outcome why, size_t spans);
   void hold(Span&& span);
-  void decide_held(std::unordered_map<TraceId, Held, TraceIdHash>::iterator it);
+  void decide_held(absl::flat_hash_map<TraceId, Held>::iterator it);
   bool decide_oldest_held();
   void remember(const TraceId& trace, Decision decision);
   void forget_until(uint64_t now, size_t room);
@@ -111,9 +114,9 @@ class TraceSampler final : public SpanProcessor {
   uint64_t now_ = 0;
 
   size_t held_ = 0;
-  std::unordered_map<TraceId, Held, TraceIdHash> held_traces_;
+  absl::flat_hash_map<TraceId, Held> held_traces_;
   std::deque<Due> held_due_;  // by time; an entry is stale when its trace's deadline moved on
-  std::unordered_map<TraceId, Decision, TraceIdHash> decided_;
+  absl::flat_hash_map<TraceId, Decision> decided_;  // looked up for every span
   std::deque<Due> decided_due_;  // by expiry; stale when the decision was refreshed
 };
 
