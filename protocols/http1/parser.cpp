@@ -12,7 +12,7 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
-bool is_ows(char c) { return kOptionalWhitespace.find(c) != npos; }
+bool is_ows(char c) { return c == ' ' || c == '\t'; }  // kOptionalWhitespace, per byte
 
 std::string_view without_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -34,43 +34,53 @@ bool for_each_element(std::string_view list, F&& f) {
   }
 }
 
-// The name part of a field line, or empty if the line is not a field line.
-// Whitespace before the colon is invalid (RFC 9112 5.1) but tolerated: a tracer
-// describes what peers exchanged, it does not police them.
-std::string_view field_name(std::string_view line) {
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+// One field line (no line end, not empty) located within `head`: "name: value",
+// or an obs-fold continuation (leading whitespace) when a previous field
+// exists; nullopt if it is neither. Whitespace before the colon is invalid
+// (RFC 9112 5.1) but tolerated: a tracer describes what peers exchanged, it
+// does not police them.
+std::optional<Parser::FieldLine> Parser::field_line(std::string_view head, std::string_view line,
+                                                    bool has_previous_field) {
+  auto offset = [head](std::string_view part) { return static_cast<uint32_t>(part.data() - head.data()); };
+  if (is_ows(line.front())) {
+    if (!has_previous_field) return std::nullopt;
+    const std::string_view more = trim_ows(line);
+    return FieldLine{offset(line), offset(line), offset(more), static_cast<uint32_t>(more.size())};
+  }
   size_t end = 0;
   while (end < line.size() && is_tchar(line[end])) ++end;
   size_t colon = end;
   while (colon < line.size() && is_ows(line[colon])) ++colon;
-  if (end == 0 || colon == line.size() || line[colon] != ':') return {};
-  return line.substr(0, end);
+  if (end == 0 || colon == line.size() || line[colon] != ':') return std::nullopt;
+  const std::string_view value = trim_ows(line.substr(colon + 1));
+  return FieldLine{offset(line), offset(line) + static_cast<uint32_t>(end), offset(value),
+                   static_cast<uint32_t>(value.size())};
 }
 
-// One field line (no line end, not empty): "name: value", or an obs-fold continuation
-// (leading whitespace) when a previous field exists.
-bool valid_field_line(std::string_view line, bool has_previous_field) {
-  if (is_ows(line.front())) return has_previous_field;
-  return !field_name(line).empty();
-}
-
-// Parses a block of `lines` field lines (each already validated) into `out`.
-void parse_field_lines(std::string_view block, size_t lines, std::vector<Header>& out) {
-  out.reserve(out.size() + lines);
-  while (!block.empty()) {
-    size_t lf = block.find('\n');
-    std::string_view line = without_cr(block.substr(0, lf));
-    block.remove_prefix(lf == npos ? block.size() : lf + 1);
-    if (line.empty()) continue;
-    if (is_ows(line.front())) {  // obs-fold: joins the previous value with one SP
-      std::string_view more = trim(line, kOptionalWhitespace);
-      if (!out.empty() && !more.empty()) out.back().value.append(" ").append(more);
+// The field lines recorded as they completed, as headers (obs-folds joined
+// to the previous value with one SP).
+void Parser::collect_fields(std::vector<Header>& out) const {
+  out.reserve(out.size() + lines_.size());
+  const std::string_view head = head_;
+  for (const FieldLine& f : lines_) {
+    const std::string_view value = head.substr(f.value_begin, f.value_size);
+    if (f.name_end == f.name_begin) {  // obs-fold
+      if (!out.empty() && !value.empty()) out.back().value.append(" ").append(value);
       continue;
     }
-    std::string_view name = field_name(line);
-    std::string_view value = trim(line.substr(line.find(':') + 1), kOptionalWhitespace);
-    out.push_back({std::string(name), std::string(value)});
+    out.push_back({std::string(head.substr(f.name_begin, f.name_end - f.name_begin)), std::string(value)});
   }
 }
+
+namespace {
 
 // Splits a start line already validated by StartLineScanner (no line end).
 void parse_start_line(std::string_view line, Kind kind, Message& m) {
@@ -312,7 +322,7 @@ size_t Parser::on_start_line(std::string_view data) {
         head_.append(data.substr(0, i + 1));
         state_ = State::kHeaders;
         fields_begin_ = line_begin_ = head_.size();
-        field_lines_ = 0;
+        lines_.clear();
         return i + 1;
     }
   }
@@ -342,14 +352,14 @@ size_t Parser::on_field_lines(std::string_view data, uint64_t ts) {
   if (line.empty()) {
     if (trailers) on_trailers_complete();
     else on_head_complete(ts);
-  } else if (!valid_field_line(line, line_begin_ > fields_begin_)) {
+  } else if (std::optional<FieldLine> f = field_line(head_, line, line_begin_ > fields_begin_)) {
+    lines_.push_back(*f);  // located once: the head is never scanned again
+    line_begin_ = head_.size();
+  } else {
     // Judged per line so that, while resynchronising, a false candidate is dropped
     // before it can swallow a real start line further down.
     if (trailers) lose_sync(true, true);
     else reject_candidate(true);
-  } else {
-    line_begin_ = head_.size();
-    ++field_lines_;
   }
   return take;
 }
@@ -527,7 +537,7 @@ Message Parser::head_so_far(uint64_t ts) const {
   std::string_view head = head_;
   size_t first_lf = head.find('\n');
   parse_start_line(without_cr(head.substr(0, first_lf)), kind_, m);
-  parse_field_lines(head.substr(first_lf + 1, line_begin_ - (first_lf + 1)), field_lines_, m.headers);
+  collect_fields(m.headers);
   m.header_bytes = line_begin_;  // complete lines only: the same however the input was cut
   m.stream_offset = candidate_offset_;
   m.first_ts = candidate_ts_;
@@ -651,7 +661,7 @@ void Parser::end_chunk_size_line() {
     state_ = State::kTrailers;
     head_.clear();
     fields_begin_ = line_begin_ = 0;
-    field_lines_ = 0;
+    lines_.clear();
   } else {
     state_ = State::kChunkData;
     remaining_ = chunk_size_;
@@ -662,7 +672,7 @@ void Parser::end_chunk_size_line() {
 }
 
 void Parser::on_trailers_complete() {
-  parse_field_lines(head_, field_lines_, message_.trailers);
+  collect_fields(message_.trailers);
   if (message_.trailers.size() > limits_.max_headers) {
     message_.trailers.resize(limits_.max_headers);
     message_.headers_truncated = true;

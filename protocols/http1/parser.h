@@ -196,7 +196,14 @@ class Parser {
   std::string head_;         // head (or trailer section) being assembled; bounded
   size_t fields_begin_ = 0;  // end of the start line within head_ (0 for trailers)
   size_t line_begin_ = 0;    // start of the current field line within head_
-  size_t field_lines_ = 0;   // field lines in head_ so far (to size the header vector)
+  // The complete field lines of head_, located as each completed (offsets
+  // into head_: it may grow and move). Name empty: an obs-fold continuation.
+  struct FieldLine {
+    uint32_t name_begin, name_end, value_begin, value_size;
+  };
+  std::vector<FieldLine> lines_;
+  static std::optional<FieldLine> field_line(std::string_view head, std::string_view line, bool has_previous_field);
+  void collect_fields(std::vector<Header>& out) const;
 
   bool has_message_ = false;  // message_ has a parsed head
   Message message_;
