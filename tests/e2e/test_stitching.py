@@ -151,6 +151,24 @@ def test_traceparent_decides_the_trace_of_all_six(sink, sensor_factory, chain):
     assert all(s["span_id"] != parent_id for s in spans)  # our own ids, never the header's
 
 
+def test_unsampled_traceparent_drops_the_whole_chain(sink, sensor_factory, chain):
+    """The default sampler (parentbased_always_on) follows an unsampled
+    traceparent for all six spans: with the kernel deciding the ids (which
+    the linker then releases at once, judged by the flags the kernel carried
+    down the chain) and with the linker's rules (judged by the tree)."""
+    c = chain()
+    sensor = sensor_factory(sink)
+    unsampled, sampled = "4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"
+    run_curl(f"http://127.0.0.1:{c['frontend']}/chain?n=80", [f"traceparent: 00-{unsampled}-00f067aa0ba902b7-00"])
+    run_curl(f"http://127.0.0.1:{c['frontend']}/chain?n=81", [f"traceparent: 00-{sampled}-00f067aa0ba902b7-01"])
+    spans = collect(sink, c, 6)  # the sampled chain, which came second
+    assert {s["trace_id"] for s in spans} == {sampled} and check_chain(spans) == 6, \
+        [(s["role"], s["trace_id"][:6], chain_id(s), attr(s, "spanwire.link")) for s in spans]
+    stats = sensor.wait_stats(lambda st: st.get("spans_sampled_out_head", 0) >= 6)
+    assert [s for s in sink.spans() if s["trace_id"] == unsampled or chain_id(s) == "80"] == []
+    assert stats["spans_sampled_out_head"] == 6, stats
+
+
 @pytest.mark.parametrize("threaded", [False, True], ids=["single_thread_frontend", "threaded_frontend"])
 def test_twenty_concurrent_chains_are_twenty_traces(sink, sensor_factory, chain, threaded):
     c = chain(threaded)

@@ -325,10 +325,13 @@ TEST_F(TraceLinkerTest, UndecidedChildrenJoinTheKernelsTrace) {
 }
 
 // When the sampler judges a kernel-decided span by its own flags, the linker
-// releases it as it comes: in every arrival order the ids are the kernel's,
-// the local wire links are still counted, undecided children still join, and
-// an unsampled span says so although its parent is not linked yet.
-TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheSamplerNeedsNoTree) {
+// releases at once the decided spans whose flags are their tree's (a fresh
+// root, or their own header). Those that took their ids from the TCP option
+// (which has no room for the caller's flag), or from a thread or a local
+// client that may have, wait for their tree. In every arrival order the ids
+// are the kernel's, the local wire links are counted, and the header's
+// "not sampled" reaches every span of the tree.
+TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheirFlagsAreTheirTrees) {
   const TraceId wire_trace = trace_of(77);
   const SpanId remote_client = id_of(99);
   std::vector<int> order{0, 1, 2, 3};
@@ -338,28 +341,29 @@ TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheSamplerNeedsNoTree) {
     TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = true});
     std::vector<Span> spans = two_tier(40000, 40001, 0);
     std::vector<Span> input = {
-        decided(spans[1], SW_CTX_HEADER, wire_trace, remote_client),
+        decided(spans[1], SW_CTX_HEADER, wire_trace, remote_client),  // its own header: not sampled
         decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id),
-        decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id),
+        decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id),  // the option: taken as sampled
         spans[0],  // curl's client span, undecided (no context event): the tuple rule
     };
-    input[0].flags = input[1].flags = 0;  // the header said: not sampled
-    size_t decided_seen = 0;
+    input[0].flags = input[1].flags = 0;
+    input[0].linkage.context = ContextSource::kTraceparent;  // as the builder marks a header's ids
     for (int i : order) {
+      const size_t before = sink.spans.size();
       linker.consume(input[i]);
-      if (i != 3) ++decided_seen;
-      EXPECT_EQ(sink.spans.size(), decided_seen);  // decided: out at once; curl's waits
+      EXPECT_EQ(sink.spans.size(), before + (i == 0 ? 1 : 0)) << "only the header's span goes at once";
     }
-    EXPECT_EQ(linker.held(), 1u);
+    EXPECT_EQ(linker.held(), 3u);
     linker.flush(std::chrono::milliseconds(0));
     ASSERT_EQ(sink.spans.size(), 4u);
     std::map<std::string, const Span*> by;
     for (const Span& s : sink.spans) by[s.name] = &s;
-    for (const char* n : {"2", "3", "4"}) EXPECT_EQ(by[n]->trace_id, wire_trace) << n;
+    for (const char* n : {"2", "3", "4"}) {
+      EXPECT_EQ(by[n]->trace_id, wire_trace) << n;
+      EXPECT_EQ(by[n]->linkage.remote_sampled, std::optional<bool>(false)) << n;  // the tree's header
+    }
     EXPECT_EQ(by["3"]->parent_span_id, by["2"]->span_id);
     EXPECT_EQ(by["4"]->parent_span_id, by["3"]->span_id);
-    EXPECT_EQ(by["3"]->linkage.remote_sampled, std::optional<bool>(false));  // from its own flags
-    EXPECT_EQ(by["2"]->linkage.remote_sampled, std::optional<bool>(false));  // its header
     EXPECT_EQ(m.spans_linked_wire.load(), 2u) << "order " << order[0] << order[1] << order[2] << order[3];
     EXPECT_EQ(m.spans_context_kernel.load(), 3u);
   } while (std::next_permutation(order.begin(), order.end()));

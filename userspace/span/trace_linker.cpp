@@ -34,6 +34,14 @@ const char* decided_link_name(uint8_t source, uint32_t tid) {
   }
 }
 
+// Whether a decided span's sampled flag is its tree's: a fresh root's, or its
+// own header's. Ids from the TCP option come without the caller's flag (no
+// room: taken as sampled), and ids from a thread or a local client inherit
+// what may have come from an option: those wait for their tree.
+bool flags_are_its_own(const SpanLinkage& l) {
+  return l.decided_source == SW_CTX_FRESH || l.decided_source == SW_CTX_HEADER;
+}
+
 bool is_zero(const SpanId& id) {
   for (uint8_t b : id)
     if (b != 0) return false;
@@ -94,7 +102,7 @@ void TraceLinker::consume(Span span) {
   if (n.decided) n.trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
-  const bool at_once = n.decided && options_.release_decided_at_once;
+  const bool at_once = n.decided && options_.release_decided_at_once && flags_are_its_own(n.span.linkage);
   if (!at_once) push_held(n.expiry, id);
   if (nodes_.empty()) first_node_ = id;
   nodes_.emplace_back(std::move(n));  // id == first_node_ + nodes_.size() - 1: ids come in order
