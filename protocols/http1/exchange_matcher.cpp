@@ -341,9 +341,8 @@ void ExchangeMatcher::wait_for_requests(const WaitingResponse& r) {
 void ExchangeMatcher::drop_unpaired(const WaitingResponse& r) {
   ++stats_.orphan_responses;
   certain_ = false;
-  ++response_losses_;
-  if (!r.response_pos) response_loss_end_.reset();  // placed nowhere: any request may be its
-  else if (!response_loss_end_ || *response_loss_end_ <= *r.response_pos) response_loss_end_ = *r.response_pos + 1;
+  // Placed nowhere: any request may be its.
+  note_response_loss_until(r.response_pos ? std::optional<uint64_t>(*r.response_pos + 1) : std::nullopt);
   method_queue_dirty_ = true;
 }
 
@@ -446,9 +445,13 @@ void ExchangeMatcher::note_request_loss(uint64_t from_offset) {
   request_loss_starts_.push_back(*pos);
 }
 
-void ExchangeMatcher::note_response_loss() {
+void ExchangeMatcher::note_response_loss() { note_response_loss_until(response_places_.absolute(responses_.position())); }
+
+// Responses up to absolute position `end` may have been lost; unknown: any may.
+void ExchangeMatcher::note_response_loss_until(std::optional<uint64_t> end) {
   ++response_losses_;
-  response_loss_end_ = response_places_.absolute(responses_.position());
+  if (!end) response_loss_end_.reset();
+  else if (!response_loss_end_ || *response_loss_end_ < *end) response_loss_end_ = end;
 }
 
 // A request without an answer is a true "no response" only if no response could

@@ -174,6 +174,7 @@ class ExchangeMatcher {
   static bool could_answer(const Pending& entry, const WaitingResponse& r);
   bool answer_may_be_lost(const Pending& entry) const;
   void note_response_loss();
+  void note_response_loss_until(std::optional<uint64_t> end);
   void note_request_loss(uint64_t from_offset);
   bool request_lost_between(uint64_t from, uint64_t to) const;
   void note_pipelining(const Pending& entry);

@@ -312,9 +312,9 @@ void TraceLinker::release(uint64_t id) {
   Span span = std::move(n.span);
   span.trace_id = trace;
   span.linkage.remote_sampled = remote_sampled(id);
-  // The kernel's flags come down from the top-most header, and a fresh root
-  // is sampled: an unsampled decided span had an unsampled remote parent,
-  // whether or not that parent's span is linked yet.
+  // Fresh roots and ids from the TCP option are sampled: an unsampled decided
+  // span took its flag from a header on this host, its tree's top, whether
+  // or not that span is linked yet.
   if (n.decided && !span.linkage.remote_sampled && (n.flags & 1) == 0) span.linkage.remote_sampled = false;
   if (n.decided) {
     // Ids as the kernel decided them; a local parent only confirms the parent id.
