@@ -189,8 +189,12 @@ struct wire_sock {
 	struct sw_trace_ctx tx;
 	__u32 tx_seq;
 	__u8 tx_set;
+	__u8 tx_flag; /* enum sw_wire_flag of tx */
 	__u8 rx_next;
-	__u8 pad[2];
+	__u8 pad;
+	/* enum sw_wire_flag of each rx slot (beside it: keeps wire_rx, and the
+	 * sock_ops program's stack, small) */
+	__u8 rx_flag[SW_WIRE_RX_SLOTS];
 	struct wire_rx rx[SW_WIRE_RX_SLOTS];
 };
 
@@ -208,7 +212,8 @@ struct serving {
 	__u8 active;             /* no answer written on that connection since */
 	__u8 ambiguous;          /* another request was in flight on the thread when this one came */
 	__u8 trace_flags;
-	__u8 pad[5];
+	__u8 ctx_flags;          /* SW_CTX_FLAGS_CERTAIN of the server span's context */
+	__u8 pad[4];
 };
 
 /* A plain hash: every thread's entry goes when the thread exits
@@ -235,7 +240,8 @@ struct exchange_at {
 struct local_request {
 	struct sw_trace_ctx ctx; /* trace id and the client span's id */
 	__u8 trace_flags;
-	__u8 pad[7];
+	__u8 ctx_flags; /* SW_CTX_FLAGS_CERTAIN of the client span's context */
+	__u8 pad[6];
 };
 
 struct {

@@ -134,13 +134,15 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
 }
 
 /* The context of the received segment holding byte seq, if it carried one. */
-static __always_inline bool received_context(const struct wire_sock *w, __u32 seq, struct sw_trace_ctx *out)
+static __always_inline bool received_context(const struct wire_sock *w, __u32 seq, struct sw_trace_ctx *out,
+					     __u8 *flag)
 {
 	for (int i = 0; i < SW_WIRE_RX_SLOTS; i++) {
 		const struct wire_rx *r = &w->rx[i];
 		if (r->seq == r->end || (__s32)(seq - r->seq) < 0 || (__s32)(r->end - seq) <= 0)
 			continue;
 		*out = r->ctx;
+		*flag = w->rx_flag[i];
 		return true;
 	}
 	return false;
@@ -174,11 +176,14 @@ static __noinline void decide_server_context(__u64 id, struct conn_state *c, con
 	struct data_scratch_slot *slot = scratch_slot();
 	if (!slot)
 		return;
-	struct sw_decided_ctx d = {.trace_flags = 1};
+	/* A fresh root's or a header's flags are the trace's own; an option's or a
+	 * local client's are as certain as the caller's were. */
+	struct sw_decided_ctx d = {.trace_flags = 1, .flags = SW_CTX_FLAGS_CERTAIN};
 	struct sw_trace_ctx from = {};
+	__u8 wire_flag = SW_WIRE_FLAG_UNKNOWN;
 	random_words(d.span_id, 2);
 	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
-	bool from_option = w && received_context(w, seq, &from);
+	bool from_option = w && received_context(w, seq, &from, &wire_flag);
 	struct local_request *local = NULL;
 	if (!from_option) {
 		struct exchange_at key = {};
@@ -187,9 +192,13 @@ static __noinline void decide_server_context(__u64 id, struct conn_state *c, con
 	}
 	if (from_option) {
 		d.source = SW_CTX_OPTION;
+		d.trace_flags = wire_flag == SW_WIRE_FLAG_NOT_SAMPLED ? 0 : 1;
+		if (wire_flag == SW_WIRE_FLAG_UNKNOWN)
+			d.flags = 0;
 	} else if (local) {
 		from = local->ctx;
 		d.trace_flags = local->trace_flags;
+		d.flags = local->ctx_flags & SW_CTX_FLAGS_CERTAIN;
 		d.source = SW_CTX_LOCAL;
 	} else if (head_traceparent(slot, r->copied, &from, &d.trace_flags) == 0) {
 		d.source = SW_CTX_HEADER;
@@ -204,7 +213,7 @@ static __noinline void decide_server_context(__u64 id, struct conn_state *c, con
 	emit_context(id, r->fd, c, r->pos, SW_DIR_INGRESS, &d);
 
 	struct serving *prev = bpf_map_lookup_elem(&serving, &id);
-	struct serving now = {.sk = sk, .active = 1, .trace_flags = d.trace_flags};
+	struct serving now = {.sk = sk, .active = 1, .trace_flags = d.trace_flags, .ctx_flags = d.flags};
 	__builtin_memcpy(now.ctx.trace_id, d.trace_id, 16);
 	__builtin_memcpy(now.ctx.span_id, d.span_id, 8);
 	now.ambiguous = prev && prev->active && prev->sk != sk;
@@ -266,12 +275,13 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 	struct sw_decided_ctx *d = &a->ctx;
 	struct sw_trace_ctx from = {};
 	d->trace_flags = 1;
+	d->flags = SW_CTX_FLAGS_CERTAIN; /* a fresh root's or a header's */
 	random_words(d->span_id, 2);
 	struct serving *s = bpf_map_lookup_elem(&serving, &id);
 	if (s && s->active) {
 		from = s->ctx;
 		d->trace_flags = s->trace_flags;
-		d->flags = s->ambiguous ? SW_CTX_AMBIGUOUS : 0;
+		d->flags = (s->ambiguous ? SW_CTX_AMBIGUOUS : 0) | (s->ctx_flags & SW_CTX_FLAGS_CERTAIN);
 		d->source = SW_CTX_THREAD;
 	} else {
 		struct data_scratch_slot *slot = scratch_slot();
@@ -297,6 +307,9 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 		__builtin_memcpy(w->tx.trace_id, d->trace_id, 16);
 		__builtin_memcpy(w->tx.span_id, d->span_id, 8);
 		w->tx_seq = seq;
+		w->tx_flag = !(d->flags & SW_CTX_FLAGS_CERTAIN) ? SW_WIRE_FLAG_UNKNOWN
+			     : (d->trace_flags & 1)              ? SW_WIRE_FLAG_SAMPLED
+								 : SW_WIRE_FLAG_NOT_SAMPLED;
 		w->tx_set = 1;
 		d->flags |= SW_CTX_ON_WIRE;
 		return; /* the server reads the option, on this host too */
@@ -305,7 +318,7 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 	 * this host finds the ids by tuple and sequence number. */
 	struct exchange_at key = {};
 	exchange_of(sk, true, seq, &key);
-	struct local_request local = {.trace_flags = d->trace_flags};
+	struct local_request local = {.trace_flags = d->trace_flags, .ctx_flags = d->flags & SW_CTX_FLAGS_CERTAIN};
 	__builtin_memcpy(local.ctx.trace_id, d->trace_id, 16);
 	__builtin_memcpy(local.ctx.span_id, d->span_id, 8);
 	bpf_map_update_elem(&local_requests, &key, &local, BPF_ANY);

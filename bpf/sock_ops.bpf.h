@@ -81,7 +81,7 @@ static __always_inline void write_option(struct bpf_sock_ops *skops)
 	if ((__s32)(seq - w->tx_seq) < 0)
 		return; /* bytes of an earlier request (a retransmission): they had their own context */
 	__u8 opt[SW_WIRE_OPT_LEN];
-	sw_wire_encode(&w->tx, opt);
+	sw_wire_encode(&w->tx, w->tx_flag, opt);
 	stat_add(bpf_store_hdr_opt(skops, opt, sizeof(opt), 0) ? SW_STAT_WIRE_NO_ROOM : SW_STAT_WIRE_STAMPED, 1);
 }
 
@@ -95,15 +95,38 @@ static __always_inline bool same_ids(const struct sw_trace_ctx *a, const struct 
 	return diff == 0;
 }
 
+static __always_inline long load_option_with(struct bpf_sock_ops *skops, __u8 opt[SW_WIRE_OPT_LEN], __u16 exid)
+{
+	opt[0] = SW_TCPOPT_EXPERIMENTAL;
+	opt[1] = 4; /* search by kind and a 2-byte ExID */
+	opt[2] = exid >> 8;
+	opt[3] = exid & 0xff;
+	return bpf_load_hdr_opt(skops, opt, SW_WIRE_OPT_LEN, 0);
+}
+
+/* The spanwire option of a received segment, whichever ExID (sampled flag)
+ * it has: the helper searches by kind and ExID, so each is tried, the most
+ * common first. Its length, or a negative error. */
+static __always_inline long load_option(struct bpf_sock_ops *skops, __u8 opt[SW_WIRE_OPT_LEN])
+{
+	long n = load_option_with(skops, opt, SW_WIRE_EXID_SAMPLED);
+	if (n < 0)
+		n = load_option_with(skops, opt, SW_WIRE_EXID_NOT_SAMPLED);
+	if (n < 0)
+		n = load_option_with(skops, opt, SW_WIRE_EXID_FLAG_UNKNOWN);
+	return n;
+}
+
 /* A received segment's option: kept with the byte range it covers, so the
  * read that begins a request finds the context of exactly that request. */
 static __always_inline void read_option(struct bpf_sock_ops *skops)
 {
-	__u8 opt[SW_WIRE_OPT_LEN] = {SW_TCPOPT_EXPERIMENTAL, 4, SW_WIRE_EXID >> 8, SW_WIRE_EXID & 0xff};
-	long n = bpf_load_hdr_opt(skops, opt, sizeof(opt), 0);
+	__u8 opt[SW_WIRE_OPT_LEN] = {};
+	long n = load_option(skops, opt);
 	struct sw_trace_ctx ctx;
+	__u8 flag = SW_WIRE_FLAG_UNKNOWN;
 	__u32 seq, hdr_len;
-	if (n < SW_WIRE_OPT_LEN || sw_wire_decode(opt, n, &ctx) || !tcp_header(skops, &seq, &hdr_len) ||
+	if (n < SW_WIRE_OPT_LEN || sw_wire_decode(opt, n, &ctx, &flag) || !tcp_header(skops, &seq, &hdr_len) ||
 	    skops->skb_len <= hdr_len)
 		return;
 	__u64 sk = sock_key(skops);
@@ -117,10 +140,12 @@ static __always_inline void read_option(struct bpf_sock_ops *skops)
 		last->end = end; /* the same request, further on */
 		return;
 	}
-	struct wire_rx *slot = &w->rx[w->rx_next & (SW_WIRE_RX_SLOTS - 1)];
+	__u8 next = w->rx_next & (SW_WIRE_RX_SLOTS - 1);
+	struct wire_rx *slot = &w->rx[next];
 	slot->seq = seq;
 	slot->end = end;
 	slot->ctx = ctx;
+	w->rx_flag[next] = flag;
 	w->rx_next++;
 }
 

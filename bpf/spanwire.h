@@ -182,6 +182,10 @@ enum sw_context_source {
 /* Flags of sw_context_event.flags */
 #define SW_CTX_AMBIGUOUS 0x1 /* the thread was serving several requests: the latest was taken */
 #define SW_CTX_ON_WIRE 0x2   /* client: the socket stamps the option, so these ids left the host */
+/* trace_flags are the trace's own, not a default: the context is a fresh
+ * root's or a header's, or came from one through local hops and options that
+ * carried the sampled flag. Without it, a caller's flag may be unknown. */
+#define SW_CTX_FLAGS_CERTAIN 0x4
 
 /* The ids of one request's span, decided in the kernel before its first byte
  * left (client) or when it was read (server): userspace exports exactly

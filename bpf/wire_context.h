@@ -8,13 +8,16 @@
  *
  *   0      1      2      3      4                     20             28
  *   +------+------+------+------+---------------------+--------------+
- *   | 253  |  28  | ExID 0x5357 | trace id (16 bytes) | span id (8)  |
+ *   | 253  |  28  |    ExID     | trace id (16 bytes) | span id (8)  |
  *   +------+------+------+------+---------------------+--------------+
  *
  * 28 bytes fit the 40 bytes of TCP option space beside timestamps (10 bytes
- * plus 2 of padding). There is no room for flags: a receiver treats the
- * context as sampled, and every spanwire sampler decides from the trace id
- * alone, so both ends keep or drop a trace alike. */
+ * plus 2 of padding). There is no room for a flags byte, so the ExID carries
+ * the caller's sampled flag (W3C trace-flags bit 0), as far as the caller
+ * knows it: 0x5358 sampled, 0x5359 not sampled, 0x5357 ("SW") not known (the
+ * caller's own context came through a hop that did not say, e.g. an older
+ * spanwire; taken as sampled). A receiver that knows the flag need not wait
+ * for the rest of the trace to decide what to keep. */
 #ifndef SPANWIRE_BPF_WIRE_CONTEXT_H
 #define SPANWIRE_BPF_WIRE_CONTEXT_H
 
@@ -25,7 +28,18 @@
 #endif
 
 #define SW_TCPOPT_EXPERIMENTAL 253
-#define SW_WIRE_EXID 0x5357 /* "SW", not an IANA-registered ExID */
+
+/* What an option says of its trace's sampled flag, and its ExID (not
+ * IANA-registered): 0x5357 ("SW") + the flag, so the three are consecutive. */
+enum sw_wire_flag {
+	SW_WIRE_FLAG_UNKNOWN = 0,
+	SW_WIRE_FLAG_SAMPLED = 1,
+	SW_WIRE_FLAG_NOT_SAMPLED = 2,
+};
+#define SW_WIRE_EXID_FLAG_UNKNOWN 0x5357
+#define SW_WIRE_EXID_SAMPLED (SW_WIRE_EXID_FLAG_UNKNOWN + SW_WIRE_FLAG_SAMPLED)
+#define SW_WIRE_EXID_NOT_SAMPLED (SW_WIRE_EXID_FLAG_UNKNOWN + SW_WIRE_FLAG_NOT_SAMPLED)
+
 #define SW_WIRE_OPT_LEN 28
 
 /* The ids of one span as they travel: the trace it belongs to, and its own id
@@ -45,12 +59,13 @@ SW_WIRE_FN bool sw_ids_valid(const struct sw_trace_ctx *c)
 	return t != 0 && s != 0;
 }
 
-SW_WIRE_FN void sw_wire_encode(const struct sw_trace_ctx *c, __u8 out[SW_WIRE_OPT_LEN])
+SW_WIRE_FN void sw_wire_encode(const struct sw_trace_ctx *c, __u8 flag, __u8 out[SW_WIRE_OPT_LEN])
 {
+	__u16 exid = SW_WIRE_EXID_FLAG_UNKNOWN + (flag <= SW_WIRE_FLAG_NOT_SAMPLED ? flag : SW_WIRE_FLAG_UNKNOWN);
 	out[0] = SW_TCPOPT_EXPERIMENTAL;
 	out[1] = SW_WIRE_OPT_LEN;
-	out[2] = SW_WIRE_EXID >> 8;
-	out[3] = SW_WIRE_EXID & 0xff;
+	out[2] = exid >> 8;
+	out[3] = exid & 0xff;
 	for (int i = 0; i < 16; i++)
 		out[4 + i] = c->trace_id[i];
 	for (int i = 0; i < 8; i++)
@@ -58,12 +73,16 @@ SW_WIRE_FN void sw_wire_encode(const struct sw_trace_ctx *c, __u8 out[SW_WIRE_OP
 }
 
 /* 0 when opt (n bytes, from its kind byte) is a valid spanwire option; the
- * context is then in *c. Any other option, a short one, or all-zero ids: -1. */
-SW_WIRE_FN int sw_wire_decode(const __u8 *opt, __u32 n, struct sw_trace_ctx *c)
+ * context is then in *c and its enum sw_wire_flag in *flag. Any other
+ * option, a short one, or all-zero ids: -1. */
+SW_WIRE_FN int sw_wire_decode(const __u8 *opt, __u32 n, struct sw_trace_ctx *c, __u8 *flag)
 {
-	if (n < SW_WIRE_OPT_LEN || opt[0] != SW_TCPOPT_EXPERIMENTAL || opt[1] != SW_WIRE_OPT_LEN ||
-	    opt[2] != (SW_WIRE_EXID >> 8) || opt[3] != (SW_WIRE_EXID & 0xff))
+	if (n < SW_WIRE_OPT_LEN || opt[0] != SW_TCPOPT_EXPERIMENTAL || opt[1] != SW_WIRE_OPT_LEN)
 		return -1;
+	__u16 f = (__u16)(opt[2] << 8 | opt[3]) - SW_WIRE_EXID_FLAG_UNKNOWN;
+	if (f > SW_WIRE_FLAG_NOT_SAMPLED)
+		return -1;
+	*flag = (__u8)f;
 	for (int i = 0; i < 16; i++)
 		c->trace_id[i] = opt[4 + i];
 	for (int i = 0; i < 8; i++)

@@ -4,8 +4,9 @@ front in namespace A calls two services in namespace B for every request: one
 over a new connection per call, one over a kept-alive connection. The test
 client sits in the root namespace, which neither sensor traces.
 
-The trace context crosses in a TCP option (kind 253, ExID 0x5357) that the
-sock_ops program stamps on the front's request segments and reads on B's side:
+The trace context crosses in a TCP option (kind 253, ExID 0x5358: the caller's
+trace is sampled) that the sock_ops program stamps on the front's request
+segments and reads on B's side:
 each front request must become one trace of five spans with exactly the
 expected parents, and a capture on the veth must show the option."""
 import hashlib
@@ -30,7 +31,9 @@ SERVER, CLIENT = 2, 3
 FRONT_PORT, NEW_PORT, KEEP_PORT = 8000, 8001, 8002
 REQUESTS = 12
 WORKERS = 4
-OPTION_KIND, OPTION_EXID = 253, 0x5357
+OPTION_KIND = 253
+OPTION_EXID = 0x5358  # the caller's trace is sampled (the front's own root, or a sampled header)
+OPTION_EXID_NOT_SAMPLED = 0x5359
 
 
 def run(*args, check=True):
@@ -220,7 +223,7 @@ class Capture:
     def stop(self):
         self.procs.stop(self.proc)
 
-    def option_trace_ids(self, to_ip):
+    def option_trace_ids(self, to_ip, exid=OPTION_EXID):
         """Trace ids (hex) of the spanwire options on data segments sent to to_ip, and how many such
         data segments the capture holds."""
         to_addr = bytes(int(x) for x in to_ip.split("."))
@@ -256,7 +259,7 @@ class Capture:
                 if i + 1 >= len(opts) or opts[i + 1] < 2:
                     break
                 length = opts[i + 1]
-                if kind == OPTION_KIND and length == 28 and struct.unpack("!H", opts[i + 2:i + 4])[0] == OPTION_EXID:
+                if kind == OPTION_KIND and length == 28 and struct.unpack("!H", opts[i + 2:i + 4])[0] == exid:
                     ids.append(opts[i + 4:i + 20].hex())
                 i += length
         return ids, data_segments
@@ -342,6 +345,33 @@ def test_traceparent_puts_the_cross_node_tree_in_its_trace(procs, build_dir, tmp
         assert one["front SERVER"]["parent_span_id"] == parent_id
         assert attr(one["front SERVER"], "spanwire.link") == "traceparent"
     assert all(s["span_id"] != parent_id for s in spans)
+
+
+def test_unsampled_traceparent_drops_the_tree_on_both_nodes(procs, build_dir, tmp_path, sink, nodes, services):
+    """A traceparent that says "not sampled" reaches B's sensor in the option's
+    ExID: B drops its server spans as A drops the front's, though neither
+    sensor sees the other's spans. Sampled requests after them are kept whole."""
+    capture = Capture(procs, nodes, tmp_path)
+    sensor_a, sensor_b = start_node_sensors(procs, build_dir, tmp_path, sink, nodes)
+    unsampled = "4bf92f3577b34da6a3ce929d0e0e4736"
+    drive(nodes, 0, WORKERS, {"traceparent": f"00-{unsampled}-00f067aa0ba902b7-00"})
+    drive(nodes, 100, WORKERS)
+    spans = collect(sink, services, 5 * WORKERS)  # the sampled requests, which came second
+    capture.stop()
+    groups = by_request(spans)
+    assert sorted(groups) == list(range(100, 100 + WORKERS)), \
+        [(n, r, attr(v[0], "spanwire.link")) for n in sorted(groups) if n < 100 for r, v in groups[n].items()]
+    for n in groups:
+        check_tree(groups[n])
+    assert not [s for s in sink.spans() if s["trace_id"] == unsampled]
+    # Each sensor sampled out its own part of the unsampled trees: A the front's
+    # server and client spans, B the two servers that read the option.
+    stats_a = sensor_a.wait_stats(lambda st: st.get("spans_sampled_out_head", 0) >= 3 * WORKERS)
+    stats_b = sensor_b.wait_stats(lambda st: st.get("spans_sampled_out_head", 0) >= 2 * WORKERS)
+    assert stats_a["spans_sampled_out_head"] == 3 * WORKERS, stats_a
+    assert stats_b["spans_sampled_out_head"] == 2 * WORKERS, stats_b
+    wire_ids, _ = capture.option_trace_ids(nodes["b_ip"], OPTION_EXID_NOT_SAMPLED)
+    assert set(wire_ids) == {unsampled}
 
 
 def test_connections_opened_before_the_sensors_stay_traced_unlinked_and_counted(procs, build_dir, tmp_path, sink,

@@ -217,7 +217,14 @@ TEST_F(SpanBuilderTest, KernelDecidedIdsAreExportedAsTheyAre) {
   EXPECT_EQ(s.parent_span_id, decided.parent_id);
   EXPECT_EQ(s.linkage.decided_source, SW_CTX_OPTION);
   EXPECT_TRUE(s.linkage.decided_ambiguous);
+  EXPECT_FALSE(s.linkage.decided_flags_certain);
   EXPECT_EQ(s.linkage.context, ContextSource::kNone) << "a remote caller's span, not a header's sampling decision";
+
+  decided.flags = SW_CTX_FLAGS_CERTAIN;  // the option said the caller's flag
+  conn.streams[0].contexts.note(0, decided);
+  s = builder.build(conn, ex, resource);
+  EXPECT_TRUE(s.linkage.decided_flags_certain);
+  EXPECT_FALSE(s.linkage.decided_ambiguous);
 }
 
 TEST(DecidedContexts, KeepTheLatestPerPositionAndAreBounded) {

@@ -260,10 +260,14 @@ TEST_F(TraceLinkerTest, LateParentIsCountedNotLinked) {
 // The kernel decided ids (linkage.decided_source): front server from the TCP
 // option (parent: a remote client span), its call from the thread, the local
 // backend from the option of that call. They keep every id, in any order.
-Span decided(Span s, uint8_t source, const TraceId& trace, std::optional<SpanId> parent) {
+// certain: the kernel's SW_CTX_FLAGS_CERTAIN, always set on a fresh root's
+// and a header's context; on the others, as the caller's flag was known.
+Span decided(Span s, uint8_t source, const TraceId& trace, std::optional<SpanId> parent,
+             std::optional<bool> certain = std::nullopt) {
   s.trace_id = trace;
   s.parent_span_id = parent.value_or(SpanId{});
   s.linkage.decided_source = source;
+  s.linkage.decided_flags_certain = certain.value_or(source == SW_CTX_FRESH || source == SW_CTX_HEADER);
   return s;
 }
 
@@ -325,12 +329,12 @@ TEST_F(TraceLinkerTest, UndecidedChildrenJoinTheKernelsTrace) {
 }
 
 // When the sampler judges a kernel-decided span by its own flags, the linker
-// releases at once the decided spans whose flags are their tree's (a fresh
-// root, or their own header). Those that took their ids from the TCP option
-// (which has no room for the caller's flag), or from a thread or a local
-// client that may have, wait for their tree. In every arrival order the ids
-// are the kernel's, the local wire links are counted, and the header's
-// "not sampled" reaches every span of the tree.
+// releases at once the decided spans whose flags the kernel knows to be their
+// tree's. Those whose flags are not known (ids from an option that did not
+// carry the caller's flag, or from a thread serving such a request) wait for
+// their tree. In every arrival order the ids are the kernel's, the local wire
+// links are counted, and the header's "not sampled" reaches every span of the
+// tree.
 TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheirFlagsAreTheirTrees) {
   const TraceId wire_trace = trace_of(77);
   const SpanId remote_client = id_of(99);
@@ -367,6 +371,42 @@ TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheirFlagsAreTheirTrees) {
     EXPECT_EQ(m.spans_linked_wire.load(), 2u) << "order " << order[0] << order[1] << order[2] << order[3];
     EXPECT_EQ(m.spans_context_kernel.load(), 3u);
   } while (std::next_permutation(order.begin(), order.end()));
+}
+
+// A chain on one host (or across hosts whose options carried the flag):
+// header "not sampled" -> the call its thread made -> the server that read
+// the option. The kernel marked every flag certain, so each span goes as it
+// comes, in any order, and each is released "not sampled".
+TEST_F(TraceLinkerTest, DecidedSpansWithCertainFlagsAllGoAtOnce) {
+  const TraceId wire_trace = trace_of(78);
+  for (uint8_t sampled : {0, 1}) {
+    std::vector<int> order{0, 1, 2};
+    do {
+      Collect sink;
+      Metrics m;
+      TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = true});
+      std::vector<Span> spans = two_tier(40000, 40001, 0);
+      std::vector<Span> input = {
+          decided(spans[1], SW_CTX_HEADER, wire_trace, id_of(99)),
+          decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id, true),
+          decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id, true),
+      };
+      input[0].linkage.context = ContextSource::kTraceparent;
+      for (Span& s : input) s.flags = sampled;
+      for (int i : order) {
+        const size_t before = sink.spans.size();
+        linker.consume(input[i]);
+        EXPECT_EQ(sink.spans.size(), before + 1) << "span " << i << " waited";
+      }
+      EXPECT_EQ(linker.held(), 0u);
+      for (const Span& s : sink.spans) {
+        EXPECT_EQ(s.trace_id, wire_trace);
+        if (sampled == 0) EXPECT_EQ(s.linkage.remote_sampled, std::optional<bool>(false)) << s.name;
+        else EXPECT_NE(s.linkage.remote_sampled, std::optional<bool>(false)) << s.name;
+      }
+      EXPECT_EQ(m.spans_linked_wire.load(), 2u);
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
 }
 
 TEST_F(TraceLinkerTest, DecidedSpansAreReleasedBeforeTheWindowOnlyWhenAllowed) {

@@ -23,7 +23,7 @@ sw_trace_ctx sample() {
 TEST(WireOption, LaysOutKindLengthExidTraceAndSpan) {
   __u8 opt[SW_WIRE_OPT_LEN];
   const sw_trace_ctx c = sample();
-  sw_wire_encode(&c, opt);
+  sw_wire_encode(&c, SW_WIRE_FLAG_UNKNOWN, opt);
   EXPECT_EQ(opt[0], 253);  // RFC 6994 experimental
   EXPECT_EQ(opt[1], 28);
   EXPECT_EQ(opt[2], 0x53);
@@ -37,34 +37,59 @@ TEST(WireOption, LaysOutKindLengthExidTraceAndSpan) {
 TEST(WireOption, DecodesWhatItEncodes) {
   __u8 opt[SW_WIRE_OPT_LEN];
   const sw_trace_ctx c = sample();
-  sw_wire_encode(&c, opt);
+  sw_wire_encode(&c, SW_WIRE_FLAG_UNKNOWN, opt);
   sw_trace_ctx back{};
-  ASSERT_EQ(0, sw_wire_decode(opt, sizeof(opt), &back));
+  __u8 flag = 9;
+  ASSERT_EQ(0, sw_wire_decode(opt, sizeof(opt), &back, &flag));
   EXPECT_EQ(0, std::memcmp(&back, &c, sizeof(c)));
+  EXPECT_EQ(flag, SW_WIRE_FLAG_UNKNOWN);
+}
+
+// The option has no room for a flags byte: its ExID says the caller's
+// sampled flag, or that the caller did not know it (an older sender's 0x5357).
+TEST(WireOption, ItsExidCarriesTheSampledFlag) {
+  const sw_trace_ctx c = sample();
+  const std::pair<__u8, int> cases[] = {
+      {SW_WIRE_FLAG_UNKNOWN, 0x5357}, {SW_WIRE_FLAG_SAMPLED, 0x5358}, {SW_WIRE_FLAG_NOT_SAMPLED, 0x5359}};
+  for (const auto& [flag, exid] : cases) {
+    __u8 opt[SW_WIRE_OPT_LEN];
+    sw_wire_encode(&c, flag, opt);
+    EXPECT_EQ(opt[2] << 8 | opt[3], exid);
+    sw_trace_ctx back{};
+    __u8 got = 9;
+    ASSERT_EQ(0, sw_wire_decode(opt, sizeof(opt), &back, &got));
+    EXPECT_EQ(got, flag);
+    EXPECT_EQ(0, std::memcmp(&back, &c, sizeof(c)));
+  }
 }
 
 TEST(WireOption, RejectsOtherOptionsAndInvalidIds) {
   __u8 opt[SW_WIRE_OPT_LEN];
   const sw_trace_ctx c = sample();
   sw_trace_ctx back{};
-  auto fresh = [&] { sw_wire_encode(&c, opt); };
+  __u8 flag = 0;
+  auto fresh = [&] { sw_wire_encode(&c, SW_WIRE_FLAG_UNKNOWN, opt); };
   fresh();
-  EXPECT_EQ(-1, sw_wire_decode(opt, SW_WIRE_OPT_LEN - 1, &back)) << "short";
+  EXPECT_EQ(-1, sw_wire_decode(opt, SW_WIRE_OPT_LEN - 1, &back, &flag)) << "short";
   fresh();
   opt[0] = 254;
-  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back)) << "the other experimental kind";
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "the other experimental kind";
   fresh();
   opt[1] = 20;
-  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back)) << "length";
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "length";
   fresh();
-  opt[3] = 0x58;
-  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back)) << "another ExID (e.g. TFO's 0xF989 family)";
+  opt[3] = 0x5a;
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "another ExID";
+  fresh();
+  opt[2] = 0xf9;
+  opt[3] = 0x89;
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "TCP Fast Open's ExID";
   fresh();
   std::memset(opt + 4, 0, 16);
-  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back)) << "all-zero trace id";
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "all-zero trace id";
   fresh();
   std::memset(opt + 20, 0, 8);
-  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back)) << "all-zero span id";
+  EXPECT_EQ(-1, sw_wire_decode(opt, sizeof(opt), &back, &flag)) << "all-zero span id";
 }
 
 int parse(const std::string& value, sw_trace_ctx* c, __u8* flags) {

@@ -66,6 +66,9 @@ struct SpanLinkage {
   // they may have gone on the wire, so the linker keeps them as they are.
   uint8_t decided_source = 0;
   bool decided_ambiguous = false;  // taken from a thread serving several requests
+  // The kernel knows the decided sampled flag to be the trace's own
+  // (SW_CTX_FLAGS_CERTAIN): nothing else of the trace can change it.
+  bool decided_flags_certain = false;
   // Set by the trace linker at release: the sampled flag of the top-most
   // header in this span's tree, so every span of a trace brings the remote
   // parent's decision to the sampler, whichever is released first.

@@ -43,6 +43,7 @@ void adopt_decided(Span& span, const DecidedContext& decided) {
   span.flags = decided.trace_flags;
   span.linkage.decided_source = decided.source;
   span.linkage.decided_ambiguous = (decided.flags & SW_CTX_AMBIGUOUS) != 0;
+  span.linkage.decided_flags_certain = (decided.flags & SW_CTX_FLAGS_CERTAIN) != 0;
   // Only a header's context is a remote parent's sampling decision.
   if (decided.source != SW_CTX_HEADER) {
     span.linkage.context = ContextSource::kNone;

@@ -34,13 +34,12 @@ const char* decided_link_name(uint8_t source, uint32_t tid) {
   }
 }
 
-// Whether a decided span's sampled flag is its tree's: a fresh root's, or its
-// own header's. Ids from the TCP option come without the caller's flag (no
-// room: taken as sampled), and ids from a thread or a local client inherit
-// what may have come from an option: those wait for their tree.
-bool flags_are_its_own(const SpanLinkage& l) {
-  return l.decided_source == SW_CTX_FRESH || l.decided_source == SW_CTX_HEADER;
-}
+// Whether a decided span's sampled flag is its tree's, as the kernel knows:
+// a fresh root's, its own header's, or inherited from one through threads,
+// local clients and options that carried the caller's flag. Ids from an
+// option that did not say (or from a thread serving such a request) wait for
+// their tree, where a local header may still say "not sampled".
+bool flags_are_its_own(const SpanLinkage& l) { return l.decided_flags_certain; }
 
 bool is_zero(const SpanId& id) {
   for (uint8_t b : id)
@@ -312,9 +311,9 @@ void TraceLinker::release(uint64_t id) {
   Span span = std::move(n.span);
   span.trace_id = trace;
   span.linkage.remote_sampled = remote_sampled(id);
-  // Fresh roots and ids from the TCP option are sampled: an unsampled decided
-  // span took its flag from a header on this host, its tree's top, whether
-  // or not that span is linked yet.
+  // Fresh roots are sampled: an unsampled decided span took its flag from a
+  // header (on this host, or on the caller's, said by the option), its
+  // tree's top, whether or not that span is linked yet.
   if (n.decided && !span.linkage.remote_sampled && (n.flags & 1) == 0) span.linkage.remote_sampled = false;
   if (n.decided) {
     // Ids as the kernel decided them; a local parent only confirms the parent id.

@@ -14,9 +14,11 @@
 // under the local span whose id the kernel named as its parent (wire); it
 // can still be the parent of undecided spans, which take its trace id. With
 // Options::release_decided_at_once (the sampler judges such a span by its
-// own flags), a decided span whose flags are its tree's (a fresh root, or
-// its own header) is released as it comes: nothing about it waits for the
-// window, and it is still remembered for the window as a parent.
+// own flags), a decided span whose flags the kernel knows to be its tree's
+// (SpanLinkage::decided_flags_certain: a fresh root, a header, or inherited
+// from one through local hops and options that carried the flag) is released
+// as it comes: nothing about it waits for the window, and it is still
+// remembered for the window as a parent.
 // The trace id of a tree is the top-most header's (closest to the root), else
 // the root's own random id; once one span of a tree is released, the tree's
 // trace id is fixed and later links adopt it (or are refused, counted).
