@@ -113,7 +113,7 @@ class ConnectionPair {
     client.pos = request_pos_;
     client.direction = SW_DIR_EGRESS;
     client.source = SW_CTX_FRESH;
-    client.flags = SW_CTX_ON_WIRE;
+    client.flags = SW_CTX_ON_WIRE | SW_CTX_FLAGS_CERTAIN;  // a fresh root's flag is its own
     client.trace_flags = 1;
     std::memcpy(client.trace_id, &sequence_, sizeof sequence_);
     client.trace_id[15] = 1;
@@ -125,7 +125,7 @@ class ConnectionPair {
     server.hdr.conn = {server_.tgid, server_.fd, 1};
     server.direction = SW_DIR_INGRESS;
     server.source = SW_CTX_LOCAL;
-    server.flags = 0;
+    server.flags = SW_CTX_FLAGS_CERTAIN;  // inherited from the client on this host
     std::memcpy(server.parent_id, client.span_id, sizeof server.parent_id);
     server.span_id[7] = 2;
     decoder_.handle(&server, sizeof server, ts);

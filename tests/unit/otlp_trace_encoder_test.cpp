@@ -102,5 +102,25 @@ TEST(OtlpTraceEncoder, ResourcesGroupInFirstSeenOrderAndNullResourceHasNone) {
   expect_same_bytes({span(b, 1), span(a, 2), span(nullptr, 3), span(b, 4), span(empty, 5), span(a, 6)});
 }
 
+// Nested messages are written in place with room left for their length: every
+// length size, from messages shorter than that room to ones longer than it
+// (a 20 KiB attribute; a request over 2 MiB), gives protobuf's bytes.
+TEST(OtlpTraceEncoder, MessagesOfEveryLengthSizeMatchProtobuf) {
+  auto tiny = std::make_shared<Resource>();
+  tiny->attributes = {{"a", std::string("b")}};
+  Span huge = span(tiny, 1);
+  huge.attributes.push_back({"url.full", std::string(20'000, 'u')});
+  Span bare;
+  bare.resource = tiny;
+  expect_same_bytes({huge, bare, span(tiny, 2)});
+  std::vector<Span> many;
+  for (int i = 0; i < 3000; ++i) {
+    Span s = span(tiny, static_cast<uint8_t>(i));
+    s.attributes.push_back({"user_agent.original", std::string(700, 'x')});
+    many.push_back(std::move(s));
+  }
+  expect_same_bytes(many);
+}
+
 }  // namespace
 }  // namespace spanwire

@@ -4,6 +4,7 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <bit>
+#include <cstring>
 #include <type_traits>
 
 #include "export/otlp_convert.h"
@@ -31,6 +32,10 @@ constexpr int kStringValue = 1, kBoolValue = 2, kIntValue = 3, kDoubleValue = 4;
 }  // namespace field
 
 void put_varint(std::string& out, uint64_t v) {
+  if (v < 0x80) {  // tags, small lengths and enums: most varints
+    out.push_back(static_cast<char>(v));
+    return;
+  }
   uint8_t buf[10];
   const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(v, buf);
   out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
@@ -65,6 +70,25 @@ void put_fixed32(std::string& out, int number, uint32_t v) {
   out.append(reinterpret_cast<const char*>(buf), sizeof(buf));
 }
 
+// A message field written in place: its length is known only once its body
+// is, so `width` bytes are left for it before the body and filled after. A
+// body whose length needs another width is moved (rare, with widths chosen
+// for the usual sizes), so lengths stay minimal varints, as protobuf writes
+// them, and no nested message is built apart and copied in.
+template <class WriteBody>
+void put_message(std::string& out, int number, size_t width, WriteBody write_body) {
+  put_tag(out, number, Wire::WIRETYPE_LENGTH_DELIMITED);
+  const size_t at = out.size();
+  out.append(width, '\0');
+  write_body();
+  const size_t length = out.size() - at - width;
+  uint8_t buf[10];
+  const size_t n = static_cast<size_t>(CodedOutputStream::WriteVarint64ToArray(length, buf) - buf);
+  if (n < width) out.erase(at, width - n);
+  if (n > width) out.insert(at, n - width, '\0');
+  std::memcpy(out.data() + at, buf, n);
+}
+
 // AnyValue: a oneof, so its member is written even when it holds a default.
 void encode_value(const AttributeValue& value, std::string& out) {
   std::visit(
@@ -86,62 +110,66 @@ void encode_value(const AttributeValue& value, std::string& out) {
       value);
 }
 
+// Widths of the length fields left before each message's body (put_message).
+constexpr size_t kSmallWidth = 1;   // KeyValue, AnyValue, Status, scope: < 128 bytes
+constexpr size_t kSpanWidth = 2;    // a Span, a Resource: < 16 KiB
+constexpr size_t kBatchWidth = 3;   // ResourceSpans, ScopeSpans: < 2 MiB
+
+// KeyValue{key, value: AnyValue}, each as field `number`.
+void put_attributes(std::string& out, int number, const std::vector<Attribute>& attributes) {
+  for (const auto& a : attributes) {
+    put_message(out, number, kSmallWidth, [&] {
+      put_string(out, field::kKey, a.key);
+      put_message(out, field::kValue, kSmallWidth, [&] { encode_value(a.value, out); });
+    });
+  }
+}
+
+void put_id(std::string& out, int number, const uint8_t* id, size_t n) {
+  put_bytes(out, number, std::string_view(reinterpret_cast<const char*>(id), n));
+}
+
+void put_span(std::string& out, const Span& s) {
+  put_id(out, field::kTraceId, s.trace_id.data(), s.trace_id.size());
+  put_id(out, field::kSpanId, s.span_id.data(), s.span_id.size());
+  put_string(out, field::kTraceState, s.trace_state);
+  if (s.has_parent()) put_id(out, field::kParentSpanId, s.parent_span_id.data(), s.parent_span_id.size());
+  put_string(out, field::kName, s.name);
+  if (s.kind != SpanKind::kUnspecified) {
+    put_tag(out, field::kKind, Wire::WIRETYPE_VARINT);
+    put_varint(out, static_cast<uint64_t>(s.kind));
+  }
+  if (s.start_unix_ns != 0) put_fixed64(out, field::kStart, s.start_unix_ns);
+  if (s.end_unix_ns != 0) put_fixed64(out, field::kEnd, s.end_unix_ns);
+  put_attributes(out, field::kAttributes, s.attributes);
+  put_message(out, field::kStatus, kSmallWidth, [&] {  // always present (set_code/set_message)
+    put_string(out, field::kStatusMessage, s.status_message);
+    if (s.status != StatusCode::kUnset) {
+      put_tag(out, field::kStatusCode, Wire::WIRETYPE_VARINT);
+      put_varint(out, static_cast<uint64_t>(s.status));
+    }
+  });
+  if (s.flags != 0) put_fixed32(out, field::kFlags, s.flags);
+}
+
 }  // namespace
 
 const std::string& OtlpTraceEncoder::encode(const std::vector<Span>& spans) {
-  // KeyValue{key, value: AnyValue}, appended to `out` as field `number`.
-  auto put_attributes = [this](std::string& out, int number, const std::vector<Attribute>& attributes) {
-    for (const auto& a : attributes) {
-      attribute_.clear();
-      value_.clear();
-      put_string(attribute_, field::kKey, a.key);
-      encode_value(a.value, value_);
-      put_bytes(attribute_, field::kValue, value_);
-      put_bytes(out, number, attribute_);
-    }
-  };
-
   out_.clear();
   for (const auto& [resource, members] : group_by_resource(spans)) {
-    group_.clear();
-    if (resource != nullptr) {
-      small_.clear();
-      put_attributes(small_, field::kResourceAttributes, resource->attributes);
-      put_bytes(group_, field::kResourceSpansResource, small_);
-    }
-    scope_.clear();
-    small_.clear();
-    put_string(small_, field::kScopeName, kOtlpScopeName);
-    put_string(small_, field::kScopeVersion, SPANWIRE_VERSION);
-    put_bytes(scope_, field::kScopeSpansScope, small_);
-    for (const Span* s : members) {
-      span_.clear();
-      put_bytes(span_, field::kTraceId, std::string_view(reinterpret_cast<const char*>(s->trace_id.data()), 16));
-      put_bytes(span_, field::kSpanId, std::string_view(reinterpret_cast<const char*>(s->span_id.data()), 8));
-      put_string(span_, field::kTraceState, s->trace_state);
-      if (s->has_parent())
-        put_bytes(span_, field::kParentSpanId,
-                  std::string_view(reinterpret_cast<const char*>(s->parent_span_id.data()), 8));
-      put_string(span_, field::kName, s->name);
-      if (s->kind != SpanKind::kUnspecified) {
-        put_tag(span_, field::kKind, Wire::WIRETYPE_VARINT);
-        put_varint(span_, static_cast<uint64_t>(s->kind));
+    put_message(out_, field::kRequestResourceSpans, kBatchWidth, [&] {
+      if (resource != nullptr) {
+        put_message(out_, field::kResourceSpansResource, kSpanWidth,
+                    [&] { put_attributes(out_, field::kResourceAttributes, resource->attributes); });
       }
-      if (s->start_unix_ns != 0) put_fixed64(span_, field::kStart, s->start_unix_ns);
-      if (s->end_unix_ns != 0) put_fixed64(span_, field::kEnd, s->end_unix_ns);
-      put_attributes(span_, field::kAttributes, s->attributes);
-      small_.clear();  // the Status message, always present (set_code/set_message)
-      put_string(small_, field::kStatusMessage, s->status_message);
-      if (s->status != StatusCode::kUnset) {
-        put_tag(small_, field::kStatusCode, Wire::WIRETYPE_VARINT);
-        put_varint(small_, static_cast<uint64_t>(s->status));
-      }
-      put_bytes(span_, field::kStatus, small_);
-      if (s->flags != 0) put_fixed32(span_, field::kFlags, s->flags);
-      put_bytes(scope_, field::kScopeSpansSpans, span_);
-    }
-    put_bytes(group_, field::kResourceSpansScopeSpans, scope_);
-    put_bytes(out_, field::kRequestResourceSpans, group_);
+      put_message(out_, field::kResourceSpansScopeSpans, kBatchWidth, [&] {
+        put_message(out_, field::kScopeSpansScope, kSmallWidth, [&] {
+          put_string(out_, field::kScopeName, kOtlpScopeName);
+          put_string(out_, field::kScopeVersion, SPANWIRE_VERSION);
+        });
+        for (const Span* s : members) put_message(out_, field::kScopeSpansSpans, kSpanWidth, [&] { put_span(out_, *s); });
+      });
+    });
   }
   return out_;
 }

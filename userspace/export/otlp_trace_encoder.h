@@ -18,18 +18,12 @@ namespace spanwire {
 class OtlpTraceEncoder {
  public:
   // The request for `spans`, grouped like to_otlp_request (one ResourceSpans
-  // per distinct Span::resource, in first-seen order). Scratch buffers are
-  // kept between calls, so a steady stream of batches allocates nothing.
+  // per distinct Span::resource, in first-seen order). The buffer is kept
+  // between calls, so a steady stream of batches allocates nothing.
   const std::string& encode(const std::vector<Span>& spans);
 
  private:
-  std::string out_;
-  std::string group_;       // one ResourceSpans
-  std::string scope_;       // its ScopeSpans
-  std::string span_;        // one Span
-  std::string attribute_;   // one KeyValue
-  std::string value_;       // one AnyValue
-  std::string small_;       // a Resource, InstrumentationScope or Status
+  std::string out_;  // the request, every nested message written in place
 };
 
 }  // namespace spanwire
