@@ -155,10 +155,12 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 
 static __always_inline int finish_syscall(long nr, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	/* Every read and write of every process exits here: nothing before the
+	 * stash check that a call without a stash does not need. */
 	struct sw_io_args *stashed = io_slot(false);
 	if (!stashed || !stashed->live)
 		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct sw_io_args a = *stashed;
 	stashed->live = 0;
 	if (a.nr != (__u32)nr)
