@@ -28,11 +28,13 @@ static __always_inline void stash(struct sw_io_args *a)
 
 static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u8 sys, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)(id >> 32) == self_tgid)
-		return 0;
+	/* Every read and write of every process enters here: most are not on a
+	 * TCP socket, and that is known before anything else is fetched. */
 	__u64 sk = tcp_sock_of_fd(fd);
 	if (!sk)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) == self_tgid)
 		return 0;
 	struct sw_io_args a = {
 		.buf = buf, .count = count, .ts_start = bpf_ktime_get_ns(), .sk = sk, .fd = fd,
