@@ -13,12 +13,21 @@
 
 namespace spanwire {
 
-inline constexpr std::string_view kOptionalWhitespace = " \t";  // HTTP OWS (RFC 9110 5.6.3)
 inline constexpr std::string_view kLineWhitespace = " \t\r\n";
 inline constexpr std::string_view kAnyWhitespace = " \t\n\v\f\r";  // std::isspace in the C locale
 
 // `s` without leading and trailing characters from `chars`.
 std::string_view trim(std::string_view s, std::string_view chars);
+
+// HTTP's optional whitespace (OWS, RFC 9110 5.6.3): space and tab, tested
+// as two compares rather than a set, since the HTTP/1 parser trims every
+// field value with it.
+constexpr bool is_optional_whitespace(char c) { return c == ' ' || c == '\t'; }
+constexpr std::string_view trim_optional_whitespace(std::string_view s) {
+  while (!s.empty() && is_optional_whitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_optional_whitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 // A peer's text made fit for one log line: trimmed, control characters
 // turned to spaces, and cut at a UTF-8 boundary with "..." past `max` bytes.

@@ -12,8 +12,6 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }  // kOptionalWhitespace, per byte
-
 std::string_view without_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
@@ -28,16 +26,10 @@ template <typename F>
 bool for_each_element(std::string_view list, F&& f) {
   for (;;) {
     size_t comma = list.find(',');
-    if (!f(trim(list.substr(0, comma), kOptionalWhitespace))) return false;
+    if (!f(trim_optional_whitespace(list.substr(0, comma)))) return false;
     if (comma == npos) return true;
     list.remove_prefix(comma + 1);
   }
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -50,17 +42,17 @@ std::string_view trim_ows(std::string_view s) {
 std::optional<Parser::FieldLine> Parser::field_line(std::string_view head, std::string_view line,
                                                     bool has_previous_field) {
   auto offset = [head](std::string_view part) { return static_cast<uint32_t>(part.data() - head.data()); };
-  if (is_ows(line.front())) {
+  if (is_optional_whitespace(line.front())) {
     if (!has_previous_field) return std::nullopt;
-    const std::string_view more = trim_ows(line);
+    const std::string_view more = trim_optional_whitespace(line);
     return FieldLine{offset(line), offset(line), offset(more), static_cast<uint32_t>(more.size())};
   }
   size_t end = 0;
   while (end < line.size() && is_tchar(line[end])) ++end;
   size_t colon = end;
-  while (colon < line.size() && is_ows(line[colon])) ++colon;
+  while (colon < line.size() && is_optional_whitespace(line[colon])) ++colon;
   if (end == 0 || colon == line.size() || line[colon] != ':') return std::nullopt;
-  const std::string_view value = trim_ows(line.substr(colon + 1));
+  const std::string_view value = trim_optional_whitespace(line.substr(colon + 1));
   return FieldLine{offset(line), offset(line) + static_cast<uint32_t>(end), offset(value),
                    static_cast<uint32_t>(value.size())};
 }
@@ -407,7 +399,7 @@ size_t Parser::on_chunk_framing(std::string_view data, uint64_t ts) {
           ++chunk_digits_;
         } else if (chunk_digits_ == 0) {
           return fail(i, c);
-        } else if (c == ';' || is_ows(c)) {
+        } else if (c == ';' || is_optional_whitespace(c)) {
           state_ = State::kChunkExtension;
         } else if (c == '\r') {
           state_ = State::kChunkSizeLf;

@@ -17,7 +17,7 @@ template <typename F>
 bool any_item(std::string_view s, char separator, F f) {
   while (!s.empty()) {
     const auto end = s.find(separator);
-    if (f(trim(s.substr(0, end), kOptionalWhitespace))) return true;
+    if (f(trim_optional_whitespace(s.substr(0, end)))) return true;
     if (end == std::string_view::npos) break;
     s.remove_prefix(end + 1);
   }

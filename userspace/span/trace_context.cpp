@@ -75,7 +75,7 @@ SpanId IdGenerator::span_id() {
 }
 
 std::optional<TraceParent> parse_traceparent(std::string_view v) {
-  v = trim(v, kOptionalWhitespace);
+  v = trim_optional_whitespace(v);
   // version "-" trace-id "-" parent-id "-" flags  =  2+1+32+1+16+1+2 = 55
   if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
   uint8_t version = 0;
@@ -90,7 +90,7 @@ std::optional<TraceParent> parse_traceparent(std::string_view v) {
 }
 
 std::optional<TraceParent> parse_b3_single(std::string_view v) {
-  v = trim(v, kOptionalWhitespace);
+  v = trim_optional_whitespace(v);
   const size_t dash = v.find('-');
   if (dash == std::string_view::npos) return std::nullopt;  // sampling decision only
   TraceParent tp;
@@ -108,12 +108,12 @@ std::optional<TraceParent> parse_b3_multi(const std::string* trace_id, const std
                                           const std::string* sampled, const std::string* flags) {
   if (!trace_id || !span_id) return std::nullopt;
   TraceParent tp;
-  if (!parse_b3_trace_id(trim(*trace_id, kOptionalWhitespace), tp.trace_id) ||
-      !parse_id(trim(*span_id, kOptionalWhitespace), tp.parent_id))
+  if (!parse_b3_trace_id(trim_optional_whitespace(*trace_id), tp.trace_id) ||
+      !parse_id(trim_optional_whitespace(*span_id), tp.parent_id))
     return std::nullopt;
-  tp.flags = flags && trim(*flags, kOptionalWhitespace) == "1"
+  tp.flags = flags && trim_optional_whitespace(*flags) == "1"
                  ? 1
-                 : b3_flags(sampled ? trim(*sampled, kOptionalWhitespace) : "", 1);
+                 : b3_flags(sampled ? trim_optional_whitespace(*sampled) : "", 1);
   return tp;
 }
 
