@@ -271,6 +271,20 @@ Span decided(Span s, uint8_t source, const TraceId& trace, std::optional<SpanId>
   return s;
 }
 
+// Spans 2-4 of two_tier as the kernel decides them, in trace `trace`: a
+// header's (parent: a remote span), the call its thread made, and the server
+// that read that call's option; `certain`: whether the kernel knew the
+// header's flag below the header (an option that carried it).
+std::vector<Span> decided_chain(const std::vector<Span>& spans, const TraceId& trace, bool certain) {
+  std::vector<Span> chain = {
+      decided(spans[1], SW_CTX_HEADER, trace, id_of(99)),
+      decided(spans[2], SW_CTX_THREAD, trace, spans[1].span_id, certain),
+      decided(spans[3], SW_CTX_OPTION, trace, spans[2].span_id, certain),
+  };
+  chain[0].linkage.context = ContextSource::kTraceparent;  // as the builder marks a header's ids
+  return chain;
+}
+
 TEST_F(TraceLinkerTest, KernelDecidedIdsAreKeptAndLinkedByParentId) {
   const TraceId wire_trace = trace_of(77);
   const SpanId remote_client = id_of(99);
@@ -337,21 +351,16 @@ TEST_F(TraceLinkerTest, UndecidedChildrenJoinTheKernelsTrace) {
 // tree.
 TEST_F(TraceLinkerTest, DecidedSpansGoAtOnceWhenTheirFlagsAreTheirTrees) {
   const TraceId wire_trace = trace_of(77);
-  const SpanId remote_client = id_of(99);
   std::vector<int> order{0, 1, 2, 3};
   do {
     Collect sink;
     Metrics m;
     TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = true});
     std::vector<Span> spans = two_tier(40000, 40001, 0);
-    std::vector<Span> input = {
-        decided(spans[1], SW_CTX_HEADER, wire_trace, remote_client),  // its own header: not sampled
-        decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id),
-        decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id),  // the option: taken as sampled
-        spans[0],  // curl's client span, undecided (no context event): the tuple rule
-    };
+    // The header says "not sampled"; the option did not carry it (taken as sampled).
+    std::vector<Span> input = decided_chain(spans, wire_trace, false);
+    input.push_back(spans[0]);  // curl's client span, undecided (no context event): the tuple rule
     input[0].flags = input[1].flags = 0;
-    input[0].linkage.context = ContextSource::kTraceparent;  // as the builder marks a header's ids
     for (int i : order) {
       const size_t before = sink.spans.size();
       linker.consume(input[i]);
@@ -385,13 +394,7 @@ TEST_F(TraceLinkerTest, DecidedSpansWithCertainFlagsAllGoAtOnce) {
       Collect sink;
       Metrics m;
       TraceLinker linker(sink, m, {.window_ns = kWindow, .release_decided_at_once = true});
-      std::vector<Span> spans = two_tier(40000, 40001, 0);
-      std::vector<Span> input = {
-          decided(spans[1], SW_CTX_HEADER, wire_trace, id_of(99)),
-          decided(spans[2], SW_CTX_THREAD, wire_trace, spans[1].span_id, true),
-          decided(spans[3], SW_CTX_OPTION, wire_trace, spans[2].span_id, true),
-      };
-      input[0].linkage.context = ContextSource::kTraceparent;
+      std::vector<Span> input = decided_chain(two_tier(40000, 40001, 0), wire_trace, true);
       for (Span& s : input) s.flags = sampled;
       for (int i : order) {
         const size_t before = sink.spans.size();

@@ -34,13 +34,6 @@ const char* decided_link_name(uint8_t source, uint32_t tid) {
   }
 }
 
-// Whether a decided span's sampled flag is its tree's, as the kernel knows:
-// a fresh root's, its own header's, or inherited from one through threads,
-// local clients and options that carried the caller's flag. Ids from an
-// option that did not say (or from a thread serving such a request) wait for
-// their tree, where a local header may still say "not sampled".
-bool flags_are_its_own(const SpanLinkage& l) { return l.decided_flags_certain; }
-
 bool is_zero(const SpanId& id) {
   for (uint8_t b : id)
     if (b != 0) return false;
@@ -101,7 +94,11 @@ void TraceLinker::consume(Span span) {
   if (n.decided) n.trace = span.trace_id;
   n.expiry = std::max(now_, span.linkage.end_ns) + options_.window_ns;
   n.span = std::move(span);
-  const bool at_once = n.decided && options_.release_decided_at_once && flags_are_its_own(n.span.linkage);
+  // A decided span goes at once when the kernel knows its sampled flag to be
+  // its tree's; ids from an option that did not say the caller's flag (or
+  // from a thread serving such a request) wait for their tree, where a local
+  // header may still say "not sampled".
+  const bool at_once = n.decided && options_.release_decided_at_once && n.span.linkage.decided_flags_certain;
   if (!at_once) push_held(n.expiry, id);
   if (nodes_.empty()) first_node_ = id;
   nodes_.emplace_back(std::move(n));  // id == first_node_ + nodes_.size() - 1: ids come in order

@@ -65,8 +65,8 @@ class TraceSampler final : public SpanProcessor {
   size_t held() const { return held_; }
   size_t remembered() const { return decided_.size(); }
   // Whether a span whose ids the kernel decided can be judged without its
-  // tree when its sampled flag is its tree's (a fresh root's, or its own
-  // header's): that flag says all the head sampler needs. Then the trace
+  // tree when its sampled flag is its tree's (SpanLinkage::decided_flags_certain):
+  // that flag says all the head sampler needs. Then the trace
   // linker need not hold such spans for their parents.
   bool judges_decided_spans_alone() const { return head_.sampled_parent_same_as_root(); }
 
