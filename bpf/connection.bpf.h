@@ -4,7 +4,7 @@
 
 /* flags: SW_CLOSE_*; a close emitted for a socket that stays open (a shed)
  * says so. */
-static __always_inline void emit_close(const struct sw_conn_key *key, const struct conn_state *c, __u32 flags)
+static __noinline void emit_close(const struct sw_conn_key *key, const struct conn_state *c, __u32 flags)
 {
 	if (!c->open_sent)
 		return;
@@ -54,48 +54,63 @@ static __always_inline struct conn_state *conn_for_data(__u32 tgid, int fd, __u6
 	return conn_start(tgid, fd, sk, SW_ROLE_UNKNOWN, SW_OPEN_MIDSTREAM);
 }
 
-static __always_inline void read_tuple(struct sw_open_event *ev, __u64 skp)
+/* A socket's two ends: addresses as 16 bytes (IPv4 mapped into IPv6), ports
+ * in host order. Written straight into the caller's struct: a tuple on the
+ * stack would cost room that the exit program's callees need. */
+struct tuple_out {
+	__u8 *local_addr, *remote_addr;
+	__u16 *local_port, *remote_port;
+};
+
+static __always_inline __u16 read_tuple(__u64 skp, const struct tuple_out *o)
 {
 	struct sock *sk = (struct sock *)skp;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	ev->family = family;
-	ev->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ev->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	*o->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*o->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == SW_AF_INET) {
 		__u32 laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		ev->local_addr[10] = ev->local_addr[11] = 0xff;
-		ev->remote_addr[10] = ev->remote_addr[11] = 0xff;
-		__builtin_memcpy(&ev->local_addr[12], &laddr, 4);
-		__builtin_memcpy(&ev->remote_addr[12], &raddr, 4);
+		__builtin_memset(o->local_addr, 0, 10);
+		__builtin_memset(o->remote_addr, 0, 10);
+		o->local_addr[10] = o->local_addr[11] = 0xff;
+		o->remote_addr[10] = o->remote_addr[11] = 0xff;
+		__builtin_memcpy(&o->local_addr[12], &laddr, 4);
+		__builtin_memcpy(&o->remote_addr[12], &raddr, 4);
 	} else {
-		BPF_CORE_READ_INTO(&ev->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&ev->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO((__u8(*)[16])o->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO((__u8(*)[16])o->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
+	return family;
 }
 
-static __always_inline void emit_open(__u32 tgid, int fd, struct conn_state *c)
+/* Built in the ring itself: it is called two frames below the exit
+ * program, where an event on the stack would not fit. */
+static __noinline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 {
-	struct sw_open_event ev = {};
-	ev.hdr.type = SW_EV_OPEN;
-	ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
-	ev.hdr.ts_ns = bpf_ktime_get_ns();
-	ev.hdr.conn.tgid = tgid;
-	ev.hdr.conn.fd = fd;
-	ev.hdr.conn.start_ns = c->start_ns;
-	read_tuple(&ev, c->sk);
-	ev.role = c->role;
-	ev.protocol = c->protocol;
+	struct sw_open_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+		return; /* retried with the next data event */
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = SW_EV_OPEN;
+	ev->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = tgid;
+	ev->hdr.conn.fd = fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	struct tuple_out t = {ev->local_addr, ev->remote_addr, &ev->local_port, &ev->remote_port};
+	ev->family = read_tuple(c->sk, &t);
+	ev->role = c->role;
+	ev->protocol = c->protocol;
 	if (propagation_on && !(c->flags & SW_OPEN_UNSTAMPED) && !bpf_map_lookup_elem(&wire_socks, &c->sk)) {
 		/* Established before the sock_ops program: no option either way. */
 		c->flags |= SW_OPEN_UNSTAMPED;
 		stat_add(SW_STAT_WIRE_UNSTAMPED_CONNS, 1);
 	}
-	ev.flags = c->flags;
-	leader_comm(ev.comm);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags())) {
-		stat_add(SW_STAT_RINGBUF_DROPS, 1);
-		return; /* retried with the next data event */
-	}
+	ev->flags = c->flags;
+	leader_comm(ev->comm);
+	bpf_ringbuf_submit(ev, ringbuf_flags());
 	c->open_sent = 1;
 }

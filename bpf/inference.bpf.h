@@ -73,11 +73,29 @@ enum infer_outcome { SW_INFER_DECIDED, SW_INFER_WAITING };
 /* Asks each protocol of protocols/protocol_list.h, in order, about the first
  * bytes of a direction (may_hold: across calls, see hold_short_start) and, for
  * midstream sockets, decides the role from which side sends requests. */
-static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, struct conn_state *c,
-							 const struct head_segments *segs, __u64 total, __u8 dir,
-							 bool first, bool may_hold)
+struct infer_call {
+	__u64 total;
+	__u32 tgid;
+	__s32 fd;
+	__u8 dir, first, may_hold;
+};
+
+/* Not inlined: the inference's words and temporaries then take stack only
+ * while it runs, not in the frame of every program that calls it. */
+static __noinline int infer_protocol_call(struct conn_state *c, const struct head_segments *segs,
+					  const struct infer_call *k)
 {
-	struct sw_infer_input in = {};
+	__u32 tgid = k->tgid;
+	int fd = k->fd;
+	__u64 total = k->total;
+	__u8 dir = k->dir;
+	bool first = k->first, may_hold = k->may_hold;
+	struct data_scratch_slot *slot = scratch_slot();
+	if (!slot)
+		return SW_INFER_DECIDED;
+	/* In the slot, not on the stack: see above. */
+	struct sw_infer_input *in = &slot->infer;
+	__builtin_memset(in, 0, sizeof(*in));
 	__u8 proto = SW_PROTO_UNKNOWN;
 	bool request = false, more = false;
 
@@ -87,13 +105,13 @@ static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, str
 		c->protocol = SW_PROTO_OTHER;
 		return SW_INFER_DECIDED;
 	}
-	in.n = head_words(c, dir, segs, in.w);
-	in.total = total + c->held_len[dir & 1];
-	in.first = first;
-	in.midstream = (c->flags & SW_OPEN_MIDSTREAM) != 0;
+	in->n = head_words(c, dir, segs, in->w);
+	in->total = total + c->held_len[dir & 1];
+	in->first = first;
+	in->midstream = (c->flags & SW_OPEN_MIDSTREAM) != 0;
 #define SW_TRY_PROTOCOL(NAME, value, folder)                                     \
 	if (proto == SW_PROTO_UNKNOWN) {                                         \
-		int verdict = sw_infer_##folder(&in);                              \
+		int verdict = sw_infer_##folder(in);                               \
 		if (verdict == SW_INFER_REQUEST || verdict == SW_INFER_RESPONSE) { \
 			proto = SW_PROTO_##NAME;                                   \
 			request = verdict == SW_INFER_REQUEST;                     \
@@ -103,7 +121,7 @@ static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, str
 	}
 	SW_PROTOCOL_LIST(SW_TRY_PROTOCOL)
 #undef SW_TRY_PROTOCOL
-	if (proto == SW_PROTO_UNKNOWN && more && may_hold && total < 8 && hold_short_start(c, dir, &in))
+	if (proto == SW_PROTO_UNKNOWN && more && may_hold && total < 8 && hold_short_start(c, dir, in))
 		return SW_INFER_WAITING;
 	if (proto == SW_PROTO_UNKNOWN) {
 		if (c->shed == SW_SHED_RESUMING)
@@ -128,6 +146,14 @@ static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, str
 		stat_add(SW_STAT_CONNS_TRACED, 1);
 	emit_open(tgid, fd, c);
 	return SW_INFER_DECIDED;
+}
+
+static __always_inline enum infer_outcome infer_protocol(__u32 tgid, int fd, struct conn_state *c,
+							 const struct head_segments *segs, __u64 total, __u8 dir,
+							 bool first, bool may_hold)
+{
+	struct infer_call k = {.total = total, .tgid = tgid, .fd = fd, .dir = dir, .first = first, .may_hold = may_hold};
+	return infer_protocol_call(c, segs, &k);
 }
 
 /* Where the first bytes of call `a` (which moved `ret`) are, for inference. */

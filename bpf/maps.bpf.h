@@ -294,6 +294,7 @@ struct data_scratch_slot {
 	__u8 slack[SW_MAX_PAYLOAD];
 	struct iov_gather gather;
 	struct head_scan scan;
+	struct sw_infer_input infer; /* a call's first bytes, for protocol inference */
 };
 
 struct {

@@ -83,54 +83,48 @@ static __noinline int head_traceparent(struct data_scratch_slot *slot, __u32 len
 	}
 	if (at + SW_TRACEPARENT_LEN > len)
 		return -1;
-	__u8 v[SW_TRACEPARENT_LEN];
-	__u32 from = at & 2047;
-	__builtin_memcpy(v, slot->ev.data + from, SW_TRACEPARENT_LEN);
-	return sw_parse_traceparent(v, out, flags);
+	/* Parsed where it lies: a copy would cost stack that the enter program,
+	 * which calls this two frames down, does not have. */
+	return sw_parse_traceparent(slot->ev.data + (at & 2047), out, flags);
 }
 
 /* The request at seq as the client's end of a same-host connection keyed
  * it: client and server address and port, sequence number. */
 static __always_inline void exchange_of(__u64 skp, bool local_is_client, __u32 seq, struct exchange_at *k)
 {
-	struct sw_open_event t = {};
-	read_tuple(&t, skp);
-	if (local_is_client) {
-		__builtin_memcpy(k->client_addr, t.local_addr, 16);
-		__builtin_memcpy(k->server_addr, t.remote_addr, 16);
-		k->client_port = t.local_port;
-		k->server_port = t.remote_port;
-	} else {
-		__builtin_memcpy(k->client_addr, t.remote_addr, 16);
-		__builtin_memcpy(k->server_addr, t.local_addr, 16);
-		k->client_port = t.remote_port;
-		k->server_port = t.local_port;
-	}
+	struct tuple_out client_local = {k->client_addr, k->server_addr, &k->client_port, &k->server_port};
+	struct tuple_out server_local = {k->server_addr, k->client_addr, &k->server_port, &k->client_port};
+	read_tuple(skp, local_is_client ? &client_local : &server_local);
 	k->seq = seq;
 }
 
+/* Built in the ring itself: a copy on the stack would not fit beside the
+ * exit program's own frame and decide_server_context's. */
 static __always_inline void emit_context(__u64 id, int fd, const struct conn_state *c, __u64 pos, __u8 dir,
 					 const struct sw_decided_ctx *d)
 {
-	struct sw_context_event ev = {};
-	ev.hdr.type = SW_EV_CONTEXT;
-	ev.hdr.tid = (__u32)id;
-	ev.hdr.ts_ns = bpf_ktime_get_ns();
-	ev.hdr.conn.tgid = id >> 32;
-	ev.hdr.conn.fd = fd;
-	ev.hdr.conn.start_ns = c->start_ns;
-	ev.pos = pos;
-	ev.direction = dir;
-	ev.source = d->source;
-	ev.flags = d->flags;
-	ev.trace_flags = d->trace_flags;
-	__builtin_memcpy(ev.trace_id, d->trace_id, 16);
-	__builtin_memcpy(ev.span_id, d->span_id, 8);
-	__builtin_memcpy(ev.parent_id, d->parent_id, 8);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+	struct sw_context_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
-	else
-		stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = SW_EV_CONTEXT;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.conn.tgid = id >> 32;
+	ev->hdr.conn.fd = fd;
+	ev->hdr.conn.start_ns = c->start_ns;
+	ev->pos = pos;
+	ev->direction = dir;
+	ev->source = d->source;
+	ev->flags = d->flags;
+	ev->trace_flags = d->trace_flags;
+	__builtin_memcpy(ev->trace_id, d->trace_id, 16);
+	__builtin_memcpy(ev->span_id, d->span_id, 8);
+	__builtin_memcpy(ev->parent_id, d->parent_id, 8);
+	bpf_ringbuf_submit(ev, ringbuf_flags());
+	stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
 }
 
 /* The context of the received segment holding byte seq, if it carried one. */

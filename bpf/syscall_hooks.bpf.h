@@ -158,25 +158,26 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 static __always_inline int finish_syscall(long nr, long ret)
 {
 	/* Every read and write of every process exits here: nothing before the
-	 * stash check that a call without a stash does not need. */
-	struct sw_io_args *stashed = io_slot(false);
-	if (!stashed || !stashed->live)
+	 * stash check that a call without a stash does not need. The stash is
+	 * read in place, not copied: the exit program's stack is needed by the
+	 * calls below it, and nothing else writes the thread's slot meanwhile. */
+	struct sw_io_args *a = io_slot(false);
+	if (!a || !a->live)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	struct sw_io_args a = *stashed;
-	stashed->live = 0;
-	if (a.nr != (__u32)nr)
+	a->live = 0;
+	if (a->nr != (__u32)nr)
 		return 0; /* a stale entry (written by userspace for a syscall that already ended) */
-	if (!a.sk && a.sys != SW_SYS_CONNECT && a.sys != SW_SYS_ACCEPT) {
+	if (!a->sk && a->sys != SW_SYS_CONNECT && a->sys != SW_SYS_ACCEPT) {
 		/* Seeded by userspace for a syscall that was in flight at start. */
-		a.sk = tcp_sock_of_fd(a.fd);
-		if (!a.sk)
+		a->sk = tcp_sock_of_fd(a->fd);
+		if (!a->sk)
 			return 0;
 	}
 
-	if (a.sys == SW_SYS_CONNECT) {
+	if (a->sys == SW_SYS_CONNECT) {
 		if (ret == 0 || ret == -SW_EINPROGRESS) {
-			__u64 sk = tcp_sock_of_fd(a.fd);
+			__u64 sk = tcp_sock_of_fd(a->fd);
 			if (!sk)
 				return 0;
 			if ((__u32)(id >> 32) == self_tgid) {
@@ -185,11 +186,11 @@ static __always_inline int finish_syscall(long nr, long ret)
 				bpf_map_update_elem(&self_ports, &port, &one, BPF_ANY);
 				return 0;
 			}
-			conn_start(id >> 32, a.fd, sk, SW_ROLE_CLIENT, 0);
+			conn_start(id >> 32, a->fd, sk, SW_ROLE_CLIENT, 0);
 		}
 		return 0;
 	}
-	if (a.sys == SW_SYS_ACCEPT) {
+	if (a->sys == SW_SYS_ACCEPT) {
 		if (ret >= 0) {
 			__u64 sk = tcp_sock_of_fd(ret);
 			if (sk)
@@ -199,7 +200,7 @@ static __always_inline int finish_syscall(long nr, long ret)
 	}
 	if (ret <= 0)
 		return 0;
-	return finish_data(&a, id, ret);
+	return finish_data(a, id, ret);
 }
 
 #define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)

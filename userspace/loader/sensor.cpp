@@ -130,10 +130,13 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
 
   auto t0 = std::chrono::steady_clock::now();
   if (int err = spanwire_bpf__load(skel_.get())) {
-    std::string hint = err == -EPERM || err == -EACCES
-                           ? "permission denied: run as root or with CAP_BPF and CAP_PERFMON"
-                           : "the kernel refused the BPF programs (" + errno_text(err) +
-                                 "); run with --log-level trace to see the verifier's log";
+    // The verifier also answers EACCES when it rejects a program: as root,
+    // that is what it means.
+    const bool unprivileged = err == -EPERM || (err == -EACCES && geteuid() != 0);
+    std::string hint = unprivileged ? "permission denied: run as root or with CAP_BPF and CAP_PERFMON"
+                                    : "the kernel's verifier refused the BPF programs (" + errno_text(err) +
+                                          "); run with --log-level debug to see its log, and report it with "
+                                          "this kernel's version (uname -r)";
     throw StartupError("loading the sensor failed: " + hint);
   }
 
