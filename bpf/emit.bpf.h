@@ -28,8 +28,10 @@ static __always_inline int submit_data(struct conn_state *c, struct sw_data_even
 				       __u32 no_copy)
 {
 	__u32 dir = ev->direction & 1;
-	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ);
+	__u8 keep = ev->flags & (SW_DATA_TLS | SW_DATA_SEQ | SW_DATA_BODY_COUNTED);
 
+	if (len > copied && !(keep & SW_DATA_BODY_COUNTED))
+		stat_add(SW_STAT_BYTES_UNCOPIED, len - copied);
 	ev->pos = __sync_fetch_and_add((keep & SW_DATA_TLS) ? &c->tls_pos[dir] : &c->pos[dir], len);
 	ev->peer_pos = (keep & SW_DATA_TLS) ? c->tls_pos[dir ^ 1] : c->pos[dir ^ 1];
 	ev->len = len;
@@ -38,16 +40,15 @@ static __always_inline int submit_data(struct conn_state *c, struct sw_data_even
 	if (copied > SW_MAX_PAYLOAD)
 		copied = SW_MAX_PAYLOAD;
 	ev->copied = copied;
-	if (len > copied)
-		stat_add(SW_STAT_BYTES_UNCOPIED, len - copied);
 	output_data_event(ev, copied);
 	return 0;
 }
 
-/* One contiguous chunk of payload, copied up to the cap. */
-static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+/* Copies up to the cap of a chunk's `len` bytes at ubuf into the event;
+ * returns how many (0 if unreadable). */
+static __always_inline __u64 copy_chunk(struct sw_data_event *ev, __u64 ubuf, __u64 len)
 {
-	__u64 n = no_copy ? 0 : len;
+	__u64 n = len;
 	__u64 cap = copy_cap();
 	if (n > cap)
 		n = cap;
@@ -56,7 +57,13 @@ static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev,
 		n = SW_MAX_PAYLOAD;
 	if (n && bpf_probe_read_user(ev->data, n, (const void *)ubuf))
 		n = 0;
-	return submit_data(c, ev, len, n, no_copy);
+	return n;
+}
+
+/* One contiguous chunk of payload, copied up to the cap. */
+static __noinline int emit_chunk(struct conn_state *c, struct sw_data_event *ev, __u64 ubuf, __u64 len, __u32 no_copy)
+{
+	return submit_data(c, ev, len, no_copy ? 0 : copy_chunk(ev, ubuf, len), no_copy);
 }
 
 /* One iovec: its share of the syscall's bytes, appended to the event. Stops

@@ -9,6 +9,9 @@
 #define SW_S_IFMT 00170000
 #define SW_S_IFSOCK 0140000
 #define SW_EINPROGRESS 115
+/* A power of two above the payload ceiling: masks offsets into the payload. */
+#define SW_MAX_PAYLOAD_POW2 32768
+_Static_assert(SW_MAX_PAYLOAD < SW_MAX_PAYLOAD_POW2, "the payload mask must cover the payload");
 /* Midstream connections of unknown protocol: data events inspected before
  * giving up on them (a keep-alive HTTP connection shows a message start soon). */
 #define SW_MAX_INFER_ATTEMPTS 64
@@ -44,9 +47,16 @@ struct conn_state {
 	__u8 held_len[2]; /* bytes in held[], per direction */
 	__u8 shed;      /* enum shed_state (shed.bpf.h) */
 	__u32 infer_attempts;
+	__u8 body_skip_off; /* a HEAD or CONNECT request or a 101 answer was seen: no length is trusted (body_skip.bpf.h) */
 	/* A direction's first bytes while too few to decide the protocol ("GET"
 	 * then " /x", one byte at a time): sent as a data event once it is known. */
 	__u64 held[2];
+	/* Bytes of the HTTP/1 message in flight that are body of announced
+	 * length and still to come, per direction: counted, not copied. */
+	__u64 body_left[2];
+	/* Body bytes counted in pos with no event yet, per direction: the last
+	 * ones moved; the event that ends the body covers them. */
+	__u32 silent[2];
 };
 
 struct {
@@ -289,11 +299,20 @@ struct head_scan {
 	__u32 pad;
 };
 
+/* Looking for the framing of an HTTP/1 head in the slot's payload
+ * (body_skip.bpf.h). */
+struct framing_scan {
+	struct sw_framing_scan s;
+	__u32 base; /* offset of the head in the payload */
+	__u32 pad;
+};
+
 struct data_scratch_slot {
 	struct sw_data_event ev;
 	__u8 slack[SW_MAX_PAYLOAD];
 	struct iov_gather gather;
 	struct head_scan scan;
+	struct framing_scan framing;
 	struct sw_infer_input infer; /* a call's first bytes, for protocol inference */
 };
 

@@ -25,6 +25,7 @@
 #include "spanwire.h"
 #include "wire_context.h"
 #include "inference.h" /* protocols/: each protocol's pure-C inference */
+#include "http1/framing.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -34,6 +35,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "shed.bpf.h"
 #include "inference.bpf.h"
 #include "emit.bpf.h"
+#include "body_skip.bpf.h"
 #include "goroutines.bpf.h"
 #include "propagation.bpf.h"
 #include "syscall_hooks.bpf.h"

@@ -68,9 +68,10 @@ enum sw_syscall {
 #define SW_OPEN_RESUMED 0x8   /* with MIDSTREAM: traced again after a shed (bpf/shed.bpf.h), from a request's first byte */
 
 /* Flags of sw_data_event.flags */
-#define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile): a known gap */
+#define SW_DATA_NO_COPY 0x1 /* payload deliberately not copied (sendfile, a body of announced length): a known gap */
 #define SW_DATA_TLS 0x2     /* TLS plaintext: pos counts the plaintext stream */
 #define SW_DATA_SEQ 0x4     /* seq_minus_pos is valid */
+#define SW_DATA_BODY_COUNTED 0x8 /* bytes past `copied` are body of announced length, deliberately not copied */
 
 /* Kernel-side counters, one slot each in the per-CPU "stats" array. */
 enum sw_stat {
@@ -94,6 +95,8 @@ enum sw_stat {
 	SW_STAT_SHED_CUTS,          /* traced connections whose tracing stopped: userspace was behind */
 	SW_STAT_SHED_RESUMED,       /* shed connections traced again from a request's first byte */
 	SW_STAT_SHED_BYTES,         /* bytes of shed connections, never copied */
+	SW_STAT_BODY_BYTES_SKIPPED, /* HTTP/1 body bytes of announced length, counted and not copied */
+	SW_STAT_BODY_CUT_SHORT,     /* calls that began a message where announced body was expected: copied */
 	SW_STAT__COUNT,
 };
 

@@ -102,6 +102,39 @@ static __always_inline int emit_payload(const struct sw_io_args *a, struct conn_
 	}
 }
 
+/* The call's bytes as data events, a body of announced length counted and
+ * not copied (body_skip.bpf.h; a *mmsg call's messages are not followed). */
+static __always_inline void emit_call(const struct sw_io_args *a, struct conn_state *c, struct sw_data_event *ev,
+				      long ret)
+{
+	bool single = a->sys != SW_SYS_RECVMMSG && a->sys != SW_SYS_SENDMMSG;
+	if (single && c->body_left[a->dir & 1]) {
+		struct head_segments segs;
+		first_segments(a, ret, &segs);
+		int verdict = body_verdict(c, a->dir, ret, segs.ptr[0], true);
+		if (verdict != SW_BODY_COPY) {
+			body_count(c, ev, ret, verdict);
+			return;
+		}
+	}
+	body_flush_silent(c, ev);
+	if (!single || !body_skip_applies(c)) {
+		emit_payload(a, c, ev, ret);
+		return;
+	}
+	switch (a->sys) {
+	case SW_SYS_READ:
+	case SW_SYS_WRITE:
+	case SW_SYS_RECVFROM:
+	case SW_SYS_SENDTO:
+		emit_head_chunk(c, ev, a->buf, ret);
+		return;
+	default: /* vectored: the head is looked at once the event is out */
+		emit_payload(a, c, ev, ret);
+		body_note_call(c, a->dir, ret, ev->copied);
+	}
+}
+
 static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, long ret)
 {
 	__u32 tgid = id >> 32;
@@ -118,6 +151,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	}
 	if (shed_skips(tgid, a->fd, c, ret)) {
 		__sync_fetch_and_add(&c->pos[a->dir & 1], ret);
+		body_forget(c);
 		return 0;
 	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
@@ -149,7 +183,7 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	__u64 pos = c->pos[a->dir & 1];
 	ev->seq_minus_pos = seq_end - (__u32)ret - (__u32)pos;
 	ev->flags = SW_DATA_SEQ;
-	emit_payload(a, c, ev, ret);
+	emit_call(a, c, ev, ret);
 	if (propagation_on)
 		after_data_call(a, id, c, pos, seq_end - (__u32)ret, ev->copied);
 	return 0;

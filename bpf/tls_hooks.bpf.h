@@ -21,6 +21,7 @@ static __always_inline void tls_emit(__u64 id, const struct sw_tls_args *a, __u6
 	mark_tls(c);
 	if (shed_skips(tgid, a->fd, c, bytes)) {
 		__sync_fetch_and_add(&c->tls_pos[a->dir & 1], bytes);
+		body_forget(c);
 		return;
 	}
 	if (c->protocol == SW_PROTO_UNKNOWN) {
@@ -39,8 +40,20 @@ static __always_inline void tls_emit(__u64 id, const struct sw_tls_args *a, __u6
 	if (!ev)
 		return;
 	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
+	if (c->body_left[a->dir & 1] && body_verdict(c, a->dir, bytes, a->buf, false) != SW_BODY_COPY) {
+		ev->flags = SW_DATA_TLS | SW_DATA_BODY_COUNTED;
+		emit_chunk(c, ev, 0, bytes, 1);
+		return;
+	}
 
 	__u64 cap = copy_cap();
+	/* A head is looked for in a call copied as one event only. */
+	if (bytes <= cap && body_skip_applies(c)) {
+		ev->flags = SW_DATA_TLS;
+		emit_head_chunk(c, ev, a->buf, bytes);
+		return;
+	}
+	c->body_left[a->dir & 1] = 0;
 	__u64 off = 0;
 	for (int i = 0; i < SW_TLS_MAX_CHUNKS; i++) {
 		__u64 left = bytes - off;

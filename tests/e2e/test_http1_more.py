@@ -73,8 +73,8 @@ def test_nginx_static_files_with_sendfile(sink, sensor_factory, nginx):
     missing = spans_for(sink, "/missing", 2)
     assert sorted(attr(s, "http.response.status_code") for s in missing) == [404, 404]
     # nginx's body bytes were never copied (sendfile): a known gap, not a loss.
-    stats = sensor.wait_stats(lambda st: st["stream_gap_bytes"] >= 65536)
-    assert stats["stream_gap_bytes"] >= 65536
+    stats = sensor.wait_stats(lambda st: st["stream_uncopied_bytes"] >= 65536)
+    assert stats["stream_uncopied_bytes"] >= 65536 and stats["stream_gap_bytes"] == 0
     assert stats["http1_resyncs"] == 0
 
 
@@ -104,3 +104,86 @@ def test_request_written_as_200_iovecs_in_one_sendmsg(sink, sensor_factory, http
     assert client["resource"]["process.pid"] == os.getpid()
     stats = sensor.stats()
     assert stats["kernel_iov_truncated"] == 0, stats
+
+
+def test_bodies_of_known_length_are_counted_not_copied(sink, sensor_factory, nginx, http_app, tmp_path):
+    """The kernel copies heads and counts bodies of announced length
+    (bpf/body_skip.bpf.h): sizes and statuses stay exact, a HEAD answer on the
+    same connection (a length with no body) does not throw the count off, and
+    a large request body is counted on both ends."""
+    sensor = sensor_factory(sink)
+    port, _ = nginx
+    big = f"http://127.0.0.1:{port}/big.bin"
+    # One keep-alive connection: GET, HEAD, GET of the 64 KiB file, then a small one.
+    _, out = curl(big, "--next", "-I", big, "--next", big, "--next", f"http://127.0.0.1:{port}/small.txt")
+    assert out.count(bytes(range(256)) * 256) == 2
+    app_port, _ = http_app()
+    payload = bytes(range(256)) * 1024  # 256 KiB
+    (tmp_path / "payload.bin").write_bytes(payload)
+    _, echoed = curl(f"http://127.0.0.1:{app_port}/echo", "-X", "POST", "--data-binary", f"@{tmp_path}/payload.bin",
+                     "-H", "Content-Type: application/octet-stream")
+    assert echoed == payload
+
+    gets = sink.wait_for(lambda s: attr(s, "url.path") == "/big.bin" and attr(s, "http.request.method") == "GET", 4)
+    for s in gets:
+        assert attr(s, "http.response.status_code") == 200
+        assert attr(s, "http.response.body.size") == 65536
+    heads = sink.wait_for(lambda s: attr(s, "http.request.method") == "HEAD", 2)
+    for s in heads:
+        assert attr(s, "http.response.status_code") == 200
+        assert attr(s, "http.response.body.size") == 0
+    small = spans_for(sink, "/small.txt", 2)
+    assert sorted(attr(s, "http.response.body.size") for s in small) == [11, 11]
+    posts = spans_for(sink, "/echo", 2)
+    for s in posts:
+        assert attr(s, "http.request.body.size") == len(payload)
+        assert attr(s, "http.response.body.size") == len(payload)
+        assert attr(s, "http.response.status_code") == 200
+
+    # curl's reads of the two 64 KiB bodies and both ends of the 256 KiB
+    # request and answer went uncopied, past the call that carried each head.
+    stats = sensor.wait_stats(lambda st: st["kernel_body_bytes_skipped"] >= 4 * 128 * 1024)
+    assert stats["kernel_body_bytes_skipped"] >= 4 * 128 * 1024, stats
+    assert stats["http1_resyncs"] == 0
+    assert stats["http1_requests_unpaired_after_loss"] == 0 and stats["http1_responses_unpaired_after_loss"] == 0
+
+
+def test_pipelined_head_inside_a_write_loses_no_exchange(sink, sensor_factory, nginx):
+    """A HEAD request the kernel cannot see (pipelined after a GET in one
+    write) is answered with a length and no body: the kernel takes that
+    length for a body, and the next answer, which starts a read, is copied
+    anyway (its first bytes begin a message). No exchange is lost."""
+    sensor = sensor_factory(sink)
+    port, _ = nginx
+    def request(method, path):
+        return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    def read_until(sock, done):
+        data = b""
+        while not done(data):
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            data += chunk
+        return data
+    file = bytes(range(256)) * 256
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        # The HEAD answer is the last bytes on the wire: the read that ends
+        # with them ends with its head, whose length the kernel takes.
+        sock.sendall(request("GET", "/big.bin") + request("HEAD", "/big.bin"))
+        read_until(sock, lambda d: file in d and d.count(b"HTTP/1.1 200") == 2 and d.endswith(b"\r\n\r\n"))
+        sock.sendall(request("GET", "/small.txt"))
+        read_until(sock, lambda d: d.endswith(b"small file\n"))
+        sock.sendall(request("GET", "/big.bin"))
+        read_until(sock, lambda d: file in d)
+
+    gets = sink.wait_for(lambda s: attr(s, "url.path") == "/big.bin" and attr(s, "http.request.method") == "GET", 4)
+    for s in gets:
+        assert attr(s, "http.response.body.size") == 65536
+    heads = sink.wait_for(lambda s: attr(s, "http.request.method") == "HEAD", 2)
+    assert [attr(s, "http.response.body.size") for s in heads] == [0, 0]
+    small = spans_for(sink, "/small.txt", 2)
+    assert sorted(attr(s, "http.response.body.size") for s in small) == [11, 11]
+    # The kernel met the last answer where it expected the HEAD answer's body.
+    stats = sensor.wait_stats(lambda st: st["kernel_body_cut_short"] >= 1)
+    assert stats["kernel_body_cut_short"] >= 1, stats
+    assert stats["http1_resyncs"] == 0, stats
+    assert stats["http1_requests_unpaired_after_loss"] == 0 and stats["http1_responses_unpaired_after_loss"] == 0

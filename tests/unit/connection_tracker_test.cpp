@@ -179,7 +179,25 @@ TEST_F(TrackerTest, SendfileBodyArrivesAsAGapInsideTheBody) {
   ASSERT_EQ(seen.exchanges.size(), 2u);
   EXPECT_EQ(seen.exchanges[0].response_body, 65536u);
   EXPECT_EQ(seen.exchanges[1].status, 204);
-  EXPECT_EQ(metrics.stream_gap_bytes, 65536u);
+  EXPECT_EQ(metrics.stream_uncopied_bytes, 65536u);  // on purpose, not lost
+  EXPECT_EQ(metrics.stream_gap_bytes, 0u);
+}
+
+// The kernel sent a response's head and counted the body after it in the same
+// call, then counted the rest of the body in one event with no payload.
+TEST_F(TrackerTest, BodyTheKernelCountedIsNotALoss) {
+  tracker.on_open(open_event(SW_ROLE_CLIENT), 0);
+  data(SW_DIR_EGRESS, "GET /f HTTP/1.1\r\n\r\n");
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n";
+  data(SW_DIR_INGRESS, head, 8192, SW_DATA_BODY_COUNTED);
+  data(SW_DIR_INGRESS, "", head.size() + 65536 - 8192, SW_DATA_NO_COPY);
+  data(SW_DIR_EGRESS, "GET /g HTTP/1.1\r\n\r\n");
+  data(SW_DIR_INGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_EQ(seen.exchanges.size(), 2u);
+  EXPECT_EQ(seen.exchanges[0].response_body, 65536u);
+  EXPECT_EQ(seen.exchanges[1].status, 204);
+  EXPECT_EQ(metrics.stream_uncopied_bytes, 65536u);
+  EXPECT_EQ(metrics.stream_gap_bytes, 0u);
 }
 
 TEST_F(TrackerTest, TruncatedCopyOfALargeBodyKeepsParsing) {

@@ -144,7 +144,8 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
     publish(c);
     return;
   }
-  c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir));
+  const bool on_purpose = (ev.flags & (SW_DATA_NO_COPY | SW_DATA_BODY_COUNTED)) != 0;
+  c.streams[dir].add(ev.pos, payload, length, ts, now, c.consumer_for(dir), on_purpose);
   facts.origin = c.streams[dir].start();
   if (c.streams[dir].pending_bytes() > 0) with_pending_.insert(key);
   publish(c);

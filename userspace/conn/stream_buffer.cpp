@@ -7,7 +7,7 @@
 namespace spanwire {
 
 void StreamBuffer::add(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts,
-                       uint64_t now, StreamConsumer& out) {
+                       uint64_t now, StreamConsumer& out, bool on_purpose) {
   if (!started_) start_at(pos);
   if (pos + length <= next_pos_) {  // entirely seen already
     metrics_.stream_duplicate_bytes += length;
@@ -21,12 +21,12 @@ void StreamBuffer::add(uint64_t pos, std::string_view bytes, uint64_t length, ui
     pos = next_pos_;
   }
   if (pos == next_pos_) {
-    deliver(pos, bytes, length, ts, out);
+    deliver(pos, bytes, length, ts, out, on_purpose);
     drain(out);
     return;
   }
   // Ahead of a hole: hold it until the hole fills or times out.
-  auto [it, inserted] = pending_.try_emplace(pos, Chunk{std::string(bytes), length, ts, now});
+  auto [it, inserted] = pending_.try_emplace(pos, Chunk{std::string(bytes), length, ts, now, on_purpose});
   if (!inserted) {
     metrics_.stream_duplicate_bytes += length;
     return;
@@ -67,14 +67,14 @@ void StreamBuffer::end_maybe_lost(uint64_t ts, StreamConsumer& out) {
 }
 
 void StreamBuffer::deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts,
-                           StreamConsumer& out) {
+                           StreamConsumer& out, bool on_purpose) {
   if (!bytes.empty()) {
     out.on_bytes(bytes, ts);
     metrics_.stream_bytes += bytes.size();
   }
-  if (length > bytes.size()) {  // not copied by the kernel (cap, sendfile, iovec bound)
+  if (length > bytes.size()) {  // not copied by the kernel (cap, sendfile, a known body, iovec bound)
     out.on_gap(length - bytes.size(), ts);
-    metrics_.stream_gap_bytes += length - bytes.size();
+    (on_purpose ? metrics_.stream_uncopied_bytes : metrics_.stream_gap_bytes) += length - bytes.size();
   }
   next_pos_ = pos + length;
 }
@@ -94,7 +94,7 @@ void StreamBuffer::drain(StreamConsumer& out) {
     std::string_view bytes = chunk.bytes;
     uint64_t overlap = next_pos_ - pos;
     bytes = bytes.substr(std::min<uint64_t>(overlap, bytes.size()));
-    deliver(next_pos_, bytes, chunk.length - overlap, chunk.ts, out);
+    deliver(next_pos_, bytes, chunk.length - overlap, chunk.ts, out, chunk.on_purpose);
   }
 }
 

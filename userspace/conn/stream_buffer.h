@@ -56,9 +56,11 @@ class StreamBuffer {
   uint64_t start() const { return start_; }  // position of the first byte delivered
 
   // [pos, pos + length) moved; the first bytes.size() bytes are present.
-  // `now` is the monotonic arrival time used for gap timeouts.
+  // `now` is the monotonic arrival time used for gap timeouts. `on_purpose`:
+  // the missing bytes were counted and left uncopied by the kernel (sendfile,
+  // a body of announced length), not lost.
   void add(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts, uint64_t now,
-           StreamConsumer& out);
+           StreamConsumer& out, bool on_purpose = false);
   // Gives up on holes older than the timeout (or all holes when force).
   void flush_stale(uint64_t now, StreamConsumer& out, bool force = false);
   // The stream ended after `total` bytes (the kernel's count at close): bytes
@@ -80,8 +82,10 @@ class StreamBuffer {
     uint64_t length;
     uint64_t ts;
     uint64_t arrived;
+    bool on_purpose;
   };
-  void deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts, StreamConsumer& out);
+  void deliver(uint64_t pos, std::string_view bytes, uint64_t length, uint64_t ts, StreamConsumer& out,
+               bool on_purpose);
   void drain(StreamConsumer& out);
   void skip_to_first_pending(StreamConsumer& out);
 

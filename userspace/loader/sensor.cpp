@@ -282,6 +282,8 @@ bool Sensor::read_kernel_stats(Metrics& m) const {
   read(SW_STAT_SHED_CUTS, m.kernel_shed_cuts);
   read(SW_STAT_SHED_RESUMED, m.kernel_shed_resumed);
   read(SW_STAT_SHED_BYTES, m.kernel_shed_bytes);
+  read(SW_STAT_BODY_BYTES_SKIPPED, m.kernel_body_bytes_skipped);
+  read(SW_STAT_BODY_CUT_SHORT, m.kernel_body_cut_short);
   if (!complete) m.kernel_stats_unreadable++;
   return complete;
 }

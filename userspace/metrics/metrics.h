@@ -26,7 +26,8 @@ namespace spanwire {
   X(connections_reclaimed, "idle connections reclaimed")                         \
   X(connections_evicted, "connections evicted at the table limit")               \
   X(stream_bytes, "payload bytes delivered in order to parsers")                 \
-  X(stream_gap_bytes, "bytes never seen (lost or not copied)")                   \
+  X(stream_gap_bytes, "bytes never seen: lost, or beyond the copy cap")          \
+  X(stream_uncopied_bytes, "bytes counted but not copied on purpose (sendfile, bodies of announced length)") \
   X(stream_duplicate_bytes, "bytes received twice and discarded")                \
   X(stream_overflow_bytes, "bytes dropped because a stream's buffer was full")   \
   X(stream_body_bytes_skipped, "body bytes the protocol announced it only counts, not delivered to it") \
@@ -65,7 +66,7 @@ namespace spanwire {
   X(metrics_exports_failed, "OTLP metric exports given up on")                   \
   X(metrics_series_overflow, "RED data points folded into the overflow series (cardinality limit)") \
   X(kernel_ringbuf_drops, "events the kernel could not put in the ring buffer")  \
-  X(kernel_bytes_uncopied, "bytes beyond the per-event payload cap")             \
+  X(kernel_bytes_uncopied, "bytes not copied: beyond the payload cap, sendfile, unreadable buffers") \
   X(kernel_conns_traced, "connections the kernel recognised as HTTP")            \
   X(kernel_conns_other, "TCP connections of other protocols (no payload)")       \
   X(kernel_iov_truncated, "syscalls with more messages than the kernel walks, or unreadable iovecs") \
@@ -84,6 +85,8 @@ namespace spanwire {
   X(kernel_shed_cuts, "traced connections the kernel stopped tracing to shed load (userspace was behind)") \
   X(kernel_shed_resumed, "shed connections traced again from a request's first byte, once userspace caught up") \
   X(kernel_shed_bytes, "bytes of shed connections, counted, never copied")      \
+  X(kernel_body_bytes_skipped, "HTTP/1 body bytes of announced length, counted, never copied") \
+  X(kernel_body_cut_short, "calls that began an HTTP/1 message where announced body was expected (copied)") \
   X(kernel_stats_unreadable, "reads of the kernel's counters that failed (the last values were kept)") \
   X(kernel_sweep_errors, "sweeps of exited processes' kernel state that failed (retried next second)") \
   X(ringbuf_consume_errors, "ring-buffer reads that failed (retried on the next wakeup)") \

@@ -10,13 +10,18 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <linux/types.h>
+
 #include "http1/detect.h"
 #include "http1/exchange_matcher.h"
+#include "http1/framing.h"
+#include "http1/infer.h"
 #include "http1/parser.h"
 
 #include "support/fuzz_support.h"
@@ -87,6 +92,39 @@ void check_split_independence(Kind kind, std::string_view stream, const std::vec
   check(whole.take_messages() == pieces.take_messages(), "split independence");
   check(whole.stats().errors == pieces.stats().errors, "split independence (errors)");
   check(whole.stats().skipped_bytes == pieces.stats().skipped_bytes, "split independence (skips)");
+}
+
+// The kernel's framing search (framing.h) on the first message of a stream:
+// for a head the parser accepts, the head's end and the body length the
+// kernel reports must be the parser's own, or the kernel would leave
+// uncopied bytes the parser needs.
+void check_kernel_framing(Kind kind, std::string_view stream) {
+  if (stream.size() < 16) return;
+  __u64 w0 = 0;
+  std::memcpy(&w0, stream.data(), 8);
+  if (!sw_http1_method(w0) && !SW_PREFIX_IS(w0, "HTTP/1.")) return;  // the kernel would not look
+  std::string buf(stream);
+  buf.resize(stream.size() + SW_FRAMING_SLACK + 8, '\0');
+  const auto* h = reinterpret_cast<const __u8*>(buf.data());
+  sw_framing_scan s;
+  sw_framing_start(&s, static_cast<__u32>(std::min<size_t>(stream.size(), SW_FRAMING_SCAN_BYTES)));
+  for (__u32 i = 0; i < SW_FRAMING_SCAN_BYTES / 8; i++)
+    if (sw_framing_word(&s, h, i)) break;
+  if (s.end == 0) return;
+  const __s64 length = sw_framing_length(&s, h);
+  if (length < 0) return;  // no claim: the body is copied
+  Parser parser(kind, Limits{});  // the sensor's: heads far longer than the kernel looks at
+  parser.feed(stream, 0);
+  parser.close(0);
+  std::vector<Message> messages = parser.take_messages();
+  // A head the parser refuses is resynchronised past whatever the kernel does.
+  if (messages.empty() || messages.front().stream_offset != 0) return;
+  const Message& m = messages.front();
+  check(m.header_bytes == s.end, "kernel framing: head end");
+  uint64_t parsed = 0;
+  check(!m.chunked && m.header("transfer-encoding") == nullptr && parse_digits(m.header("content-length"), parsed) &&
+            parsed == static_cast<uint64_t>(length),
+        "kernel framing: Content-Length");
 }
 
 }  // namespace
@@ -180,6 +218,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(responses_accounted == matcher.response_stats().messages, "every response accounted");
     }
   }
+
+  check_kernel_framing(Kind::kRequest, originals[0]);
+  check_kernel_framing(Kind::kResponse, originals[1]);
 
   // Feed boundaries never matter (checked on the gap-free streams).
   for (int d = 0; d < 2; ++d) {
