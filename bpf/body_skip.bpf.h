@@ -18,10 +18,11 @@
  * ends with the head: a body that continues past such a call is rare, and
  * the search costs about what copying a KiB does. */
 #define SW_BODY_SCAN_MIN 1024
-/* Body bytes of a plain socket that may go by with no event at all, before
- * one event covers them: bounds how long userspace hears nothing of a
- * connection in the middle of a long body. */
+/* Body bytes of a plain socket that may go by with no event at all, and for
+ * how long, before one event covers them: bounds how long userspace hears
+ * nothing of a connection in the middle of a long or slow body. */
 #define SW_SILENT_MAX (1U << 20)
+#define SW_SILENT_MAX_NS 1000000000ULL
 
 static __always_inline bool body_skip_applies(const struct conn_state *c)
 {
@@ -35,10 +36,11 @@ enum body_verdict {
 };
 
 /* What to do with a call of `len` bytes in direction dir on a connection
- * with a body in flight. `first` is the address of the call's first byte in
- * the caller's memory (0: none, sendfile); `may_be_silent` is false where
- * positions are not the socket's own (TLS plaintext). */
-static __always_inline int body_verdict(struct conn_state *c, __u8 dir, __u64 len, __u64 first, bool may_be_silent)
+ * with a body in flight, at time `now`. `first` is the address of the call's
+ * first byte in the caller's memory (0: none, sendfile); `may_be_silent` is
+ * false where positions are not the socket's own (TLS plaintext). */
+static __always_inline int body_verdict(struct conn_state *c, __u8 dir, __u64 len, __u64 first, bool may_be_silent,
+					__u64 now)
 {
 	dir &= 1;
 	__u64 left = c->body_left[dir];
@@ -54,9 +56,13 @@ static __always_inline int body_verdict(struct conn_state *c, __u8 dir, __u64 le
 	c->body_left[dir] = left - len;
 	if (first)
 		stat_add(SW_STAT_BODY_BYTES_SKIPPED, len); /* sendfile copies nothing anyway */
-	if (may_be_silent && left > len && c->silent[dir] + len < SW_SILENT_MAX)
-		return SW_BODY_SILENT;
-	return SW_BODY_EVENT;
+	if (!may_be_silent || left == len || c->silent[dir] + len >= SW_SILENT_MAX)
+		return SW_BODY_EVENT;
+	if (c->silent[dir] == 0)
+		c->silent_since[dir] = now;
+	else if (now - c->silent_since[dir] >= SW_SILENT_MAX_NS)
+		return SW_BODY_EVENT;
+	return SW_BODY_SILENT;
 }
 
 /* One event with no payload for the last `len` bytes of a plain socket's

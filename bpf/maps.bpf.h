@@ -57,6 +57,7 @@ struct conn_state {
 	/* Body bytes counted in pos with no event yet, per direction: the last
 	 * ones moved; the event that ends the body covers them. */
 	__u32 silent[2];
+	__u64 silent_since[2]; /* when the first of them moved */
 };
 
 struct {

@@ -111,7 +111,7 @@ static __always_inline void emit_call(const struct sw_io_args *a, struct conn_st
 	if (single && c->body_left[a->dir & 1]) {
 		struct head_segments segs;
 		first_segments(a, ret, &segs);
-		int verdict = body_verdict(c, a->dir, ret, segs.ptr[0], true);
+		int verdict = body_verdict(c, a->dir, ret, segs.ptr[0], true, ev->hdr.ts_ns);
 		if (verdict != SW_BODY_COPY) {
 			body_count(c, ev, ret, verdict);
 			return;

@@ -40,7 +40,7 @@ static __always_inline void tls_emit(__u64 id, const struct sw_tls_args *a, __u6
 	if (!ev)
 		return;
 	ev->seq_minus_pos = 0; /* plaintext positions are not TCP's */
-	if (c->body_left[a->dir & 1] && body_verdict(c, a->dir, bytes, a->buf, false) != SW_BODY_COPY) {
+	if (c->body_left[a->dir & 1] && body_verdict(c, a->dir, bytes, a->buf, false, 0) != SW_BODY_COPY) {
 		ev->flags = SW_DATA_TLS | SW_DATA_BODY_COUNTED;
 		emit_chunk(c, ev, 0, bytes, 1);
 		return;
