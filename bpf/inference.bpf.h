@@ -70,9 +70,7 @@ static __always_inline bool hold_short_start(struct conn_state *c, __u8 dir, con
 
 enum infer_outcome { SW_INFER_DECIDED, SW_INFER_WAITING };
 
-/* Asks each protocol of protocols/protocol_list.h, in order, about the first
- * bytes of a direction (may_hold: across calls, see hold_short_start) and, for
- * midstream sockets, decides the role from which side sends requests. */
+/* One inference's arguments: a function that is not inlined takes five. */
 struct infer_call {
 	__u64 total;
 	__u32 tgid;
@@ -80,8 +78,11 @@ struct infer_call {
 	__u8 dir, first, may_hold;
 };
 
-/* Not inlined: the inference's words and temporaries then take stack only
- * while it runs, not in the frame of every program that calls it. */
+/* Asks each protocol of protocols/protocol_list.h, in order, about the first
+ * bytes of a direction (may_hold: across calls, see hold_short_start) and, for
+ * midstream sockets, decides the role from which side sends requests. Not
+ * inlined: the inference's words and temporaries then take stack only while
+ * it runs, not in the frame of every program that calls it. */
 static __noinline int infer_protocol_call(struct conn_state *c, const struct head_segments *segs,
 					  const struct infer_call *k)
 {
