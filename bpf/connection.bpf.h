@@ -2,6 +2,19 @@
  * announced (OPEN) once its protocol is known, ended (CLOSE).
  * Part of spanwire.bpf.c, which includes the parts once, in order. */
 
+/* The header every event of connection c carries: its identity (tgid, fd,
+ * start stamp), the thread (or goroutine token) and the time. */
+static __always_inline void conn_event_header(struct sw_event_header *h, __u8 type, __u32 tid, __u32 tgid, int fd,
+					      const struct conn_state *c)
+{
+	h->type = type;
+	h->tid = tid;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->conn.tgid = tgid;
+	h->conn.fd = fd;
+	h->conn.start_ns = c->start_ns;
+}
+
 /* flags: SW_CLOSE_*; a close emitted for a socket that stays open (a shed)
  * says so. */
 static __noinline void emit_close(const struct sw_conn_key *key, const struct conn_state *c, __u32 flags)
@@ -9,12 +22,7 @@ static __noinline void emit_close(const struct sw_conn_key *key, const struct co
 	if (!c->open_sent)
 		return;
 	struct sw_close_event ev = {};
-	ev.hdr.type = SW_EV_CLOSE;
-	ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
-	ev.hdr.ts_ns = bpf_ktime_get_ns();
-	ev.hdr.conn.tgid = key->tgid;
-	ev.hdr.conn.fd = key->fd;
-	ev.hdr.conn.start_ns = c->start_ns;
+	conn_event_header(&ev.hdr, SW_EV_CLOSE, (__u32)bpf_get_current_pid_tgid(), key->tgid, key->fd, c);
 	ev.bytes_egress = c->pos[SW_DIR_EGRESS];
 	ev.bytes_ingress = c->pos[SW_DIR_INGRESS];
 	ev.flags = flags;
@@ -94,12 +102,7 @@ static __noinline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 		return; /* retried with the next data event */
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.type = SW_EV_OPEN;
-	ev->hdr.tid = (__u32)bpf_get_current_pid_tgid();
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.conn.tgid = tgid;
-	ev->hdr.conn.fd = fd;
-	ev->hdr.conn.start_ns = c->start_ns;
+	conn_event_header(&ev->hdr, SW_EV_OPEN, (__u32)bpf_get_current_pid_tgid(), tgid, fd, c);
 	struct tuple_out t = {ev->local_addr, ev->remote_addr, &ev->local_port, &ev->remote_port};
 	ev->family = read_tuple(c->sk, &t);
 	ev->role = c->role;

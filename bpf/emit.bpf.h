@@ -131,12 +131,7 @@ static __always_inline struct sw_data_event *start_data_event(__u64 id, int fd, 
 	struct sw_data_event *ev = scratch_event();
 	if (!ev)
 		return NULL;
-	ev->hdr.type = SW_EV_DATA;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.conn.tgid = id >> 32;
-	ev->hdr.conn.fd = fd;
-	ev->hdr.conn.start_ns = c->start_ns;
+	conn_event_header(&ev->hdr, SW_EV_DATA, (__u32)id, id >> 32, fd, c);
 	ev->ts_start_ns = ts_start;
 	ev->direction = dir;
 	ev->syscall = sys;

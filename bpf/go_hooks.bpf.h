@@ -221,12 +221,7 @@ int uprobe_go_h2_run_handler(struct pt_regs *ctx)
 	__u64 g = ctx->r14;
 	go_mark_serving(tgid, g);
 	struct sw_go_stream_event ev = {};
-	ev.hdr.type = SW_EV_GO_STREAM;
-	ev.hdr.tid = goroutine_token(g);
-	ev.hdr.ts_ns = bpf_ktime_get_ns();
-	ev.hdr.conn.tgid = tgid;
-	ev.hdr.conn.fd = fd;
-	ev.hdr.conn.start_ns = c->start_ns;
+	conn_event_header(&ev.hdr, SW_EV_GO_STREAM, goroutine_token(g), tgid, fd, c);
 	ev.stream = stream_id;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);

@@ -109,12 +109,7 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
 		return;
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.type = SW_EV_CONTEXT;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.conn.tgid = id >> 32;
-	ev->hdr.conn.fd = fd;
-	ev->hdr.conn.start_ns = c->start_ns;
+	conn_event_header(&ev->hdr, SW_EV_CONTEXT, (__u32)id, id >> 32, fd, c);
 	ev->pos = pos;
 	ev->direction = dir;
 	ev->source = d->source;
