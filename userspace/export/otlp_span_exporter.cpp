@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "util/thread_name.h"
 
 namespace spanwire {
 
@@ -17,7 +18,11 @@ OtlpSpanExporter::OtlpSpanExporter(const TransportFactory& make_transport, Optio
   const size_t n = std::max<size_t>(options_.consumers, 1);
   for (size_t i = 0; i < n; ++i)
     consumers_.push_back(std::make_unique<Consumer>(make_transport(), options_.retry, metrics_));
-  for (auto& c : consumers_) c->thread = std::thread([this, consumer = c.get()] { run_sender(*consumer); });
+  for (size_t i = 0; i < n; ++i)
+    consumers_[i]->thread = std::thread([this, i, consumer = consumers_[i].get()] {
+      name_this_thread("sw-export-" + std::to_string(i));
+      run_sender(*consumer);
+    });
   spdlog::debug("{}: batches of up to {} spans, {} in flight at most, queue of {} spans / {} MiB", describe(),
                 options_.max_batch_size, n, options_.max_queue_size, options_.max_queue_bytes >> 20);
 }

@@ -18,6 +18,7 @@
 #include "common/text.h"
 #include "util/backoff.h"
 #include "util/curl.h"
+#include "util/thread_name.h"
 #include "util/version.h"
 
 namespace spanwire::k8s {
@@ -507,7 +508,10 @@ Watcher::Watcher(ApiConfig config, Callbacks callbacks, Options options)
   try {
     for (const Kind kind : options_.kinds) {
       auto stream = std::make_unique<Stream>(*this, kind);
-      threads_.emplace_back([s = std::move(stream)] { s->run(); });
+      threads_.emplace_back([s = std::move(stream)] {
+        name_this_thread("sw-k8s-watch");
+        s->run();
+      });
     }
   } catch (...) {
     stop();

@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
+#include "util/thread_name.h"
 
 namespace spanwire {
 namespace {
@@ -125,6 +126,7 @@ HealthServer::HealthServer(const std::string& address, const Metrics& metrics, O
   if (port <= 0) throw std::runtime_error(bind_error(address, errno != 0 ? errno : EINVAL));
   port_ = static_cast<uint16_t>(port);
   thread_ = std::thread([this] {
+    name_this_thread("sw-metrics-http");
     if (!server_->listen_after_bind()) spdlog::error("metrics endpoint stopped: it could not serve requests");
   });
   // stop() only reaches a server that runs: wait until it does, or a stop

@@ -1,8 +1,11 @@
-/* Programs that do nothing, on the two tracepoints spanwire's programs use
- * for read(2). syscall_loop with these attached measures what the kernel
- * charges every read on the node as soon as any program sits there (the
- * syscall slow path and the tracepoint dispatch), before a program does any
- * work: the floor under the "untraced read" figure of scripts/bench.sh. */
+/* Programs that do nothing. By default they sit on the two tracepoints
+ * spanwire's programs use for read(2): syscall_loop with them attached
+ * measures what the kernel charges every read on the node as soon as any
+ * program sits there (the syscall slow path and the tracepoint dispatch),
+ * before a program does any work: the floor under the "untraced read" figure
+ * of scripts/bench.sh. With --all, empty_tp and empty_uprobe are attached to
+ * every hook the sensor uses: nginx under wrk then shows the machine's
+ * ceiling for the traced/untraced ratios. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -14,6 +17,19 @@ int empty_enter_read(void *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int empty_exit_read(void *ctx)
+{
+	return 0;
+}
+
+/* Attached by name at run time (--all), so not by the skeleton. */
+SEC("tracepoint")
+int empty_tp(void *ctx)
+{
+	return 0;
+}
+
+SEC("uprobe")
+int empty_uprobe(void *ctx)
 {
 	return 0;
 }
