@@ -76,6 +76,20 @@ http {{
     return proc
 
 
+def start_servers(procs, tmp, build):
+    """nginx on HTTP and HTTPS (a fresh self-signed certificate) and the OTLP
+    collector the sensors export to: their ports."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "key.pem"),
+                    "-out", str(tmp / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    ports = {"http": free_port(), "https": free_port()}
+    start_nginx(procs, tmp, ports["http"], ports["https"], tmp / "cert.pem", tmp / "key.pem")
+    sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null"], "otlp_sink",
+                       stdout=subprocess.PIPE)
+    ports["sink"] = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+    return ports
+
+
 def wrk(url, seconds, connections=32, threads=2):
     """Requests/s and completed requests of a closed-loop keep-alive load."""
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", url],
@@ -214,7 +228,7 @@ class Sensor:
 
     def thread_cpu_seconds(self):
         """utime+stime per group of threads: the pipeline (the main thread), the
-        export senders (sw-export-N) and the rest (gRPC's own, metrics, k8s)."""
+        span export senders (sw-export-N) and the rest (gRPC's own, metrics, k8s)."""
         groups = {"pipeline": 0.0, "export": 0.0, "other": 0.0}
         for task in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
@@ -457,14 +471,7 @@ def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="spanwire-bench-"))
     procs = Processes(tmp, stop_timeout=60)
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "key.pem"),
-                        "-out", str(tmp / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
-        ports = {"http": free_port(), "https": free_port()}
-        start_nginx(procs, tmp, ports["http"], ports["https"], tmp / "cert.pem", tmp / "key.pem")
-        sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null"], "otlp_sink",
-                           stdout=subprocess.PIPE)
-        ports["sink"] = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+        ports = start_servers(procs, tmp, build)
         go_app = build_go_app(tmp)
         if go_app:
             ports["go"], ports["go_app"] = free_port(), go_app

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "export/otlp_metrics_convert.h"
+#include "util/thread_name.h"
 
 namespace spanwire {
 
@@ -22,7 +23,10 @@ OtlpMetricsExporter::OtlpMetricsExporter(std::unique_ptr<OtlpTransport> transpor
       interval_(interval),
       metrics_(metrics),
       sender_(*transport_, within(retry, interval), metrics, "metrics"),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+        name_this_thread("sw-metrics-otlp");
+        run();
+      }) {}
 
 OtlpMetricsExporter::~OtlpMetricsExporter() {
   {
