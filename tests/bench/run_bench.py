@@ -5,8 +5,9 @@ Every comparison interleaves runs without (A) and with (B) the sensor, round by
 round, and reports medians and the ratio B/A: these machines are noisy. A third
 arm (C) runs the loads with targets under do-nothing programs on every hook the
 sensor uses: C/A is this machine's ceiling for B/A. Each arm takes each place
-in the order in turn (A B C, B C A, C A B, ...). Every load is bounded in time and count and runs on
-loopback only. Prints a table and writes it as JSON under bench-results/.
+in the order in turn (A B C, B C A, C A B, ...). Every load is bounded in time
+and count and runs on loopback only. Prints a table and writes it as JSON under
+bench-results/.
 
 Usage: run_bench.py --build-dir build-release [--rounds 3] [--seconds 5] [--quick]
 """
@@ -109,7 +110,7 @@ def syscall_loop(build, n):
 
 class EmptyHooks:
     """Do-nothing programs held attached (tests/bench/load/empty_hooks.c): on
-    read(2)'s two tracepoints, or with every_hook on all the sensor's syscall
+    read(2)'s two tracepoints, or with every_hook on all the sensor's
     tracepoints and OpenSSL probes."""
 
     def __init__(self, procs, build, every_hook=False):
