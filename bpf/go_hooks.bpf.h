@@ -219,7 +219,7 @@ int uprobe_go_h2_run_handler(struct pt_regs *ctx)
 	if (!c)
 		return 0;
 	__u64 g = ctx->r14;
-	go_mark_serving(tgid, g);
+	go_mark_serving(tgid, g, c->sk);
 	struct sw_go_stream_event ev = {};
 	conn_event_header(&ev.hdr, SW_EV_GO_STREAM, goroutine_token(g), tgid, fd, c);
 	ev.stream = stream_id;

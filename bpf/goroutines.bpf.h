@@ -31,13 +31,33 @@ static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)
 	return owner ? *owner : g;
 }
 
-/* g serves a request: its calls, and its new goroutines', work for it. */
-static __always_inline void go_mark_serving(__u32 tgid, __u64 g)
+/* g serves a request of connection sk: its calls, and its new goroutines',
+ * work for it. */
+static __always_inline void go_mark_serving(__u32 tgid, __u64 g, __u64 sk)
 {
 	struct sw_go_key k = go_key(tgid, g);
-	__u8 one = 1;
-	bpf_map_update_elem(&go_serving, &k, &one, BPF_ANY);
+	bpf_map_update_elem(&go_serving, &k, &sk, BPF_ANY);
 	bpf_map_delete_elem(&go_owner, &k);
+}
+
+/* The goroutine whose request g's read of server connection c is for. Its
+ * owner when that owner serves the same connection: net/http's HTTP/1 server
+ * reads the first byte of the next request on a helper goroutine while the
+ * handler of the previous one finishes, and the next request is then served
+ * by the connection's goroutine, not the helper. Else g, now serving c. */
+static __always_inline __u64 go_server_reader(__u32 tgid, __u64 g, const struct conn_state *c)
+{
+	struct sw_go_key k = go_key(tgid, g);
+	__u64 *owner = bpf_map_lookup_elem(&go_owner, &k);
+	if (owner && !bpf_map_lookup_elem(&go_serving, &k)) {
+		__u64 o = *owner;
+		struct sw_go_key ok = go_key(tgid, o);
+		__u64 *served = bpf_map_lookup_elem(&go_serving, &ok);
+		if (served && *served == c->sk)
+			return o;
+	}
+	go_mark_serving(tgid, g, c->sk);
+	return g;
 }
 
 /* The running goroutine of a Go process at a syscall, or 0 (not Go). */
@@ -50,12 +70,13 @@ static __always_inline __u64 go_current_g(__u32 tgid)
 }
 
 /* The id an event of goroutine g carries (tgid << 32 | token): a read of a
- * server request marks g serving it; a write names g's owner. c may be NULL. */
+ * server request marks g serving it (go_server_reader); a write names g's
+ * owner. c may be NULL. */
 static __always_inline __u64 go_event_id(__u32 tgid, __u64 g, __u8 dir, const struct conn_state *c)
 {
 	if (dir == SW_DIR_INGRESS) {
 		if (c && c->role == SW_ROLE_SERVER)
-			go_mark_serving(tgid, g);
+			g = go_server_reader(tgid, g, c);
 		return ((__u64)tgid << 32) | goroutine_token(g);
 	}
 	return ((__u64)tgid << 32) | goroutine_token(go_owner_of(tgid, g));

@@ -150,12 +150,13 @@ struct {
 	__type(value, struct sw_tls_args);
 } go_tls_calls SEC(".maps");
 
-/* Goroutines that read a server request: their calls serve it. */
+/* Goroutines that read a server request: their calls serve it. The value
+ * is the connection's struct sock *. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct sw_go_key);
-	__type(value, __u8);
+	__type(value, __u64);
 } go_serving SEC(".maps");
 
 /* Goroutines working for another one's request (started by it, or writing
