@@ -47,14 +47,12 @@ static __always_inline void go_mark_serving(__u32 tgid, __u64 g, __u64 sk)
  * by the connection's goroutine, not the helper. Else g, now serving c. */
 static __always_inline __u64 go_server_reader(__u32 tgid, __u64 g, const struct conn_state *c)
 {
-	struct sw_go_key k = go_key(tgid, g);
-	__u64 *owner = bpf_map_lookup_elem(&go_owner, &k);
-	if (owner && !bpf_map_lookup_elem(&go_serving, &k)) {
-		__u64 o = *owner;
-		struct sw_go_key ok = go_key(tgid, o);
+	__u64 owner = go_owner_of(tgid, g);
+	if (owner != g) {
+		struct sw_go_key ok = go_key(tgid, owner);
 		__u64 *served = bpf_map_lookup_elem(&go_serving, &ok);
 		if (served && *served == c->sk)
-			return o;
+			return owner;
 	}
 	go_mark_serving(tgid, g, c->sk);
 	return g;
