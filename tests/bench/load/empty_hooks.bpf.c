@@ -1,4 +1,4 @@
-/* Programs that do nothing. By default they sit on the two tracepoints
+/* Programs that do nothing. By default empty_tp sits on the two tracepoints
  * spanwire's programs use for read(2): syscall_loop with them attached
  * measures what the kernel charges every read on the node as soon as any
  * program sits there (the syscall slow path and the tracepoint dispatch),
@@ -9,19 +9,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int empty_enter_read(void *ctx)
-{
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int empty_exit_read(void *ctx)
-{
-	return 0;
-}
-
-/* Attached by name at run time (--all), so not by the skeleton. */
+/* Attached by name at run time (empty_hooks.c), so not by the skeleton. */
 SEC("tracepoint")
 int empty_tp(void *ctx)
 {
