@@ -22,6 +22,10 @@ enum sw_http1_framing_field {
 	SW_FIELD_OTHER = 0,
 	SW_FIELD_CONTENT_LENGTH,
 	SW_FIELD_TRANSFER_ENCODING,
+	/* Content-Length or Transfer-Encoding with whitespace before the colon:
+	 * invalid (RFC 9112 section 5.1), but userspace tolerates it and frames
+	 * by it, so no length of this head is trusted. */
+	SW_FIELD_SPACED_FRAMING,
 };
 
 /* Bits to OR into the first n bytes of s to fold their letters to lower case
@@ -48,14 +52,25 @@ SW_INFER_FN bool sw_word_is(const __u8 *p, const char *s, int n)
 	return ((sw_load64(p) | sw_letter_bits(s, n)) & SW_MASK(n)) == sw_word(s, n);
 }
 
-/* The framing field a head line starting at p names (no whitespace may come
- * before its colon, RFC 9112 section 5.1). */
+/* Whether the byte at p is SP or HTAB. */
+SW_INFER_FN bool sw_is_blank(const __u8 *p)
+{
+	return *p == ' ' || *p == '\t';
+}
+
+/* The framing field a head line starting at p names. */
 SW_INFER_FN int sw_http1_framing_field(const __u8 *p)
 {
-	if (sw_word_is(p, "content-", 8) && sw_word_is(p + 8, "length:", 7))
-		return SW_FIELD_CONTENT_LENGTH;
-	if (sw_word_is(p, "transfer", 8) && sw_word_is(p + 8, "-encodin", 8) && sw_word_is(p + 16, "g:", 2))
-		return SW_FIELD_TRANSFER_ENCODING;
+	if (sw_word_is(p, "content-", 8) && sw_word_is(p + 8, "length", 6)) {
+		if (p[14] == ':')
+			return SW_FIELD_CONTENT_LENGTH;
+		return sw_is_blank(p + 14) ? SW_FIELD_SPACED_FRAMING : SW_FIELD_OTHER;
+	}
+	if (sw_word_is(p, "transfer", 8) && sw_word_is(p + 8, "-encodin", 8) && sw_word_is(p + 16, "g", 1)) {
+		if (p[17] == ':')
+			return SW_FIELD_TRANSFER_ENCODING;
+		return sw_is_blank(p + 17) ? SW_FIELD_SPACED_FRAMING : SW_FIELD_OTHER;
+	}
 	return SW_FIELD_OTHER;
 }
 
@@ -147,7 +162,7 @@ struct sw_framing_scan {
 	__u8 lengths;    /* Content-Length fields seen (2 stands for more) */
 	__u8 encoded;    /* a Transfer-Encoding field was seen */
 	__u8 folded;     /* a line continued the one before (obs-fold): a field's value is not its line's */
-	__u8 pad;
+	__u8 spaced;     /* a framing field had whitespace before its colon (SW_FIELD_SPACED_FRAMING) */
 };
 
 SW_INFER_FN void sw_framing_start(struct sw_framing_scan *s, __u32 len)
@@ -158,6 +173,7 @@ SW_INFER_FN void sw_framing_start(struct sw_framing_scan *s, __u32 len)
 	s->lengths = 0;
 	s->encoded = 0;
 	s->folded = 0;
+	s->spaced = 0;
 }
 
 /* The field line starting at offset `line` of the head. */
@@ -169,6 +185,8 @@ SW_INFER_FN void sw_framing_line(struct sw_framing_scan *s, const __u8 *h, __u32
 	} else if (field == SW_FIELD_CONTENT_LENGTH) {
 		s->length_at = line + SW_CONTENT_LENGTH_VALUE_AT;
 		s->lengths = s->lengths ? 2 : 1;
+	} else if (field == SW_FIELD_SPACED_FRAMING) {
+		s->spaced = 1;
 	}
 }
 
@@ -177,7 +195,7 @@ SW_INFER_FN void sw_framing_line(struct sw_framing_scan *s, const __u8 *h, __u32
  * copied, and userspace applies the rule. */
 SW_INFER_FN __s64 sw_framing_length(const struct sw_framing_scan *s, const __u8 *h)
 {
-	if (s->encoded || s->folded || s->lengths > 1)
+	if (s->encoded || s->folded || s->spaced || s->lengths > 1)
 		return SW_LENGTH_UNUSABLE;
 	if (s->lengths == 0)
 		return SW_LENGTH_NONE;
