@@ -427,6 +427,37 @@ TEST_F(TraceLinkerTest, DecidedSpansAreReleasedBeforeTheWindowOnlyWhenAllowed) {
   }
 }
 
+// Index entries outlive their forgotten node until a sweep: a partner that
+// comes after that finds nothing, exactly as if they were gone, and the
+// exchanges after the sweep link as usual.
+TEST_F(TraceLinkerTest, ForgottenSpansAreNotFoundByLatePartners) {
+  TraceLinker linker(out, metrics, {.window_ns = kWindow});
+  std::vector<Span> spans = two_tier(40000, 40001, 0);
+  linker.consume(spans[1]);                                       // the frontend's server span
+  linker.consume(decided(spans[3], SW_CTX_FRESH, trace_of(66), std::nullopt));  // a decided root
+  // Sweeps run once per window from the first tick (0.5, 1.5, 2.5 windows);
+  // the spans are released at 1.4 and forgotten at 2.4, so the partners below
+  // meet the stale entries themselves.
+  linker.tick(kWindow / 2);
+  linker.tick(14 * kWindow / 10);
+  linker.tick(15 * kWindow / 10);
+  linker.tick(24 * kWindow / 10);
+  EXPECT_EQ(linker.remembered(), 0u);
+  linker.consume(spans[0]);  // curl's client span of the same exchange, far too late
+  linker.consume(decided(make(5, SpanKind::kServer, 40, 41, std::nullopt, 0, 1), SW_CTX_OPTION, trace_of(66),
+                         spans[3].span_id));  // names the forgotten root as its parent
+  linker.flush(std::chrono::milliseconds(0));
+  EXPECT_EQ(metrics.links_too_late.load(), 0u);  // nothing left to be too late for
+  EXPECT_EQ(metrics.spans_linked_wire.load(), 0u);
+  EXPECT_EQ(by_name("5").parent_span_id, spans[3].span_id);  // the kernel's ids stay as they are
+
+  linker.tick(6 * kWindow);  // a sweep drops the stale entries
+  for (const Span& s : two_tier(40000, 40001, 7 * kWindow)) linker.consume(s);
+  linker.flush(std::chrono::milliseconds(0));
+  std::vector<Span> last(out.spans.end() - 4, out.spans.end());
+  expect_two_tier(last);
+}
+
 TEST_F(TraceLinkerTest, MemoryIsBounded) {
   TraceLinker linker(out, metrics, {.window_ns = kWindow, .max_held = 10});
   for (uint8_t i = 1; i <= 50; ++i) linker.consume(make(i, SpanKind::kClient, 10, i, std::nullopt, i, i + 1));

@@ -116,6 +116,24 @@ void TraceLinker::consume(Span span) {
 void TraceLinker::tick(uint64_t now) {
   now_ = std::max(now_, now);
   expire_until(now_, false);
+  if (now_ >= next_sweep_) {
+    sweep_forgotten();
+    next_sweep_ = now_ + options_.window_ns;
+  }
+}
+
+template <class Index>
+void TraceLinker::drop_forgotten(Index& index) {
+  for (auto it = index.begin(); it != index.end();) {
+    if (find(it->second) == nullptr) index.erase(it++);  // flat_hash_map::erase(iterator) returns nothing
+    else ++it;
+  }
+}
+
+void TraceLinker::sweep_forgotten() {
+  drop_forgotten(clients_by_key_);
+  drop_forgotten(servers_by_key_);
+  drop_forgotten(decided_by_id_);
 }
 
 void TraceLinker::flush(std::chrono::milliseconds timeout) {
@@ -155,7 +173,8 @@ void TraceLinker::on_decided(uint64_t id) {
   }
   awaiting_parent_.erase(first, last);
   if (is_zero(parent)) return;
-  if (auto it = decided_by_id_.find(parent); it != decided_by_id_.end()) link(id, it->second, Link::kWire);
+  if (auto it = decided_by_id_.find(parent); it != decided_by_id_.end() && find(it->second) != nullptr)
+    link(id, it->second, Link::kWire);
   else awaiting_parent_.emplace(parent, id);  // a local parent still to come, or a remote one
 }
 
@@ -360,17 +379,13 @@ void TraceLinker::forget(uint64_t id) {
     released_expiry_.emplace_back(n.expiry, id);
     return;
   }
-  if (n.linkage.key) {
-    auto& index = n.kind == SpanKind::kServer ? servers_by_key_ : clients_by_key_;
-    if (auto it = index.find(*n.linkage.key); it != index.end() && it->second == id) index.erase(it);
-  }
+  // Its entries in the key and id indexes stay until the next sweep: their
+  // lookups already ignore a forgotten node.
   if (n.linkage.tid != 0) {
     const ThreadKey thread{n.linkage.tgid, n.linkage.tid};
     erase_entry(n.kind == SpanKind::kServer ? servers_by_thread_ : orphan_calls_, thread, n.linkage.start_ns, id);
   }
   if (n.decided) {
-    if (auto it = decided_by_id_.find(n.span_id); it != decided_by_id_.end() && it->second == id)
-      decided_by_id_.erase(it);
     auto [first, last] = awaiting_parent_.equal_range(n.span.parent_span_id);
     for (auto it = first; it != last; ++it) {
       if (it->second == id) {

@@ -133,13 +133,22 @@ class TraceLinker final : public SpanProcessor {
   std::deque<Expiry> released_expiry_;
   // Flat (open addressing): a lookup is one probe into contiguous memory, not a
   // chain of separately allocated nodes; these are touched several times per span.
+  // An entry may outlive its node by up to a window: erasing it when the node
+  // is forgotten cost a cache miss per span (the slot was last touched a
+  // window earlier), so a sweep once per window drops them all at once, and
+  // every lookup treats an entry whose node is gone as absent.
   absl::flat_hash_map<ExchangeKey, uint64_t> clients_by_key_, servers_by_key_;
   // Per thread, by start time: server spans, and held client spans without a parent yet.
   std::map<ThreadKey, ByStart> servers_by_thread_;
   std::map<ThreadKey, ByStart> orphan_calls_;
-  // Kernel-decided spans by span id, and those waiting for the local parent
-  // the kernel named (a call usually finishes before the request it serves).
+  // Kernel-decided spans by span id (swept like the key indexes), and those
+  // waiting for the local parent the kernel named (a call usually finishes
+  // before the request it serves).
   absl::flat_hash_map<SpanId, uint64_t> decided_by_id_;
+  uint64_t next_sweep_ = 0;
+  void sweep_forgotten();  // drops index entries whose node is forgotten
+  template <class Index>
+  void drop_forgotten(Index& index);
   std::unordered_multimap<SpanId, uint64_t, absl::Hash<SpanId>> awaiting_parent_;
   // Server spans of one thread examined for a call, latest start first: requests
   // are short, so the one in flight is among the latest (bounds the work on busy threads).
