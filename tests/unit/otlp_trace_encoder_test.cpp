@@ -122,5 +122,19 @@ TEST(OtlpTraceEncoder, MessagesOfEveryLengthSizeMatchProtobuf) {
   expect_same_bytes(many);
 }
 
+// One encoder, batches of alternating size: the buffer left by a large batch
+// never leaks bytes into a smaller one, and a smaller one's never limits a larger.
+TEST(OtlpTraceEncoder, ReusedEncoderGivesEachBatchItsOwnBytes) {
+  auto res = resource("shop");
+  std::vector<Span> large;
+  for (int i = 0; i < 600; ++i) large.push_back(span(res, static_cast<uint8_t>(i)));
+  std::vector<Span> small = {span(res, 7)};
+  OtlpTraceEncoder encoder;
+  for (const auto* batch : {&large, &small, &large, &small}) {
+    const std::string expected = to_otlp_request(*batch).SerializeAsString();
+    EXPECT_EQ(encoder.encode(*batch), expected) << batch->size();
+  }
+}
+
 }  // namespace
 }  // namespace spanwire
