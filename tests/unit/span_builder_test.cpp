@@ -337,5 +337,26 @@ TEST(SpanBuilderStreams, StreamHandlersAreBounded) {
   EXPECT_EQ(handlers.at(StreamHandlers::kStreamHandlerLength + 10), 9u) << "a stream noted again is updated";
 }
 
+// Over several rounds of the ring: always exactly the latest kLength streams,
+// and an update in place neither duplicates a stream nor makes it younger.
+TEST(SpanBuilderStreams, StreamHandlersKeepTheLatestOverManyRounds) {
+  constexpr uint32_t kLength = StreamHandlers::kStreamHandlerLength;
+  StreamHandlers handlers;
+  const uint32_t last = 3 * kLength + 7;
+  for (uint32_t s = 1; s <= last; ++s) {
+    handlers.note(s, s + 1000);
+    if (s % 5 == 0) handlers.note(s, s + 2000);  // updated in place
+  }
+  for (uint32_t s = 1; s <= last; ++s) {
+    const uint32_t expected = s + (s % 5 == 0 ? 2000 : 1000);
+    EXPECT_EQ(handlers.at(s), s + kLength > last ? expected : 0u) << s;
+  }
+  handlers.note(last - kLength + 1, 7);  // the oldest kept, updated: still the next to go
+  handlers.note(last + 1, 8);
+  EXPECT_EQ(handlers.at(last - kLength + 1), 0u);
+  EXPECT_EQ(handlers.at(last + 1), 8u);
+  EXPECT_EQ(handlers.at(last - kLength + 2), last - kLength + 2 + ((last - kLength + 2) % 5 == 0 ? 2000 : 1000));
+}
+
 }  // namespace
 }  // namespace spanwire

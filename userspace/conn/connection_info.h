@@ -54,28 +54,38 @@ struct DecidedContext {
 };
 
 // The value last noted for each key, for the most recent kLength keys (the
-// oldest key leaves first). Few keys: a vector scanned newest first.
+// oldest key leaves first). Few keys: scanned in full. Once full, the oldest
+// slot is overwritten in turn (a ring), so a note on a busy keep-alive
+// connection moves nothing; the keys sit apart from the values, so the scan
+// reads a few cache lines. Both grow as keys come: an idle connection holds none.
 template <class Key, class Value, size_t kLength>
 class LatestByKey {
  public:
   void note(Key key, const Value& value) {
-    for (auto& [known_key, known] : entries_) {
-      if (known_key == key) {
-        known = value;
-        return;
-      }
+    if (Value* known = find_mutable(key)) {
+      *known = value;
+      return;
     }
-    if (entries_.size() == kLength) entries_.erase(entries_.begin());
-    entries_.emplace_back(key, value);
+    if (keys_.size() < kLength) {
+      keys_.push_back(key);
+      values_.push_back(value);
+      return;
+    }
+    keys_[oldest_] = key;
+    values_[oldest_] = value;
+    oldest_ = (oldest_ + 1) % kLength;
   }
   const Value* find(Key key) const {
-    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-      if (it->first == key) return &it->second;
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i] == key) return &values_[i];
     return nullptr;
   }
 
  private:
-  std::vector<std::pair<Key, Value>> entries_;  // oldest first
+  Value* find_mutable(Key key) { return const_cast<Value*>(std::as_const(*this).find(key)); }
+  std::vector<Key> keys_;      // a key appears once
+  std::vector<Value> values_;  // values_[i] belongs to keys_[i]
+  size_t oldest_ = 0;          // once full: the slot noted longest ago
 };
 
 // Decided contexts of one stream by request position, the most recent
