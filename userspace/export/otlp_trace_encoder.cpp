@@ -64,14 +64,8 @@ class Wire {
   size_t end_ = 0;
 };
 
-uint8_t* varint_at(uint8_t* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  return p;
-}
+// The varint of v at p; the byte after it.
+uint8_t* varint_at(uint8_t* p, uint64_t v) { return CodedOutputStream::WriteVarint64ToArray(v, p); }
 
 void put_varint(Wire& out, uint64_t v) { out.advance_to(varint_at(out.room(10), v)); }
 
