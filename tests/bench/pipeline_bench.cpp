@@ -19,19 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "conn/connection_tracker.h"
+#include "cli/pipeline_stages.h"
+#include "config/config.h"
+#include "export/exporter.h"
 #include "export/otlp_trace_encoder.h"
-#include "intake/event_decoder.h"
 #include "metrics/metrics.h"
-#include "metrics/red_metrics.h"
-#include "process/process_resources.h"
-#include "span/clock.h"
-#include "span/peer_namer.h"
-#include "span/span_assembler.h"
-#include "span/span_builder.h"
 #include "span/trace_context.h"
-#include "span/trace_linker.h"
-#include "span/trace_sampler.h"
 #include "spanwire.h"
 
 namespace spanwire {
@@ -40,7 +33,7 @@ namespace {
 constexpr uint64_t kMs = 1'000'000;
 
 // The end of the chain: counts spans, or encodes them to OTLP in batches.
-class Sink final : public SpanConsumer {
+class Sink final : public SpanExporter {
  public:
   explicit Sink(bool encode) : encode_(encode) {}
   void consume(Span span) override {
@@ -187,40 +180,13 @@ std::string small_response() {
          body;
 }
 
-// The pipeline as run_pipeline builds it, without the kernel and the exporters.
+// The stages run_pipeline drives, in the sensor's default configuration,
+// ending in the sink instead of an exporter.
 struct Pipeline {
-  explicit Pipeline(bool encode)
-      : sink(encode),
-        builder(clock, ids),
-        sampler(sink, metrics, SamplingSettings{}),
-        red(1000, metrics),
-        red_tap(red, sampler),
-        linker(red_tap, metrics, {.release_decided_at_once = sampler.judges_decided_spans_alone()}),
-        peer_namer(PeerNamer::Lookup(), linker),
-        assembler(builder, resources, peer_namer, metrics),
-        tracker({}, metrics, assembler, ProtocolSettings{{}, UrlRedaction(std::vector<std::string>{})}),
-        decoder(tracker, metrics) {}
-
-  void tick(uint64_t now) {
-    tracker.tick(now);
-    sampler.tick(now);
-    linker.tick(now);
-  }
-
+  explicit Pipeline(bool encode) : sink(encode), stages(Config{}, sink, metrics, PeerNamer::Lookup()) {}
   Metrics metrics;
   Sink sink;
-  MonotonicToUnix clock;
-  IdGenerator ids;
-  SpanBuilder builder;
-  ProcessResources resources;
-  TraceSampler sampler;
-  RedMetrics red;
-  RedMetricsTap red_tap;
-  TraceLinker linker;
-  PeerNamer peer_namer;
-  SpanAssembler assembler;
-  ConnectionTracker tracker;
-  EventDecoder decoder;
+  PipelineStages stages;
 };
 
 // 16 keep-alive connections, 10,000 exchanges a second of simulated time
@@ -233,19 +199,19 @@ void run(benchmark::State& state, bool encode, bool decided) {
   uint64_t ts = monotonic_now_ns();
   uint64_t last_tick = ts;
   std::vector<ConnectionPair> pairs;
-  for (int i = 0; i < 16; ++i) pairs.emplace_back(p.decoder, client, server, i, ts);
+  for (int i = 0; i < 16; ++i) pairs.emplace_back(p.stages.decoder, client, server, i, ts);
   size_t next = 0;
   for (auto _ : state) {
     pairs[next].exchange(kRequest, response, decided, ts);
     next = (next + 1) % pairs.size();
     ts += 30'000;  // 100 µs of simulated time per exchange, with the 70 µs above
     if (ts - last_tick >= 100 * kMs) {
-      p.tick(ts);
+      p.stages.tick(ts);
       last_tick = ts;
     }
   }
-  state.counters["held_by_linker"] = double(p.linker.held());  // spans waiting for their window at the end
-  p.tick(ts + 10'000 * kMs);
+  state.counters["held_by_linker"] = double(p.stages.linker.held());  // spans waiting for their window at the end
+  p.stages.tick(ts + 10'000 * kMs);
   p.sink.flush(std::chrono::milliseconds(0));
   state.SetItemsProcessed(static_cast<int64_t>(p.sink.spans));
   if (p.sink.spans < 2 * static_cast<uint64_t>(state.iterations()) * 9 / 10)

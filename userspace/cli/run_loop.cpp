@@ -13,24 +13,18 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/pipeline_stages.h"
 #include "cli/stats_file.h"
-#include "conn/connection_tracker.h"
 #include "export/log_throttle.h"
 #include "export/otlp_metrics_exporter.h"
 #include "k8s/watcher.h"
 #include "k8s/metadata_cache.h"
 #include "metrics/health_server.h"
-#include "metrics/red_metrics.h"
-#include "intake/event_decoder.h"
 #include "loader/preflight.h"
 #include "loader/sensor.h"
 #include "metrics/metrics.h"
 #include "process/process_resources.h"
-#include "span/clock.h"
 #include "span/peer_namer.h"
-#include "span/span_assembler.h"
-#include "span/trace_linker.h"
-#include "span/trace_sampler.h"
 #include "tls/library_discovery.h"
 #include "tls/tls_hooks.h"
 #include "util/unique_fd.h"
@@ -175,25 +169,18 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     spdlog::info("serving /metrics, /healthz and /readyz on {}", config.metrics_addr);
   }
 
-  // Spans flow: builder -> linker -> RED metrics (every span) -> sampler -> exporter.
-  MonotonicToUnix clock;
-  IdGenerator ids;
-  SpanBuilder builder(clock, ids);
-  ProcessResources resources("/proc", {config.service_name, config.resource_attributes});
-  resources.set_selection(config.selection);
-  TraceSampler sampler(exporter, metrics, config.sampling);
-  RedMetrics red(config.metrics_max_series, metrics);
-  RedMetricsTap red_tap(red, sampler);
-  TraceLinker linker(red_tap, metrics,
-                     {.window_ns = uint64_t(config.link_window_ms) * kMs,
-                      .release_decided_at_once = sampler.judges_decided_spans_alone()});
-
   // Kubernetes: pods of this node, their owners and Services, listed and
   // watched into a local cache; resources and peer names are read from it.
   std::unique_ptr<k8s::MetadataCache> k8s_cache;
   std::unique_ptr<k8s::Watcher> k8s_watcher;
-  if (auto api = kubernetes_api(config.kubernetes)) {
-    k8s_cache = std::make_unique<k8s::MetadataCache>();
+  const std::optional<k8s::ApiConfig> api = kubernetes_api(config.kubernetes);
+  if (api) k8s_cache = std::make_unique<k8s::MetadataCache>();
+  PipelineStages stages(config, exporter, metrics,
+                        k8s_cache ? PeerNamer::Lookup([cache = k8s_cache.get()](std::string_view ip) {
+                          return cache->service_name_for_ip(ip);
+                        })
+                                  : PeerNamer::Lookup());
+  if (api) {
     k8s::Watcher::Callbacks callbacks;
     callbacks.on_list = [cache = k8s_cache.get()](k8s::Kind kind, const nlohmann::json& items) {
       cache->replace_all(kind, items);
@@ -204,20 +191,15 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     spdlog::info("Kubernetes: watching pods of node {} and their workloads at {}",
                  api->node_name.empty() ? "(all nodes: NODE_NAME unset)" : api->node_name, api->base_url);
     k8s_watcher = std::make_unique<k8s::Watcher>(*api, std::move(callbacks));
-    resources.set_workload_lookup(
+    stages.resources.set_workload_lookup(
         [cache = k8s_cache.get()](const CgroupIdentity& cg) { return workload_of(*cache, cg); });
   }
-  PeerNamer peer_namer(k8s_cache ? PeerNamer::Lookup([cache = k8s_cache.get()](std::string_view ip) {
-                         return cache->service_name_for_ip(ip);
-                       })
-                                 : PeerNamer::Lookup(),
-                       linker);
   uint64_t k8s_generation = 0;
   std::unique_ptr<OtlpMetricsExporter> metrics_exporter;
   if (config.red_metrics_enabled && !config.metrics.endpoint.empty()) {
     try {
       metrics_exporter = std::make_unique<OtlpMetricsExporter>(
-          make_otlp_transport(config.metrics), red, config.metrics_interval,
+          make_otlp_transport(config.metrics), stages.red, config.metrics_interval,
           RetrySettings{config.retry_initial, config.retry_max_interval, config.retry_max_elapsed}, metrics);
     } catch (const std::invalid_argument& e) {
       spdlog::error("{}", e.what());
@@ -226,11 +208,6 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     spdlog::info("exporting RED metrics every {} ms to {}", config.metrics_interval.count(),
                  metrics_exporter->transport().describe());
   }
-  SpanAssembler assembler(builder, resources, peer_namer, metrics);
-  assembler.set_port_filter(config.ports);
-  ConnectionTracker tracker({}, metrics, assembler, ProtocolSettings{{}, UrlRedaction(config.redact_query_params)});
-  EventDecoder decoder(tracker, metrics);
-
   SensorOptions options;
   options.payload_cap = config.payload_cap;
   options.ringbuf_bytes = config.ringbuf_bytes;
@@ -250,13 +227,13 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   uint64_t now = monotonic_now_ns();
   std::unique_ptr<Sensor> sensor;
   try {
-    sensor = std::make_unique<Sensor>(options, [&](const void* data, size_t size) { decoder.handle(data, size, now); });
+    sensor = std::make_unique<Sensor>(options, [&](const void* data, size_t size) { stages.decoder.handle(data, size, now); });
   } catch (const StartupError& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  tracker.on_unknown_connection = [&](uint32_t tgid, int32_t fd) { sensor->forget_connection(tgid, fd); };
-  tracker.read_kernel_drops = [&] { return sensor->read_ringbuf_drops(); };
+  stages.tracker.on_unknown_connection = [&](uint32_t tgid, int32_t fd) { sensor->forget_connection(tgid, fd); };
+  stages.tracker.read_kernel_drops = [&] { return sensor->read_ringbuf_drops(); };
   // After attaching, so that no syscall falls between the scan and the probes.
   size_t seeded = sensor->seed_inflight_syscalls();
   spdlog::debug("{} threads were blocked in socket I/O at start and will be traced from that call", seeded);
@@ -321,18 +298,12 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       consume_failures.report(std::string(std::strerror(-consumed)) + " (counted in ringbuf_consume_errors)");
     }
     if (now - last_tick >= 100 * kMs) {
-      tracker.tick(now);
-      // The sampler first: the spans the linker releases then meet the same clock.
-      sampler.tick(now);
-      linker.tick(now);
-      metrics.connections_tracked = tracker.size();
-      metrics.spans_held_linker = linker.held();
-      metrics.spans_held_sampler = sampler.held();
+      stages.tick(now);
       metrics.tls_files_attached = tls_hooks->attached_files();
       if (health) health->heartbeat(HealthServer::Clock::now());
       if (k8s_cache && k8s_cache->generation() != k8s_generation) {
         k8s_generation = k8s_cache->generation();
-        resources.refresh();
+        stages.resources.refresh();
         metrics.k8s_pods_cached = k8s_cache->pod_count();
         metrics.k8s_objects_ignored = k8s_cache->ignored();
       }
@@ -342,12 +313,12 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
         metrics.k8s_relists_gone = k8s_watcher->relists_410();
         metrics.k8s_api_errors = k8s_watcher->errors();
       }
-      for (uint32_t pid : decoder.take_execs()) tls_hooks->on_exec(pid, now);
+      for (uint32_t pid : stages.decoder.take_execs()) tls_hooks->on_exec(pid, now);
       tls_hooks->tick(now);
       last_tick = now;
     }
     if (now - last_stats >= 1000 * kMs) {
-      for (uint32_t pid : decoder.take_exited()) {
+      for (uint32_t pid : stages.decoder.take_exited()) {
         tls_hooks->on_exit(pid);
         exited.insert(pid);
       }
@@ -360,12 +331,12 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       }
       if (!sensor->read_kernel_stats(metrics))
         stats_failures.report("kept their last values (counted in kernel_stats_unreadable)");
-      tracker.note_kernel_drops(monotonic_now_ns(), metrics.kernel_ringbuf_drops);
+      stages.tracker.note_kernel_drops(monotonic_now_ns(), metrics.kernel_ringbuf_drops);
       write_stats(config.stats_file, metrics, stats_file_failures);
       last_stats = now;
     }
     if (now - last_calibration >= 60'000 * kMs) {
-      clock.recalibrate();
+      stages.clock.recalibrate();
       last_calibration = now;
     }
   }
@@ -376,13 +347,13 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   now = monotonic_now_ns();
   if (sensor->consume() < 0) metrics.ringbuf_consume_errors++;
   if (!sensor->read_kernel_stats(metrics)) stats_failures.report("at shutdown");
-  tracker.on_unknown_connection = nullptr;
-  tracker.read_kernel_drops = nullptr;
-  tracker.close_all(now);
-  metrics.connections_tracked = tracker.size();
+  stages.tracker.on_unknown_connection = nullptr;
+  stages.tracker.read_kernel_drops = nullptr;
+  stages.tracker.close_all(now);
+  metrics.connections_tracked = stages.tracker.size();
   metrics.ready = 0;
   // Releases every held span, decides every pending trace, then flushes the exporter.
-  linker.flush(config.shutdown_timeout);
+  stages.linker.flush(config.shutdown_timeout);
   metrics_exporter.reset();  // one last export of the RED metrics
   write_stats(config.stats_file, metrics, stats_file_failures);
   tls_hooks.reset();  // uprobe links first: they belong to the sensor's BPF object
