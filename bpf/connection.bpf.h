@@ -26,7 +26,7 @@ static __noinline void emit_close(const struct sw_conn_key *key, const struct co
 	ev.bytes_egress = c->pos[SW_DIR_EGRESS];
 	ev.bytes_ingress = c->pos[SW_DIR_INGRESS];
 	ev.flags = flags;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), output_flags(sizeof(ev))))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 }
 
@@ -114,6 +114,6 @@ static __noinline void emit_open(__u32 tgid, int fd, struct conn_state *c)
 	}
 	ev->flags = c->flags;
 	leader_comm(ev->comm);
-	bpf_ringbuf_submit(ev, ringbuf_flags());
+	bpf_ringbuf_submit(ev, submit_flags(sizeof(*ev)));
 	c->open_sent = 1;
 }

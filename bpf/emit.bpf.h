@@ -14,7 +14,8 @@ static __always_inline __u64 copy_cap(void)
  * counts it, or its loss. */
 static __always_inline void output_data_event(struct sw_data_event *ev, __u64 copied)
 {
-	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied, ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied,
+			       output_flags(offsetof(struct sw_data_event, data) + copied)))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	else
 		stat_add(SW_STAT_DATA_EVENTS, 1);

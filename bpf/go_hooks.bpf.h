@@ -223,7 +223,7 @@ int uprobe_go_h2_run_handler(struct pt_regs *ctx)
 	struct sw_go_stream_event ev = {};
 	conn_event_header(&ev.hdr, SW_EV_GO_STREAM, goroutine_token(g), tgid, fd, c);
 	ev.stream = stream_id;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), output_flags(sizeof(ev))))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }

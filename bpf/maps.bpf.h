@@ -21,9 +21,11 @@ const volatile __u32 self_tgid = 0;
 const volatile __u32 payload_cap = 16384;
 const volatile __u8 filter_by_pid = 0;
 const volatile __u8 filter_by_comm = 0;
-/* Userspace is woken only once this much waits in the ring buffer (it also
- * reads it every 100 ms on its own): one wakeup per event costs more than the
- * event at moderate rates. 0 wakes it for every event. */
+/* Userspace is woken when this many bytes wait in the ring buffer, and again
+ * at each further multiple (ringbuf_wakeup.h); it also reads the ring every
+ * 100 ms on its own. One wakeup per event costs more than the event at
+ * moderate rates. 0: the kernel's rule, a wakeup whenever userspace had
+ * caught up. */
 const volatile __u32 wakeup_bytes = 0;
 /* Trace context is decided in the kernel and carried in a TCP option
  * (propagation.bpf.h, sock_ops.bpf.h). */
@@ -337,12 +339,32 @@ static __always_inline struct sw_data_event *scratch_event(void)
 	return slot ? &slot->ev : NULL;
 }
 
-static __always_inline __u64 ringbuf_flags(void)
+/* The ring-buffer flags that commit a record of `size` bytes after `waiting`
+ * bytes (the rule: ringbuf_wakeup.h). */
+static __always_inline __u64 wakeup_flags(__u64 waiting, __u64 size)
+{
+	if (wakeup_bytes == 0)
+		return 0; /* the kernel's own rule: wake a reader that caught up */
+	return sw_wakeup_due(waiting, size, wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* For bpf_ringbuf_output of `size` bytes: the record is not in the ring yet. */
+static __always_inline __u64 output_flags(__u64 size)
 {
 	if (wakeup_bytes == 0)
 		return 0;
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+	return wakeup_flags(bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA), size);
+}
+
+/* For bpf_ringbuf_submit of a reserved record of `size` bytes: it is counted
+ * in the ring already, and userspace cannot read past it until it is submitted. */
+static __always_inline __u64 submit_flags(__u64 size)
+{
+	if (wakeup_bytes == 0)
+		return 0;
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 record = sw_ringbuf_record_bytes(size);
+	return wakeup_flags(waiting > record ? waiting - record : 0, size);
 }
 
 static __always_inline void stat_add(__u32 idx, __u64 v)

@@ -14,7 +14,7 @@ int tp_sched_process_exec(void *ctx)
 	ev.hdr.tid = (__u32)id;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.hdr.conn.tgid = tgid;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), output_flags(sizeof(ev))))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }
@@ -58,7 +58,7 @@ int tp_sched_process_exit(void *ctx)
 	ev.hdr.tid = (__u32)id;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.hdr.conn.tgid = id >> 32;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), output_flags(sizeof(ev))))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	return 0;
 }

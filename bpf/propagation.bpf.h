@@ -118,7 +118,7 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
 	__builtin_memcpy(ev->trace_id, d->trace_id, 16);
 	__builtin_memcpy(ev->span_id, d->span_id, 8);
 	__builtin_memcpy(ev->parent_id, d->parent_id, 8);
-	bpf_ringbuf_submit(ev, ringbuf_flags());
+	bpf_ringbuf_submit(ev, submit_flags(sizeof(*ev)));
 	stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
 }
 

@@ -24,6 +24,7 @@
 
 #include "spanwire.h"
 #include "wire_context.h"
+#include "ringbuf_wakeup.h"
 #include "inference.h" /* protocols/: each protocol's pure-C inference */
 #include "http1/framing.h"
 

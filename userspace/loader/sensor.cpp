@@ -108,7 +108,8 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   skel_->rodata->filter_by_pid = !options.pids.empty();
   skel_->rodata->filter_by_comm = !options.comms.empty();
   // Batched wakeups: the pipeline reads the ring every 100 ms anyway, so the
-  // kernel wakes it early only when a sixteenth of the ring (at most 256 KiB) waits.
+  // kernel wakes it early only when a sixteenth of the ring (at most 256 KiB)
+  // waits, and once more for each further sixteenth (bpf/maps.bpf.h).
   skel_->rodata->wakeup_bytes = std::min<uint32_t>(options.ringbuf_bytes / 16, 256u << 10);
   if (options.shed) {
     // Refuse new connections when half the ring waits, cut traced ones one by
