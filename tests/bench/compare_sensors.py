@@ -125,7 +125,7 @@ def main():
     for arm, build in builds.items():
         if not (build / "spanwire").exists():
             sys.exit(f"compare_sensors.py: no spanwire binary in {build} (--{arm}-build)")
-    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+    bpf_stats_before = rb.enable_bpf_stats()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="spanwire-compare-"))
     procs = rb.Processes(tmp, stop_timeout=60)
     rounds = []
@@ -136,6 +136,7 @@ def main():
     finally:
         procs.stop_all(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
+        rb.BPF_STATS.write_text(bpf_stats_before)
 
     rows = summary(rounds, args.rate)
     width = max(len(r[0]) for r in rows)
