@@ -343,12 +343,12 @@ static __always_inline struct sw_data_event *scratch_event(void)
  * bytes (the rule: ringbuf_wakeup.h). */
 static __always_inline __u64 wakeup_flags(__u64 waiting, __u64 size)
 {
-	if (wakeup_bytes == 0)
-		return 0; /* the kernel's own rule: wake a reader that caught up */
 	return sw_wakeup_due(waiting, size, wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* For bpf_ringbuf_output of `size` bytes: the record is not in the ring yet. */
+/* For bpf_ringbuf_output of `size` bytes: the record is not in the ring yet.
+ * wakeup_bytes 0 gives no flags: the kernel's own rule, which wakes a reader
+ * that had caught up, without the query. */
 static __always_inline __u64 output_flags(__u64 size)
 {
 	if (wakeup_bytes == 0)

@@ -6,10 +6,10 @@
  * the record that makes the waiting bytes cross a multiple of it. Once woken
  * it reads until the ring is empty, and epoll finds the ring readable while
  * any record waits, so no other record needs to wake it. Forcing a wakeup on
- * every record while `wakeup_bytes` waited (the rule this replaces) was most
- * of what a traced call cost whenever userspace lagged: each forced wakeup
- * queues the ring's irq_work, a self-interrupt, which on a VM is a trap to
- * the hypervisor (docs/PERFORMANCE.md item 25). Every multiple, not only the
+ * every record once `wakeup_bytes` wait would cost more than the rest of a
+ * traced call whenever userspace lags: each forced wakeup queues the ring's
+ * irq_work, a self-interrupt, which on a VM is a trap to the hypervisor
+ * (docs/PERFORMANCE.md item 25). Every multiple, not only the
  * first: two CPUs that both read the waiting bytes before the other's record
  * both miss the first crossing, and the next one still wakes userspace. What
  * is left, userspace's own read every 100 ms bounds. */

@@ -227,7 +227,8 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   uint64_t now = monotonic_now_ns();
   std::unique_ptr<Sensor> sensor;
   try {
-    sensor = std::make_unique<Sensor>(options, [&](const void* data, size_t size) { stages.decoder.handle(data, size, now); });
+    sensor = std::make_unique<Sensor>(options,
+                                      [&](const void* data, size_t size) { stages.decoder.handle(data, size, now); });
   } catch (const StartupError& e) {
     spdlog::error("{}", e.what());
     return 2;
