@@ -30,8 +30,9 @@ SW_WAKEUP_FN __u64 sw_ringbuf_record_bytes(__u64 event_bytes)
 }
 
 /* Whether a record of `event_bytes` that follows `waiting` bytes must wake
- * userspace. wakeup_bytes 0 is not a threshold: the caller wakes on every
- * record instead. */
+ * userspace. wakeup_bytes 0 is not a threshold: every record is due, and the
+ * kernel programs never ask (maps.bpf.h leaves that case to the kernel's own
+ * rule, without querying the ring). */
 SW_WAKEUP_FN int sw_wakeup_due(__u64 waiting, __u64 event_bytes, __u64 wakeup_bytes)
 {
 	if (wakeup_bytes == 0)

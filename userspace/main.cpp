@@ -29,7 +29,8 @@
 // kernel, so the pipeline thread never makes those madvise calls itself; 30 s
 // of decay instead of 10 s refaults fewer pages after each burst of spans.
 // Together 0.91x sensor CPU per span at a fixed 10k req/s, 4 alternating
-// rounds, for ~3 MiB more RSS (docs/PERFORMANCE.md item 26). The thread
+// rounds, for ~3 MiB more RSS there and a higher peak under saturation (173
+// MiB against 151 in the full runs; docs/PERFORMANCE.md item 26). The thread
 // starts with every signal blocked, so SIGTERM still reaches the run loop.
 extern "C" {
 extern const char* malloc_conf;
