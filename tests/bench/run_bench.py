@@ -79,7 +79,8 @@ http {{
 
 def start_servers(procs, tmp, build):
     """nginx on HTTP and HTTPS (a fresh self-signed certificate) and the OTLP
-    collector the sensors export to: their ports."""
+    collector the sensors export to: their ports, and the collector's pid (its
+    CPU shares the machine with nginx and the sensor, so the report shows it)."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "key.pem"),
                     "-out", str(tmp / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
@@ -88,7 +89,13 @@ def start_servers(procs, tmp, build):
     sink = procs.start([str(build / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null"], "otlp_sink",
                        stdout=subprocess.PIPE)
     ports["sink"] = int(sink.stdout.readline().decode().rsplit(":", 1)[1])
+    ports["sink_pid"] = sink.pid
     return ports
+
+
+def process_cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 BPF_STATS = pathlib.Path("/proc/sys/kernel/bpf_stats_enabled")
@@ -236,8 +243,7 @@ class Sensor:
         return last
 
     def cpu_seconds(self):
-        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        return process_cpu_seconds(self.proc.pid)
 
     def thread_cpu_seconds(self):
         """utime+stime per group of threads: the pipeline (the main thread), the
@@ -295,6 +301,7 @@ def run_loads(args, procs, build, ports, sensor=None):
     before = sensor.programs() if sensor else None
     stats0 = sensor.stats() if sensor else None
     cpu0 = sensor.cpu_seconds() if sensor else None
+    sink_cpu0 = process_cpu_seconds(ports["sink_pid"])
     r["small_rps"], r["small_requests"] = wrk(small, args.seconds)
     if sensor:
         after = sensor.programs()
@@ -323,6 +330,7 @@ def run_loads(args, procs, build, ports, sensor=None):
         r["kept_broken"] = delta("http1_requests_unpaired_after_loss", "http1_responses_unpaired_after_loss")
         r["spans_dropped"] = delta("spans_dropped_queue_full", "spans_dropped_export_failed")
         r["cpu_s_per_100k"] = (cpu1 - cpu0) / r["small_requests"] * 100_000
+        r["collector_cpu_s_per_100k"] = (process_cpu_seconds(ports["sink_pid"]) - sink_cpu0) / r["small_requests"] * 100_000
     r["big_rps"], _ = wrk(f"http://127.0.0.1:{ports['http']}/big.bin", args.seconds)
     before = sensor.programs() if sensor else None
     r["https_rps"], https_requests = wrk(f"https://127.0.0.1:{ports['https']}/small.html", args.seconds)
@@ -656,6 +664,8 @@ def report(args, a, b, c, idle, parsers, sweep, protocols, export):
         f"most dropped with 4: {dropped}")
     row("sensor CPU s per 100k traced requests", None, med([r["cpu_s_per_100k"] for r in b]), None,
         "utime+stime of spanwire during the small-file load (both ends traced)")
+    row("collector CPU s per 100k traced requests", None, med([r["collector_cpu_s_per_100k"] for r in b]), None,
+        "utime+stime of the bench's otlp_sink (counts spans, decodes none) in the same load, on the same cores")
     lossless = [st for st in sweep if st.get("cpu_s_per_100k") is not None and st["spans"] >= 0.999 * st["expected_spans"]]
     if lossless:  # the highest fixed rate with nothing lost: CPU per request without saturation effects
         steady = lossless[-1]

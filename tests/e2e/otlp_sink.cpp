@@ -12,9 +12,15 @@
 // restarting), so tests can check that the sensor retries; --answer-delay-ms
 // holds every call that long (a hung collector), for shutdown tests.
 //
+// With --out /dev/null and no answer delay (the benchmarks' collector) the
+// sink only counts: spans are counted on the wire, never decoded. Decoding
+// every span cost this process more CPU than the sensor's own threads while
+// the benchmarks measured what tracing costs nginx on the same two cores.
+//
 // Prints "listening <host>:<port>" once on stdout when ready; logs go to
 // stderr. Stops cleanly on SIGTERM or SIGINT.
 #include <chrono>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -22,12 +28,17 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -52,6 +63,42 @@ std::string hex(const std::string& bytes) {
     out += kDigits[b & 0xf];
   }
   return out;
+}
+
+// Counts the length-delimited fields at `path` (field numbers, outermost
+// first) in the message `in` holds; false if it is not well formed.
+bool count_nested(google::protobuf::io::CodedInputStream& in, std::span<const int> path, size_t& count) {
+  using google::protobuf::internal::WireFormatLite;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) != path.front() ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) return false;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length) || length > INT_MAX) return false;
+    if (path.size() == 1) {
+      ++count;
+      if (!in.Skip(static_cast<int>(length))) return false;
+      continue;
+    }
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    if (!count_nested(in, path.subspan(1), count)) return false;
+    in.PopLimit(limit);
+  }
+  return in.ConsumedEntireMessage();
+}
+
+// The spans of a serialized ExportTraceServiceRequest: resource_spans (1) >
+// scope_spans (2) > spans (2), field numbers from trace.proto.
+std::optional<size_t> count_spans(const grpc::ByteBuffer& request) {
+  static constexpr int kSpansPath[] = {1, 2, 2};
+  grpc::ByteBuffer shared(request);  // the reader wants it mutable; the slices are shared, not copied
+  grpc::ProtoBufferReader reader(&shared);
+  google::protobuf::io::CodedInputStream in(&reader);
+  size_t count = 0;
+  if (!count_nested(in, kSpansPath, count)) return std::nullopt;
+  return count;
 }
 
 json to_json(const common::AnyValue& value);
@@ -185,11 +232,18 @@ class TraceSink final : public collector::TraceService::Service {
   grpc::Status Export(grpc::ServerContext* context, const collector::ExportTraceServiceRequest* request,
                       collector::ExportTraceServiceResponse*) override {
     if (behaviour_.answer_delay_ms > 0 && hold(context)) return {grpc::StatusCode::CANCELLED, "caller gave up"};
+    return export_call(*context, [&](uint64_t call) -> std::optional<size_t> { return spans_.append(call, *request); });
+  }
+
+  // One export call, after the behaviours: `take(call number)` returns how
+  // many spans it received, or nullopt for a request that is not well formed.
+  template <class Take>
+  grpc::Status export_call(const grpc::ServerContextBase& context, Take take) {
     // One call at a time keeps each call's lines together in the file.
     std::lock_guard lock(mutex_);
     ++attempts_;
     if (!behaviour_.header_key.empty()) {
-      const auto& md = context->client_metadata();
+      const auto& md = context.client_metadata();
       auto it = md.find(behaviour_.header_key);
       if (it == md.end() || std::string(it->second.data(), it->second.size()) != behaviour_.header_value) {
         ++unauthenticated_;
@@ -202,10 +256,15 @@ class TraceSink final : public collector::TraceService::Service {
       write_status();
       return {grpc::StatusCode::UNAVAILABLE, "sink told to fail the first calls"};
     }
-    const size_t n = spans_.append(++calls_, *request);
-    span_count_ += n;
+    const std::optional<size_t> n = take(calls_ + 1);
+    if (!n) {
+      write_status();
+      return {grpc::StatusCode::INVALID_ARGUMENT, "not an ExportTraceServiceRequest"};
+    }
+    ++calls_;
+    span_count_ += *n;
     write_status();
-    spdlog::debug("export call {}: {} spans", calls_, n);
+    spdlog::debug("export call {}: {} spans", calls_, *n);
     return grpc::Status::OK;
   }
 
@@ -260,6 +319,26 @@ class MetricsSink final : public metrics_collector::MetricsService::Service {
                       metrics_collector::ExportMetricsServiceResponse*) override {
     traces_.count_metrics(*request);
     return grpc::Status::OK;
+  }
+
+ private:
+  TraceSink& traces_;
+};
+
+// The benchmarks' collector: the same behaviours and counts, with the
+// request left as bytes (gRPC's raw callback API) and its spans counted there.
+class CountingTraceSink final
+    : public collector::TraceService::WithRawCallbackMethod_Export<collector::TraceService::Service> {
+ public:
+  explicit CountingTraceSink(TraceSink& traces) : traces_(traces) {}
+  grpc::ServerUnaryReactor* Export(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override {
+    grpc::Status status = traces_.export_call(*context, [&](uint64_t) { return count_spans(*request); });
+    grpc::Slice empty;  // an ExportTraceServiceResponse with nothing set
+    *response = grpc::ByteBuffer(&empty, 1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(std::move(status));
+    return reactor;
   }
 
  private:
@@ -325,7 +404,13 @@ int main(int argc, char** argv) {
     int port = 0;
     grpc::ServerBuilder builder;
     builder.AddListeningPort(listen, credentials, &port);
-    builder.RegisterService(&sink);
+    CountingTraceSink counting_sink(sink);
+    const bool count_only = out_path == "/dev/null" && behaviour.answer_delay_ms == 0;
+    if (count_only) {
+      builder.RegisterService(&counting_sink);
+    } else {
+      builder.RegisterService(&sink);
+    }
     MetricsSink metrics_sink(sink);
     builder.RegisterService(&metrics_sink);
     builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // never the reason a test fails

@@ -2,9 +2,11 @@
 HTTP/protobuf, with gzip, TLS and an API-key header, configured by flags and by
 the standard OTEL_* variables; and it rides out collectors that are down,
 restarting, answering 503, or gone for a while under load."""
+import json
+import subprocess
 import time
 
-from conftest import (HERE, PYTHON, attr, curl, free_port, make_cert, start_nginx, start_sensor, start_sink,
+from conftest import (HERE, PYTHON, attr, curl, free_port, make_cert, read_line, start_nginx, start_sensor, start_sink,
                       wait_for_port)
 
 SERVER, CLIENT = 2, 3
@@ -271,3 +273,26 @@ def test_metrics_endpoint_and_red_metrics(procs, build_dir, tmp_path, http_app):
         time.sleep(0.5)
     assert server_hello, points[:20]
     assert errors, [p for p in points if p.get("name") == "spanwire.errors"]
+
+
+def test_counting_sink_counts_what_the_exporter_sent(procs, build_dir, tmp_path):
+    """The benchmarks' collector (otlp_sink --out /dev/null) counts spans on the
+    wire without decoding them; its count must be exactly what the real
+    exporter delivered, and its behaviours must hold in that mode too."""
+    status_path = tmp_path / "counting-status.json"
+    proc = procs.start([str(build_dir / "otlp_sink"), "--listen", "127.0.0.1:0", "--out", "/dev/null",
+                        "--status-file", str(status_path), "--fail-first", "1"], "counting_sink")
+    line = read_line(proc)
+    assert line.startswith("listening "), line
+    out = subprocess.run([str(build_dir / "export_throughput"), f"http://{line.split()[1]}", "2000", "2", "2"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    sent = json.loads(out.stdout.strip().splitlines()[-1])  # after the exporter's log lines
+    assert sent["exported"] > 0 and sent["dropped_failed"] == 0, sent
+    deadline = time.monotonic() + 10
+    while True:
+        status = json.loads(status_path.read_text())
+        if status["spans"] >= sent["exported"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert status["spans"] == sent["exported"], (status, sent)
+    assert status["failed_on_purpose"] == 1 and status["export_calls"] == sent["batches"], (status, sent)
