@@ -124,25 +124,6 @@ static long framing_words(__u32 i, struct framing_ctx *ctx)
 	return 0;
 }
 
-/* Whether the head at `at` in a call's copied payload is worth searching:
- * a response (not to HEAD or CONNECT, which set body_skip_off, and not of a
- * bodiless status), or a request of a method that usually carries a body. */
-static __always_inline bool head_may_announce_body(struct conn_state *c, const __u8 *h)
-{
-	__u64 w0 = sw_load64(h), w1 = sw_load64(h + 8);
-	if (sw_http1_method(w0)) {
-		if (sw_http1_request_bends_responses(w0)) {
-			c->body_skip_off = 1;
-			return false;
-		}
-		return !SW_PREFIX_IS(w0, "GET ");
-	}
-	int status = sw_http1_status(w0, w1);
-	if (status == 101)
-		c->body_skip_off = 1; /* an upgrade: what follows is not HTTP/1 */
-	return status && !sw_http1_status_bodiless(status);
-}
-
 /* Before a call's event goes out (`copied` of its `len` bytes in the slot's
  * payload): where the message in flight ends in it, and whether a head that
  * follows announces a body that later calls move. Returns the payload bytes
@@ -163,7 +144,10 @@ __noinline __u64 body_note_call(struct conn_state *c, __u8 dir, __u64 len, __u64
 		return copied;
 	at &= SW_MAX_PAYLOAD_POW2 - 1;
 	const __u8 *h = slot->ev.data + at;
-	if (!head_may_announce_body(c, h))
+	enum sw_head_body body = sw_http1_head_body(sw_load64(h), sw_load64(h + 8));
+	if (body == SW_HEAD_ENDS_SKIPPING)
+		c->body_skip_off = 1;
+	if (body != SW_HEAD_MAY_HAVE_BODY)
 		return copied;
 	__u64 present = copied - at;
 	if (len - at < SW_BODY_SCAN_MIN &&

@@ -139,11 +139,11 @@ static __noinline int infer_protocol_call(struct conn_state *c, const struct hea
 		bool sends_requests = (dir == SW_DIR_EGRESS) == request;
 		c->role = sends_requests ? SW_ROLE_CLIENT : SW_ROLE_SERVER;
 	}
-	bool resuming = c->shed == SW_SHED_RESUMING;
-	if (!shed_admits(c, dir, request))
+	enum shed_admission admission = shed_admit(c, dir, request);
+	if (admission == SW_SHED_REFUSED)
 		return SW_INFER_DECIDED;
 	c->protocol = proto;
-	if (!resuming)
+	if (admission == SW_SHED_ADMITTED)
 		stat_add(SW_STAT_CONNS_TRACED, 1);
 	emit_open(tgid, fd, c);
 	return SW_INFER_DECIDED;

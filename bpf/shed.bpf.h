@@ -37,31 +37,39 @@ static __always_inline __u64 ring_waiting(void)
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 }
 
+enum shed_admission {
+	SW_SHED_REFUSED = 0,  /* not traced (yet) */
+	SW_SHED_ADMITTED,     /* traced from now on */
+	SW_SHED_READMITTED,   /* a shed connection traced again */
+};
+
 /* A connection whose protocol was just decided (new, or resuming): whether it
- * may be announced and traced. A resuming one waits for a request's first
- * byte, in the direction its role sends requests. */
-static __always_inline bool shed_admits(struct conn_state *c, __u8 dir, bool request)
+ * may be announced and traced, and if so, whether for the first time. A
+ * resuming one waits for a request's first byte, in the direction its role
+ * sends requests. */
+static __always_inline enum shed_admission shed_admit(struct conn_state *c, __u8 dir, bool request)
 {
 	if (!shed_cut_above)
-		return true;
+		return SW_SHED_ADMITTED;
 	bool resuming = c->shed == SW_SHED_RESUMING;
 	if (resuming && (!request || (dir == SW_DIR_EGRESS) != (c->role == SW_ROLE_CLIENT)))
-		return false;
+		return SW_SHED_REFUSED;
 	if (ring_waiting() > shed_new_above) {
 		c->shed = SW_SHED_OFF;
 		if (!resuming)
 			stat_add(SW_STAT_SHED_CONNS, 1);
-		return false;
+		return SW_SHED_REFUSED;
 	}
 	c->shed = SW_SHED_NONE;
-	if (resuming)
-		stat_add(SW_STAT_SHED_RESUMED, 1);
-	return true;
+	if (!resuming)
+		return SW_SHED_ADMITTED;
+	stat_add(SW_STAT_SHED_RESUMED, 1);
+	return SW_SHED_READMITTED;
 }
 
 /* A shed connection, once the ring has drained: starts over as a connection
  * of unknown protocol seen midstream, under a new identity, and waits for a
- * request (shed_admits). */
+ * request (shed_admit). */
 static __always_inline void shed_try_resume(struct conn_state *c)
 {
 	if (ring_waiting() >= shed_resume_below)

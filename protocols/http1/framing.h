@@ -12,6 +12,7 @@
 #define SPANWIRE_PROTOCOLS_HTTP1_FRAMING_H
 
 #include "common/infer.h"
+#include "http1/infer.h"
 
 /* Bytes a field-name check may read from a line's start. */
 #define SW_FRAMING_NAME_ROOM 24
@@ -132,6 +133,29 @@ SW_INFER_FN bool sw_http1_status_bodiless(int status)
 SW_INFER_FN bool sw_http1_request_bends_responses(__u64 w0)
 {
 	return SW_PREFIX_IS(w0, "HEAD ") || SW_PREFIX_IS(w0, "CONNECT ");
+}
+
+enum sw_head_body {
+	SW_HEAD_NO_BODY = 0,   /* a head without a body, or no head */
+	SW_HEAD_MAY_HAVE_BODY, /* worth searching for its framing */
+	SW_HEAD_ENDS_SKIPPING, /* what follows on the connection is not framed as usual */
+};
+
+/* What a head whose first 16 bytes are w0, w1 says of a body: a response may
+ * have one unless its status is bodiless, and so may a request of a method
+ * other than GET. A HEAD or CONNECT request, or a 101 (an upgrade: what
+ * follows is not HTTP/1), ends skipping on its connection. */
+SW_INFER_FN enum sw_head_body sw_http1_head_body(__u64 w0, __u64 w1)
+{
+	if (sw_http1_method(w0)) {
+		if (sw_http1_request_bends_responses(w0))
+			return SW_HEAD_ENDS_SKIPPING;
+		return SW_PREFIX_IS(w0, "GET ") ? SW_HEAD_NO_BODY : SW_HEAD_MAY_HAVE_BODY;
+	}
+	int status = sw_http1_status(w0, w1);
+	if (status == 101)
+		return SW_HEAD_ENDS_SKIPPING;
+	return status && !sw_http1_status_bodiless(status) ? SW_HEAD_MAY_HAVE_BODY : SW_HEAD_NO_BODY;
 }
 
 /* A zero byte's high bit where w has '\n', exactly (no borrow between bytes). */

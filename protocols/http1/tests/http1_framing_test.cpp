@@ -143,6 +143,25 @@ TEST(Http1Framing, RequestsWhoseResponsesLengthsAreNotTrusted) {
   EXPECT_FALSE(sw_http1_request_bends_responses(word("HEADER")));
 }
 
+TEST(Http1Framing, WhatAHeadSaysOfABody) {
+  auto body = [](std::string_view head) {
+    __u64 w[2] = {};
+    std::memcpy(w, head.data(), std::min<size_t>(head.size(), 16));
+    return sw_http1_head_body(w[0], w[1]);
+  };
+  EXPECT_EQ(body("HTTP/1.1 200 OK\r\n"), SW_HEAD_MAY_HAVE_BODY);
+  EXPECT_EQ(body("HTTP/1.1 404 Not Found"), SW_HEAD_MAY_HAVE_BODY);
+  EXPECT_EQ(body("HTTP/1.1 204 No Content"), SW_HEAD_NO_BODY);
+  EXPECT_EQ(body("HTTP/1.1 304 Not Modified"), SW_HEAD_NO_BODY);
+  EXPECT_EQ(body("HTTP/1.1 101 Switching"), SW_HEAD_ENDS_SKIPPING);
+  EXPECT_EQ(body("POST /upload HTTP/1.1"), SW_HEAD_MAY_HAVE_BODY);
+  EXPECT_EQ(body("PUT /x HTTP/1.1\r\n"), SW_HEAD_MAY_HAVE_BODY);
+  EXPECT_EQ(body("GET / HTTP/1.1\r\n"), SW_HEAD_NO_BODY);
+  EXPECT_EQ(body("HEAD / HTTP/1.1\r\n"), SW_HEAD_ENDS_SKIPPING);
+  EXPECT_EQ(body("CONNECT h:443 HTTP/1.1"), SW_HEAD_ENDS_SKIPPING);
+  EXPECT_EQ(body("not a head at all"), SW_HEAD_NO_BODY);
+}
+
 TEST(Http1Framing, NewlinesAreFoundExactly) {
   // The usual zero-byte trick marks a 0x0b after a '\n' too (borrow): this one may not.
   __u64 w = 0;
