@@ -434,7 +434,8 @@ Sensor::GoAttachment Sensor::attach_go(const std::string& path, const tls::GoTls
   struct Site {
     const std::optional<tls::GoFunction>& fn;
     bpf_program* entry;
-    bpf_program* ret;  // nullptr: entry only
+    bpf_program* ret;           // nullptr: entry only
+    bool offsets_known = true;  // the struct offsets its program reads were found in DWARF
   };
   const Site sites[] = {
       {go.write, skel_->progs.uprobe_go_tls_write, nullptr},  // copied at entry
@@ -442,13 +443,12 @@ Sensor::GoAttachment Sensor::attach_go(const std::string& path, const tls::GoTls
       {go.newproc, skel_->progs.uprobe_go_newproc, skel_->progs.uprobe_go_newproc_ret},
       {go.round_trip, skel_->progs.uprobe_go_round_trip, nullptr},
       {go.request_write, skel_->progs.uprobe_go_request_write, nullptr},
-      {go.h2_run_handler, skel_->progs.uprobe_go_h2_run_handler, nullptr},
+      {go.h2_run_handler, skel_->progs.uprobe_go_h2_run_handler, nullptr, go.layout.offsets.h2_known != 0},
   };
   bool ok = true;
   for (const Site& site : sites) {
     if (!ok) break;
-    if (!site.fn || site.fn->file_offset == 0) continue;
-    if (site.entry == skel_->progs.uprobe_go_h2_run_handler && !go.layout.offsets.h2_known) continue;
+    if (!site.fn || site.fn->file_offset == 0 || !site.offsets_known) continue;
     // A function with returns but none found cannot be hooked: its calls would never end.
     if (site.ret && site.fn->ret_offsets.empty()) continue;
     ok = attach(site.entry, site.fn->name, site.fn->file_offset);
