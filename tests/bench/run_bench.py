@@ -93,9 +93,14 @@ def start_servers(procs, tmp, build):
     return ports
 
 
+def stat_cpu_seconds(stat_path):
+    """utime+stime of a /proc/.../stat file (a process's or one thread's)."""
+    fields = pathlib.Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def process_cpu_seconds(pid):
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
 BPF_STATS = pathlib.Path("/proc/sys/kernel/bpf_stats_enabled")
@@ -252,12 +257,12 @@ class Sensor:
         for task in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
                 name = (task / "comm").read_text().strip()
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                seconds = stat_cpu_seconds(task / "stat")
             except (FileNotFoundError, ProcessLookupError):
                 continue  # the thread ended meanwhile
             group = ("pipeline" if task.name == str(self.proc.pid) else
                      "export" if name.startswith("sw-export") else "other")
-            groups[group] += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            groups[group] += seconds
         return groups
 
     def memory_kib(self):
@@ -301,7 +306,7 @@ def run_loads(args, procs, build, ports, sensor=None):
     before = sensor.programs() if sensor else None
     stats0 = sensor.stats() if sensor else None
     cpu0 = sensor.cpu_seconds() if sensor else None
-    sink_cpu0 = process_cpu_seconds(ports["sink_pid"])
+    sink_cpu0 = process_cpu_seconds(ports["sink_pid"]) if sensor else None
     r["small_rps"], r["small_requests"] = wrk(small, args.seconds)
     if sensor:
         after = sensor.programs()
