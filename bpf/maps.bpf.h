@@ -74,23 +74,18 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* A traced syscall's arguments between its entry and exit, in the thread's
- * own storage: no hashing or bucket lock on every socket call, and a thread
- * that never made one answers "nothing stashed" from a NULL pointer. Freed
- * with the thread. */
+/* A traced syscall's arguments between its entry and exit, and the TLS
+ * library call the thread is in (sw_thread_slot), in the thread's own
+ * storage: no hashing or bucket lock on every socket call or TLS call (a
+ * bucket lock's interrupt-enable traps on a paravirtualised guest), and a
+ * thread that never made one answers "nothing stashed" from a NULL pointer.
+ * Freed with the thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct sw_io_args);
+	__type(value, struct sw_thread_slot);
 } active_io SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct sw_tls_args);
-} active_tls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -326,6 +321,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct data_scratch_slot);
 } data_scratch SEC(".maps");
+
+/* The calling thread's slot, made on first use when `make`; NULL if it has
+ * none. A thread without any task storage has no slot: one load answers
+ * that, without the helper call, on every read and write of every process
+ * that never touched a socket. */
+static __always_inline struct sw_thread_slot *thread_slot(bool make)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!make && !task->bpf_storage)
+		return NULL;
+	return bpf_task_storage_get(&active_io, task, 0, make ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 static __always_inline struct data_scratch_slot *scratch_slot(void)
 {

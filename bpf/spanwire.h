@@ -246,7 +246,7 @@ struct sw_io_args {
 	struct sw_decided_ctx ctx; /* a write that begins a request: its ids (ctx.source != 0) */
 };
 
-/* A TLS library read/write call in flight, per thread (key: pid_tgid), between
+/* A TLS library read/write call in flight, per thread (sw_thread_slot), between
  * its uprobe and uretprobe. The socket syscall the library makes during the
  * call names the connection (fd), with no knowledge of the library's structs. */
 struct sw_tls_args {
@@ -257,7 +257,16 @@ struct sw_tls_args {
 	__s32 fd;       /* -1 until known */
 	__u8 dir;       /* enum sw_direction */
 	__u8 depth;     /* nested hooked calls inside this one (SSL_read -> SSL_read_ex) */
-	__u8 pad[2];
+	__u8 live;      /* a call is in flight (the thread's slot outlives its calls) */
+	__u8 pad;
+};
+
+/* A thread's own storage (task storage): the socket syscall and the TLS
+ * library call it is in. One value for both, so a socket call finds whether
+ * it runs inside a TLS call with no lookup of its own. */
+struct sw_thread_slot {
+	struct sw_io_args io;
+	struct sw_tls_args tls;
 };
 
 /* Key of the SSL * -> fd table: the last socket each TLS session used. */

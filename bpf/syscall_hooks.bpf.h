@@ -2,28 +2,19 @@
  * exit turns what it moved into events.
  * Part of spanwire.bpf.c, which includes the parts once, in order. */
 
-/* The calling thread's syscall slot, made on first use when `make`; NULL if
- * it has none. A thread without any task storage has no slot: one load
- * answers that, without the helper call, on every read and write of every
- * process that never touched a socket. */
-static __always_inline struct sw_io_args *io_slot(bool make)
+/* Keeps a call's arguments for its exit, in the thread's slot. */
+static __always_inline void stash(struct sw_thread_slot *slot, struct sw_io_args *a)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!make && !task->bpf_storage)
-		return NULL;
-	return bpf_task_storage_get(&active_io, task, 0, make ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	a->live = 1;
+	slot->io = *a;
 }
 
-/* Keeps a call's arguments for its exit. */
-static __always_inline void stash(struct sw_io_args *a)
+static __always_inline struct sw_thread_slot *slot_for_stash(void)
 {
-	struct sw_io_args *slot = io_slot(true);
-	if (!slot) {
+	struct sw_thread_slot *slot = thread_slot(true);
+	if (!slot)
 		stat_add(SW_STAT_STASH_FULL, 1);
-		return;
-	}
-	a->live = 1;
-	*slot = *a;
+	return slot;
 }
 
 static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u8 sys, __u8 dir)
@@ -36,21 +27,28 @@ static __always_inline int stash_io(long nr, int fd, __u64 buf, __u64 count, __u
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((__u32)(id >> 32) == self_tgid)
 		return 0;
+	struct sw_thread_slot *slot = slot_for_stash();
+	if (!slot)
+		return 0;
 	struct sw_io_args a = {
 		.buf = buf, .count = count, .ts_start = bpf_ktime_get_ns(), .sk = sk, .fd = fd,
 		.nr = nr, .sys = sys, .dir = dir,
 	};
 	/* Inside a TLS library call: this socket is the call's connection. */
-	struct sw_tls_args *t = bpf_map_lookup_elem(&active_tls, &id);
-	if (t) {
-		struct sw_tls_key tk = {.ssl = t->ssl, .tgid = id >> 32};
-		t->fd = fd;
-		bpf_map_update_elem(&tls_fds, &tk, &fd, BPF_ANY);
+	struct sw_tls_args *t = &slot->tls;
+	if (t->live) {
+		/* t->fd came from tls_fds at the call's entry: the table changes
+		 * only when the session moved to another socket. */
+		if (t->fd != fd) {
+			struct sw_tls_key tk = {.ssl = t->ssl, .tgid = id >> 32};
+			t->fd = fd;
+			bpf_map_update_elem(&tls_fds, &tk, &fd, BPF_ANY);
+		}
 		a.in_tls = 1;
 	}
 	if (propagation_on && dir == SW_DIR_EGRESS && !a.in_tls)
 		decide_client_context(causal_id(id, dir, NULL), &a);
-	stash(&a);
+	stash(slot, &a);
 	return 0;
 }
 
@@ -59,8 +57,11 @@ static __always_inline int stash_conn_call(long nr, int fd, __u8 sys)
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((__u32)(id >> 32) == self_tgid && sys != SW_SYS_CONNECT)
 		return 0;
+	struct sw_thread_slot *slot = slot_for_stash();
+	if (!slot)
+		return 0;
 	struct sw_io_args a = {.fd = fd, .nr = nr, .sys = sys};
-	stash(&a);
+	stash(slot, &a);
 	return 0;
 }
 
@@ -195,9 +196,10 @@ static __always_inline int finish_syscall(long nr, long ret)
 	 * stash check that a call without a stash does not need. The stash is
 	 * read in place, not copied: the exit program's stack is needed by the
 	 * calls below it, and nothing else writes the thread's slot meanwhile. */
-	struct sw_io_args *a = io_slot(false);
-	if (!a || !a->live)
+	struct sw_thread_slot *slot = thread_slot(false);
+	if (!slot || !slot->io.live)
 		return 0;
+	struct sw_io_args *a = &slot->io;
 	__u64 id = bpf_get_current_pid_tgid();
 	a->live = 0;
 	if (a->nr != (__u32)nr)

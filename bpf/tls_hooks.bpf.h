@@ -72,19 +72,23 @@ static __always_inline int tls_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 d
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((__u32)(id >> 32) == self_tgid)
 		return 0;
-	struct sw_tls_args *outer = bpf_map_lookup_elem(&active_tls, &id);
-	if (outer && outer->ssl == ssl) { /* a hooked function calling another (SSL_read -> SSL_read_ex) */
-		outer->depth++;
+	struct sw_thread_slot *thread = thread_slot(true);
+	if (!thread) {
+		stat_add(SW_STAT_STASH_FULL, 1);
+		return 0;
+	}
+	struct sw_tls_args *slot = &thread->tls;
+	if (slot->live && slot->ssl == ssl) { /* a hooked function calling another (SSL_read -> SSL_read_ex) */
+		slot->depth++;
 		return 0;
 	}
 	struct sw_tls_key tk = {.ssl = ssl, .tgid = id >> 32};
 	__s32 *known = bpf_map_lookup_elem(&tls_fds, &tk);
 	struct sw_tls_args a = {
 		.ssl = ssl, .buf = buf, .len_ptr = len_ptr, .ts_start = bpf_ktime_get_ns(),
-		.fd = known ? *known : -1, .dir = dir,
+		.fd = known ? *known : -1, .dir = dir, .live = 1,
 	};
-	if (bpf_map_update_elem(&active_tls, &id, &a, BPF_ANY))
-		stat_add(SW_STAT_STASH_FULL, 1);
+	*slot = a;
 	return 0;
 }
 
@@ -92,15 +96,16 @@ static __always_inline int tls_exit(long ret, bool ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct sw_tls_args *stashed = bpf_map_lookup_elem(&active_tls, &id);
-	if (!stashed)
+	struct sw_thread_slot *thread = thread_slot(false);
+	if (!thread || !thread->tls.live)
 		return 0;
+	struct sw_tls_args *stashed = &thread->tls;
 	if (stashed->depth) {
 		stashed->depth--;
 		return 0;
 	}
 	struct sw_tls_args a = *stashed;
-	bpf_map_delete_elem(&active_tls, &id);
+	stashed->live = 0;
 
 	__u64 bytes = 0;
 	if (ex) { /* 1 on success, the count in *len_ptr */

@@ -8,6 +8,7 @@ base, traced / untraced); the table gives the medians of those per-round
 ratios and their range: these machines drift by more than most changes between
 rounds. The loads are the ones issue 19's targets are stated on:
   - nginx 600 B and 64 KiB files under wrk (closed loop, both ends traced);
+  - the 600 B file over HTTPS under wrk (OpenSSL at both ends: the uprobe path);
   - the 600 B file at a fixed rate (latency_probe, 16 connections), where
     sensor CPU per span is free of saturation effects.
 Only the new build's load tools and collector are used: from the base build,
@@ -48,7 +49,8 @@ def traced_wrk(sensor, url, seconds):
     per = (lambda v: v / requests if requests else None)
     return {"rps": rps, "bpf_us_per_request": per(spent / 1000),
             "cpu_us_per_request": per((sensor.cpu_seconds() - cpu) * 1e6),
-            "events_per_request": per(settled["kernel_data_events"] - stats["kernel_data_events"])}
+            "events_per_request": per(settled["kernel_data_events"] - stats["kernel_data_events"]),
+            "spans_per_request": per(settled["spans_exported"] - stats["spans_exported"])}
 
 
 def fixed_rate(sensor, build, port, rate, seconds):
@@ -69,17 +71,18 @@ def one_round(args, procs, builds, tmp, ports, i):
     result = {}
     order = ["untraced", *SENSORS]
     random.shuffle(order)
-    small = f"http://127.0.0.1:{ports['http']}/small.html"
-    big = f"http://127.0.0.1:{ports['http']}/big.bin"
+    urls = {"small": f"http://127.0.0.1:{ports['http']}/small.html",
+            "big": f"http://127.0.0.1:{ports['http']}/big.bin",
+            "https": f"https://127.0.0.1:{ports['https']}/small.html"}
     for arm in order:
         print(f"round {i + 1}/{args.rounds}: {arm}", flush=True)
         if arm == "untraced":
-            result[arm] = {"small": {"rps": rb.wrk(small, args.seconds)[0]}, "big": {"rps": rb.wrk(big, args.seconds)[0]}}
+            result[arm] = {load: {"rps": rb.wrk(url, args.seconds)[0]} for load, url in urls.items()}
             continue
         sensor = rb.Sensor(procs, builds[arm], tmp, ports["sink"], f"{arm}-{i}")
         try:
-            result[arm] = {"small": traced_wrk(sensor, small, args.seconds), "big": traced_wrk(sensor, big, args.seconds),
-                           "fixed": fixed_rate(sensor, builds["new"], ports["http"], args.rate, args.seconds)}
+            result[arm] = {load: traced_wrk(sensor, url, args.seconds) for load, url in urls.items()}
+            result[arm]["fixed"] = fixed_rate(sensor, builds["new"], ports["http"], args.rate, args.seconds)
         finally:
             sensor.stop()
     return result
@@ -91,13 +94,14 @@ def summary(rounds, rate):
         return [r[arm][load][key] for r in rounds]
 
     rows = []
-    for load, what in (("small", "nginx 600 B"), ("big", "nginx 64 KiB")):
+    for load, what in (("small", "nginx 600 B"), ("big", "nginx 64 KiB"), ("https", "nginx HTTPS 600 B")):
         for arm in SENSORS:  # traced/untraced within each round
             rows.append((f"{what}, traced/untraced ({arm})", None,
                          statistics.median(b / a for a, b in zip(values("untraced", load, "rps"), values(arm, load, "rps"))),
                          None))
         for key, unit in (("rps", "req/s"), ("bpf_us_per_request", "BPF us per request"),
-                          ("cpu_us_per_request", "sensor CPU us per request"), ("events_per_request", "data events per request")):
+                          ("cpu_us_per_request", "sensor CPU us per request"), ("events_per_request", "data events per request"),
+                          ("spans_per_request", "spans exported per request")):
             rows.append((f"{what}, {unit}", *pair(values("base", load, key), values("new", load, key))))
     for key, unit in (("cpu_us_per_span", "sensor CPU us per span"), ("bpf_us_per_span", "BPF us per span"),
                       ("spans_lost", "spans lost")):

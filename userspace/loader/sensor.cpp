@@ -311,9 +311,11 @@ size_t Sensor::seed_inflight_syscalls() {
                     errno_text(errno));
       continue;
     }
-    e.args.live = 1;
+    sw_thread_slot slot{};
+    slot.io = e.args;
+    slot.io.live = 1;
     // NOEXIST: a thread whose storage exists already passed a probe: it left that call.
-    if (bpf_map__update_elem(skel_->maps.active_io, &pidfd, sizeof(pidfd), &e.args, sizeof(e.args), BPF_NOEXIST) == 0)
+    if (bpf_map__update_elem(skel_->maps.active_io, &pidfd, sizeof(pidfd), &slot, sizeof(slot), BPF_NOEXIST) == 0)
       ++seeded;
     ::close(pidfd);
   }
