@@ -408,6 +408,8 @@ TEST_F(TraceLinkerTest, DecidedSpansWithCertainFlagsAllGoAtOnce) {
         else EXPECT_NE(s.linkage.remote_sampled, std::optional<bool>(false)) << s.name;
       }
       EXPECT_EQ(m.spans_linked_wire.load(), 2u);
+      // The kernel linked each pair: a partner found released is not "too late".
+      EXPECT_EQ(m.links_too_late.load(), 0u);
     } while (std::next_permutation(order.begin(), order.end()));
   }
 }

@@ -220,7 +220,9 @@ void TraceLinker::on_client(uint64_t id) {
     // Rule 1, server side first (it often finishes before the client reads the answer).
     if (auto it = servers_by_key_.find(*linkage.key); it != servers_by_key_.end()) {
       Node* server = find(it->second);
-      if (server && server->parent == 0) {
+      // A server whose ids the kernel decided takes only the parent the
+      // kernel named (link()): finding it released misses no link.
+      if (server && server->parent == 0 && !server->decided) {
         if (server->released) metrics_.links_too_late++;
         else link(it->second, id, Link::kTuple);
       }
