@@ -277,7 +277,6 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     return 2;
   }
 
-  Degradation consume_failures("reading the ring buffer failed");
   Degradation stats_failures("reading the kernel's counters failed");
   Degradation sweep_failures("sweeping exited processes from the kernel's tables failed");
   Degradation stats_file_failures("the --stats-file could not be written");
@@ -294,10 +293,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
     for (int i = 0; i < n; ++i)
       if (events[i].data.fd == sigfd.get()) stop = true;
     now = monotonic_now_ns();
-    if (const int consumed = sensor->consume(); consumed < 0) {
-      metrics.ringbuf_consume_errors++;
-      consume_failures.report(std::string(std::strerror(-consumed)) + " (counted in ringbuf_consume_errors)");
-    }
+    sensor->consume();
     if (now - last_tick >= 100 * kMs) {
       stages.tick(now);
       metrics.tls_files_attached = tls_hooks->attached_files();
@@ -346,7 +342,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
   // tracepoint, which can take seconds on a loaded host.
   spdlog::info("stopping: flushing spans, then detaching probes");
   now = monotonic_now_ns();
-  if (sensor->consume() < 0) metrics.ringbuf_consume_errors++;
+  sensor->consume();
   if (!sensor->read_kernel_stats(metrics)) stats_failures.report("at shutdown");
   stages.tracker.on_unknown_connection = nullptr;
   stages.tracker.read_kernel_drops = nullptr;

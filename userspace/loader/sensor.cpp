@@ -83,7 +83,6 @@ std::string Sensor::propagation_blocker(std::optional<CgroupRoot>* root) {
 
 void Sensor::SkeletonDeleter::operator()(spanwire_bpf* s) const { spanwire_bpf__destroy(s); }
 void Sensor::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
-void Sensor::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 
 Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(std::move(handler)) {
   libbpf_set_print(libbpf_log);
@@ -209,8 +208,7 @@ Sensor::Sensor(const SensorOptions& options, RecordHandler handler) : handler_(s
   using ms = std::chrono::milliseconds;
   spdlog::debug("BPF programs loaded and verified in {} ms, attached in {} ms",
                 std::chrono::duration_cast<ms>(t1 - t0).count(), std::chrono::duration_cast<ms>(t2 - t1).count());
-  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Sensor::on_record, this, nullptr));
-  if (!ring_) throw StartupError("cannot open the ring buffer: " + errno_text(errno));
+  ring_.emplace(bpf_map__fd(skel_->maps.events));
 }
 
 Sensor::~Sensor() {
@@ -232,14 +230,9 @@ Sensor::~Sensor() {
                 std::chrono::duration_cast<ms>(t2 - t1).count());
 }
 
-int Sensor::on_record(void* ctx, void* data, size_t size) {
-  static_cast<Sensor*>(ctx)->handler_(data, size);
-  return 0;
-}
+int Sensor::ring_buffer_fd() const { return ring_->epoll_fd(); }
 
-int Sensor::ring_buffer_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
-
-int Sensor::consume() { return ring_buffer__consume(ring_.get()); }
+size_t Sensor::consume() { return ring_->consume(handler_); }
 
 std::optional<uint64_t> Sensor::read_stat(uint32_t idx) const {
   const int ncpu = libbpf_num_possible_cpus();

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "loader/cgroup_root.h"
+#include "loader/ring_reader.h"
 #include "tls/go_tls.h"
 
 struct bpf_link;
-struct ring_buffer;
 struct spanwire_bpf;
 
 namespace spanwire {
@@ -38,7 +38,7 @@ class Sensor {
   using Link = std::unique_ptr<bpf_link, LinkDeleter>;
 
   // Receives every ring-buffer record (the bytes are valid during the call only).
-  using RecordHandler = std::function<void(const void* data, size_t size)>;
+  using RecordHandler = RingRecordHandler;
 
   // Loads and attaches; throws StartupError with a one-line explanation.
   Sensor(const SensorOptions& options, RecordHandler handler);
@@ -49,7 +49,7 @@ class Sensor {
   Sensor& operator=(const Sensor&) = delete;
 
   int ring_buffer_fd() const;       // an epoll fd that is readable when records wait
-  int consume();                    // handles every waiting record; returns the count
+  size_t consume();                 // handles every committed record; returns the count
   const std::vector<std::string>& attached_hooks() const { return attached_; }
   // Whether the TCP option is stamped and read (the sock_ops program is attached).
   bool propagating() const { return propagating_; }
@@ -90,15 +90,13 @@ class Sensor {
  private:
   std::optional<uint64_t> read_stat(uint32_t idx) const;  // one counter of `stats`, summed over CPUs
   struct SkeletonDeleter { void operator()(spanwire_bpf* s) const; };
-  struct RingBufferDeleter { void operator()(ring_buffer* rb) const; };
-  static int on_record(void* ctx, void* data, size_t size);
 
   RecordHandler handler_;
   std::unique_ptr<spanwire_bpf, SkeletonDeleter> skel_;
   std::vector<Link> links_;
   std::optional<CgroupRoot> cgroup_;  // where the sock_ops program is attached
   bool propagating_ = false;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
+  std::optional<RingReader> ring_;
   std::vector<std::string> attached_;
   uint64_t next_go_cookie_ = 1;
 };

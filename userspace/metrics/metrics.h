@@ -89,7 +89,6 @@ namespace spanwire {
   X(kernel_body_cut_short, "calls that began an HTTP/1 message where announced body was expected (copied)") \
   X(kernel_stats_unreadable, "reads of the kernel's counters that failed (the last values were kept)") \
   X(kernel_sweep_errors, "sweeps of exited processes' kernel state that failed (retried next second)") \
-  X(ringbuf_consume_errors, "ring-buffer reads that failed (retried on the next wakeup)") \
   X(stats_file_errors, "writes of the --stats-file that failed")                 \
   X(tls_files_hooked, "TLS library files (or executables) with uprobes attached") \
   X(tls_attach_failures, "TLS library files whose uprobes could not be attached") \

@@ -1,0 +1,70 @@
+// Reads the kernel's event ring (BPF_MAP_TYPE_RINGBUF) in place, and tells
+// the kernel how far it has read once per batch of records, not per record.
+//
+// Why not libbpf's ring_buffer__consume (1.1 in Debian 12): it stores the
+// consumer position after every record. Every BPF program that reserves a
+// record or asks how much waits (the wakeup rule, the shedding thresholds)
+// reads that position from another CPU, so each store moves its cache line
+// between the reader and the producers, once per record on both sides.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "util/unique_fd.h"
+
+namespace spanwire {
+
+// Receives one record (the bytes are valid during the call only).
+using RingRecordHandler = std::function<void(const void* data, size_t size)>;
+
+// One ring's memory as the kernel maps it: the consumer position (ours to
+// write), the producer position, and the data area, mapped twice back to
+// back so that a record that wraps reads as contiguous bytes.
+struct RingView {
+  uint64_t* consumer_pos = nullptr;
+  const uint64_t* producer_pos = nullptr;
+  const uint8_t* data = nullptr;
+  uint64_t mask = 0;  // data size - 1 (a power of two)
+};
+
+// Hands every committed record after the consumer position to `on_record`,
+// in order, and returns how many. Stops at the first record still being
+// written. Discarded records are passed over. The consumer position is
+// published after each `publish_every` bytes of records and when the walk
+// ends, with release order: a record's memory goes back to the kernel only
+// after it was handled.
+size_t consume_ring(const RingView& ring, const RingRecordHandler& on_record, uint64_t publish_every);
+
+class RingReader {
+ public:
+  // Maps the ring of `map_fd` (a BPF_MAP_TYPE_RINGBUF); throws StartupError
+  // with one line saying what failed.
+  explicit RingReader(int map_fd);
+  ~RingReader();
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+
+  // An epoll fd that is readable when the kernel signalled records.
+  int epoll_fd() const { return epoll_.get(); }
+  // Handles every committed record; returns how many.
+  size_t consume(const RingRecordHandler& on_record) { return consume_ring(view_, on_record, kPublishBytes); }
+
+  // Far below the ring's own size and its wakeup and shedding thresholds
+  // (a quarter of the ring and more), so they see the reader's progress
+  // within this many bytes.
+  static constexpr uint64_t kPublishBytes = 64 * 1024;
+
+ private:
+  UniqueFd epoll_;
+  void* consumer_page_ = nullptr;
+  size_t consumer_len_ = 0;
+  void* producer_area_ = nullptr;
+  size_t producer_len_ = 0;
+  RingView view_;
+};
+
+}  // namespace spanwire
