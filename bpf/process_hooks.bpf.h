@@ -47,7 +47,7 @@ SEC("tracepoint/sched/sched_process_exit")
 int tp_sched_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	/* (active_io and active_tls are the thread's own storage: freed with it) */
+	/* (the thread's slot, active_io, is its own storage: freed with it) */
 	bpf_map_delete_elem(&serving, &id);
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;

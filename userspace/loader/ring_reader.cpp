@@ -27,76 +27,107 @@ std::string failed(const char* what) {
   return std::string("cannot read the kernel's event ring (") + what + "): " + std::strerror(errno);
 }
 
+// One pass over the ring: records are handed over in order and the consumer
+// position is published per `publish_every` bytes and at the end.
+class Walk {
+ public:
+  Walk(const RingView& ring, const RingRecordHandler& on_record, uint64_t publish_every)
+      : ring_(ring), on_record_(on_record), publish_every_(publish_every),
+        consumer_(__atomic_load_n(ring.consumer_pos, __ATOMIC_ACQUIRE)), published_(consumer_) {}
+
+  // The records before `producer`; false when there were none, or at a
+  // record still being written (reserved, not committed): the next pass
+  // resumes there.
+  bool until(uint64_t producer) {
+    if (consumer_ >= producer) return false;
+    while (consumer_ < producer) {
+      const uint8_t* header = ring_.data + (consumer_ & ring_.mask);
+      const uint32_t len = __atomic_load_n(reinterpret_cast<const uint32_t*>(header), __ATOMIC_ACQUIRE);
+      if (len & BPF_RINGBUF_BUSY_BIT) return false;
+      if ((len & BPF_RINGBUF_DISCARD_BIT) == 0) {
+        on_record_(header + BPF_RINGBUF_HDR_SZ, len);
+        ++handled_;
+      }
+      consumer_ += record_span(len);
+      if (consumer_ - published_ >= publish_every_) publish();
+    }
+    return true;
+  }
+
+  size_t finish() {
+    if (consumer_ != published_) publish();
+    return handled_;
+  }
+
+ private:
+  void publish() {
+    __atomic_store_n(ring_.consumer_pos, consumer_, __ATOMIC_RELEASE);
+    published_ = consumer_;
+  }
+
+  const RingView& ring_;
+  const RingRecordHandler& on_record_;
+  const uint64_t publish_every_;
+  uint64_t consumer_, published_;
+  size_t handled_ = 0;
+};
+
 }  // namespace
 
 size_t consume_ring(const RingView& ring, const RingRecordHandler& on_record, uint64_t publish_every) {
-  uint64_t consumer = __atomic_load_n(ring.consumer_pos, __ATOMIC_ACQUIRE);
-  uint64_t published = consumer;
-  size_t handled = 0;
-  // Until the producer position stops moving, or a record is still being
-  // written (reserved, not committed): the next pass resumes there.
-  for (uint64_t producer; consumer < (producer = __atomic_load_n(ring.producer_pos, __ATOMIC_ACQUIRE));) {
-    const uint8_t* header = ring.data + (consumer & ring.mask);
-    const uint32_t len = __atomic_load_n(reinterpret_cast<const uint32_t*>(header), __ATOMIC_ACQUIRE);
-    if (len & BPF_RINGBUF_BUSY_BIT) break;
-    if ((len & BPF_RINGBUF_DISCARD_BIT) == 0) {
-      on_record(header + BPF_RINGBUF_HDR_SZ, len);
-      ++handled;
-    }
-    consumer += record_span(len);
-    if (consumer - published >= publish_every) {
-      __atomic_store_n(ring.consumer_pos, consumer, __ATOMIC_RELEASE);
-      published = consumer;
-    }
+  Walk walk(ring, on_record, publish_every);
+  // The producer position is read once per run of records, not per record:
+  // producers write its cache line at every reservation.
+  while (walk.until(__atomic_load_n(ring.producer_pos, __ATOMIC_ACQUIRE))) {
   }
-  if (consumer != published) __atomic_store_n(ring.consumer_pos, consumer, __ATOMIC_RELEASE);
-  return handled;
+  return walk.finish();
 }
 
-RingReader::RingReader(int map_fd) {
+Mapping::Mapping(int fd, size_t len, int prot, off_t offset)
+    : addr_(mmap(nullptr, len, prot, MAP_SHARED, fd, offset)), len_(len) {
+  if (addr_ == MAP_FAILED) throw StartupError(failed("mmap"));
+}
+
+Mapping::~Mapping() {
+  // munmap fails only for a range that is not mapped: nothing to do then.
+  munmap(addr_, len_);
+}
+
+namespace {
+
+// The ring's data size, checked: a power of two, as the kernel requires.
+uint32_t ring_data_bytes(int map_fd) {
   bpf_map_info info{};
   uint32_t info_len = sizeof(info);
   if (bpf_obj_get_info_by_fd(map_fd, &info, &info_len) != 0) throw StartupError(failed("bpf_obj_get_info_by_fd"));
   if (info.type != BPF_MAP_TYPE_RINGBUF || info.max_entries == 0 || (info.max_entries & (info.max_entries - 1)) != 0)
     throw StartupError("cannot read the kernel's event ring: the map is not a ring buffer of a power-of-two size");
-  const long page = sysconf(_SC_PAGESIZE);
-  if (page <= 0) throw StartupError(failed("sysconf(_SC_PAGESIZE)"));
-  // The layout the kernel maps (kernel/bpf/ringbuf.c): the consumer page,
-  // writable; then, read-only, the producer page and the data area twice.
-  consumer_len_ = static_cast<size_t>(page);
-  consumer_page_ = mmap(nullptr, consumer_len_, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
-  if (consumer_page_ == MAP_FAILED) {
-    consumer_page_ = nullptr;
-    throw StartupError(failed("mmap of the consumer page"));
-  }
-  producer_len_ = static_cast<size_t>(page) + 2 * static_cast<size_t>(info.max_entries);
-  producer_area_ = mmap(nullptr, producer_len_, PROT_READ, MAP_SHARED, map_fd, page);
-  if (producer_area_ == MAP_FAILED) {
-    producer_area_ = nullptr;
-    const std::string error = failed("mmap of the data area");
-    munmap(consumer_page_, consumer_len_);
-    throw StartupError(error);
-  }
-  view_.consumer_pos = static_cast<uint64_t*>(consumer_page_);
-  view_.producer_pos = static_cast<const uint64_t*>(producer_area_);
-  view_.data = static_cast<const uint8_t*>(producer_area_) + page;
-  view_.mask = info.max_entries - 1;
-
-  epoll_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  if (!epoll_ || epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, map_fd, &ev) != 0) {
-    const std::string error = failed("epoll on the ring");
-    munmap(producer_area_, producer_len_);
-    munmap(consumer_page_, consumer_len_);
-    throw StartupError(error);
-  }
+  return info.max_entries;
 }
 
-RingReader::~RingReader() {
-  // munmap fails only for a range that is not mapped: nothing to do then.
-  munmap(producer_area_, producer_len_);
-  munmap(consumer_page_, consumer_len_);
+size_t page_size() {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) throw StartupError(failed("sysconf(_SC_PAGESIZE)"));
+  return static_cast<size_t>(page);
+}
+
+}  // namespace
+
+RingReader::RingReader(int map_fd) : RingReader(map_fd, ring_data_bytes(map_fd), page_size()) {}
+
+// The layout the kernel maps (kernel/bpf/ringbuf.c): the consumer page,
+// writable; then, read-only, the producer page and the data area twice.
+RingReader::RingReader(int map_fd, uint32_t data_bytes, size_t page)
+    : consumer_page_(map_fd, page, PROT_READ | PROT_WRITE, 0),
+      producer_area_(map_fd, page + 2 * size_t{data_bytes}, PROT_READ, static_cast<off_t>(page)),
+      view_{reinterpret_cast<uint64_t*>(consumer_page_.data()),
+            reinterpret_cast<const uint64_t*>(producer_area_.data()), producer_area_.data() + page,
+            uint64_t{data_bytes} - 1},
+      publish_every_(std::min<uint64_t>(kPublishBytes, data_bytes / 64)),
+      epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (!epoll_ || epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, map_fd, &ev) != 0) throw StartupError(failed("epoll"));
 }
 
 }  // namespace spanwire

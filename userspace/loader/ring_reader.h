@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -39,32 +40,48 @@ struct RingView {
 // after it was handled.
 size_t consume_ring(const RingView& ring, const RingRecordHandler& on_record, uint64_t publish_every);
 
+// A shared mapping of a file descriptor, unmapped with the object.
+class Mapping {
+ public:
+  Mapping(int fd, size_t len, int prot, off_t offset);  // throws StartupError
+  ~Mapping();
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  uint8_t* data() const { return static_cast<uint8_t*>(addr_); }
+
+ private:
+  void* addr_;
+  size_t len_;
+};
+
 class RingReader {
  public:
   // Maps the ring of `map_fd` (a BPF_MAP_TYPE_RINGBUF); throws StartupError
   // with one line saying what failed.
   explicit RingReader(int map_fd);
-  ~RingReader();
+  ~RingReader() = default;
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
 
   // An epoll fd that is readable when the kernel signalled records.
   int epoll_fd() const { return epoll_.get(); }
   // Handles every committed record; returns how many.
-  size_t consume(const RingRecordHandler& on_record) { return consume_ring(view_, on_record, kPublishBytes); }
+  size_t consume(const RingRecordHandler& on_record) { return consume_ring(view_, on_record, publish_every_); }
 
-  // Far below the ring's own size and its wakeup and shedding thresholds
-  // (a quarter of the ring and more), so they see the reader's progress
-  // within this many bytes.
+  // The consumer position is published per 64 KiB, or per 1/64 of a smaller
+  // ring: far below the wakeup step (1/16 of the ring) and the shedding
+  // thresholds (1/4 and more), so the kernel sees the reader's progress in
+  // time for both.
   static constexpr uint64_t kPublishBytes = 64 * 1024;
 
  private:
-  UniqueFd epoll_;
-  void* consumer_page_ = nullptr;
-  size_t consumer_len_ = 0;
-  void* producer_area_ = nullptr;
-  size_t producer_len_ = 0;
+  RingReader(int map_fd, uint32_t data_bytes, size_t page);
+
+  Mapping consumer_page_;  // the consumer position: ours to write
+  Mapping producer_area_;  // the producer position, then the data area twice
   RingView view_;
+  uint64_t publish_every_;
+  UniqueFd epoll_;
 };
 
 }  // namespace spanwire
