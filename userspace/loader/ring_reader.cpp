@@ -2,10 +2,10 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -123,11 +123,6 @@ RingReader::RingReader(int map_fd, uint32_t data_bytes, size_t page)
       view_{reinterpret_cast<uint64_t*>(consumer_page_.data()),
             reinterpret_cast<const uint64_t*>(producer_area_.data()), producer_area_.data() + page,
             uint64_t{data_bytes} - 1},
-      publish_every_(std::min<uint64_t>(kPublishBytes, data_bytes / 64)),
-      epoll_(epoll_create1(EPOLL_CLOEXEC)) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  if (!epoll_ || epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, map_fd, &ev) != 0) throw StartupError(failed("epoll"));
-}
+      publish_every_(std::min<uint64_t>(kPublishBytes, data_bytes / 64)) {}
 
 }  // namespace spanwire

@@ -11,11 +11,8 @@
 #include <sys/types.h>
 
 #include <cstddef>
-#include <algorithm>
 #include <cstdint>
 #include <functional>
-
-#include "util/unique_fd.h"
 
 namespace spanwire {
 
@@ -57,14 +54,13 @@ class Mapping {
 class RingReader {
  public:
   // Maps the ring of `map_fd` (a BPF_MAP_TYPE_RINGBUF); throws StartupError
-  // with one line saying what failed.
+  // with one line saying what failed. The map fd itself is what to poll:
+  // it is readable when the kernel signalled records.
   explicit RingReader(int map_fd);
   ~RingReader() = default;
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
 
-  // An epoll fd that is readable when the kernel signalled records.
-  int epoll_fd() const { return epoll_.get(); }
   // Handles every committed record; returns how many.
   size_t consume(const RingRecordHandler& on_record) { return consume_ring(view_, on_record, publish_every_); }
 
@@ -81,7 +77,6 @@ class RingReader {
   Mapping producer_area_;  // the producer position, then the data area twice
   RingView view_;
   uint64_t publish_every_;
-  UniqueFd epoll_;
 };
 
 }  // namespace spanwire

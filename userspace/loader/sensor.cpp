@@ -230,7 +230,7 @@ Sensor::~Sensor() {
                 std::chrono::duration_cast<ms>(t2 - t1).count());
 }
 
-int Sensor::ring_buffer_fd() const { return ring_->epoll_fd(); }
+int Sensor::ring_buffer_fd() const { return bpf_map__fd(skel_->maps.events); }
 
 size_t Sensor::consume() { return ring_->consume(handler_); }
 

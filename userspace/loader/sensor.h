@@ -48,7 +48,7 @@ class Sensor {
   Sensor(const Sensor&) = delete;
   Sensor& operator=(const Sensor&) = delete;
 
-  int ring_buffer_fd() const;       // an epoll fd that is readable when records wait
+  int ring_buffer_fd() const;       // the ring's map fd: readable (EPOLLIN) when the kernel signalled records
   size_t consume();                 // handles every committed record; returns the count
   const std::vector<std::string>& attached_hooks() const { return attached_; }
   // Whether the TCP option is stamped and read (the sock_ops program is attached).
