@@ -303,9 +303,47 @@ TEST_F(OtlpSpanExporterTest, SendsAPartialBatchWhenTheBatchTimeoutPasses) {
     auto& exporter = *exporter_ptr;
   const auto resources = make_resources(1);
   for (size_t i = 0; i < 3; ++i) exporter.consume(make_span(i, resources[0]));
+  exporter.end_of_pass();
   // No flush: only the timer can send these.
   ASSERT_TRUE(collector.service().wait_for_calls(1));
   EXPECT_EQ(span_count(collector.service().requests()[0]), 3u);
+}
+
+// The spans of a pass wait for its end (or a batch's worth) to enter the
+// queue together: the queue's lock is taken once per pass, not per span.
+TEST_F(OtlpSpanExporterTest, SpansOfAPassEnterTheQueueAtItsEnd) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto options = options_for(collector.endpoint());
+  options.exporter.batch_timeout = 1ms;
+  options.exporter.max_batch_size = 10;
+  auto exporter = make_exporter(options, metrics);
+  const auto resources = make_resources(1);
+  for (size_t i = 0; i < 4; ++i) exporter->consume(make_span(i, resources[0]));
+  std::this_thread::sleep_for(100ms);  // a hundred batch timeouts
+  EXPECT_TRUE(collector.service().requests().empty()) << "staged spans are not queued before the pass ends";
+  EXPECT_EQ(metrics.export_queue_spans.load(), 0u);
+  exporter->end_of_pass();
+  ASSERT_TRUE(collector.service().wait_for_calls(1));
+  EXPECT_EQ(span_names(collector.service().requests()[0]),
+            (std::vector<std::string>{"span-0", "span-1", "span-2", "span-3"}));
+  // A batch's worth goes at once, without waiting for the pass to end.
+  for (size_t i = 4; i < 14; ++i) exporter->consume(make_span(i, resources[0]));
+  ASSERT_TRUE(collector.service().wait_for_calls(2));
+  EXPECT_EQ(span_count(collector.service().requests()[1]), 10u);
+}
+
+// Spans still staged when the exporter is destroyed are counted as dropped.
+TEST_F(OtlpSpanExporterTest, DestructorCountsStagedSpans) {
+  TestCollector collector;
+  ASSERT_TRUE(collector.running());
+  {
+    auto exporter = make_exporter(options_for(collector.endpoint()), metrics);
+    const auto resources = make_resources(1);
+    for (size_t i = 0; i < 3; ++i) exporter->consume(make_span(i, resources[0]));
+  }
+  EXPECT_EQ(metrics.spans_dropped_export_failed.load(), 3u);
+  EXPECT_TRUE(collector.service().requests().empty());
 }
 
 TEST_F(OtlpSpanExporterTest, FullQueueDropsTheOldestSpans) {
@@ -369,6 +407,7 @@ TEST_F(OtlpSpanExporterTest, RetriesUntilTheCollectorComesUpAndDeliversOnce) {
   options.exporter.retry.max_elapsed = kPatience;
   auto exporter = make_exporter(options, metrics);
   exporter->consume(make_span(0, make_resources(1)[0]));
+  exporter->end_of_pass();
   // Let a few attempts fail, then start the collector on that port.
   const auto give_up = std::chrono::steady_clock::now() + kPatience;
   while (metrics.export_retries < 2 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
@@ -395,6 +434,7 @@ TEST_F(OtlpSpanExporterTest, RetriesUnavailableButNotAPermanentError) {
 
   collector.service().fail_next(2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
   exporter->consume(make_span(0, resources[0]));
+  exporter->end_of_pass();
   ASSERT_TRUE(wait_until([&] { return metrics.spans_exported + metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);  // two failures, then delivered
   EXPECT_EQ(metrics.spans_exported, 1u);
@@ -402,6 +442,7 @@ TEST_F(OtlpSpanExporterTest, RetriesUnavailableButNotAPermanentError) {
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
   exporter->consume(make_span(1, resources[0]));
+  exporter->end_of_pass();
   ASSERT_TRUE(wait_until([&] { return metrics.export_batches_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 4u);  // not retried
   EXPECT_EQ(metrics.export_batches_failed, 1u);
@@ -420,6 +461,7 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
 
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too big"));
   exporter->consume(make_span(0, resources[0]));
+  exporter->end_of_pass();
   ASSERT_TRUE(wait_until([&] { return metrics.spans_dropped_export_failed > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 1u);
   EXPECT_EQ(metrics.spans_dropped_export_failed, 1u);
@@ -433,6 +475,7 @@ TEST_F(OtlpSpanExporterTest, ResourceExhaustedIsRetriedOnlyWithRetryInfo) {
       1, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down", details.SerializeAsString()));
   const auto before = std::chrono::steady_clock::now();
   exporter->consume(make_span(1, resources[0]));
+  exporter->end_of_pass();
   ASSERT_TRUE(wait_until([&] { return metrics.spans_exported > 0; }));
   EXPECT_EQ(collector.service().requests().size(), 3u);
   EXPECT_EQ(metrics.spans_exported, 1u);
@@ -522,6 +565,7 @@ TEST_F(OtlpSpanExporterTest, DestructorInterruptsARetryWait) {
   {
     auto exporter = make_exporter(options, metrics);
     exporter->consume(make_span(0, make_resources(1)[0]));
+    exporter->end_of_pass();
     const auto give_up = before + kPatience;
     while (metrics.export_retries == 0 && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(10ms);
@@ -545,6 +589,7 @@ TEST_F(OtlpSpanExporterTest, FlushEndsARetryWaitWithOneLastAttempt) {
   auto exporter = make_exporter(options, metrics);
   collector.service().fail_next(1, grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"));
   exporter->consume(make_span(0, make_resources(1)[0]));
+  exporter->end_of_pass();
   ASSERT_TRUE(wait_until([&] { return metrics.export_retries == 1; }));
   const auto before = std::chrono::steady_clock::now();
   exporter->flush(kPatience);
@@ -648,6 +693,44 @@ Span named_span(int i) {
 
 // With several consumers batches finish in any order: a flush is done only
 // when every batch taken before it is.
+// push_all: in order, the oldest dropped to make room, the batch whole.
+TEST(SpanBatchQueue, PushAllKeepsOrderAndDropsTheOldestToFit) {
+  SpanBatchQueue q(5, 1u << 20, 3, std::chrono::hours(1));
+  std::vector<Span> spans;
+  for (int i = 0; i < 7; ++i) spans.push_back(named_span(i));
+  const auto pushed = q.push_all(spans);
+  EXPECT_TRUE(spans.empty());
+  EXPECT_EQ(pushed.dropped, 2u);
+  EXPECT_EQ(pushed.size, 5u);
+  EXPECT_EQ(q.size(), 5u);
+  auto batch = q.next_batch();  // due at once: a batch's worth is queued
+  ASSERT_TRUE(batch);
+  std::vector<std::string> names;
+  for (const Span& s : batch->spans) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"span 2", "span 3", "span 4"}));
+}
+
+// A consumer waiting on an empty queue wakes for a push_all that fills a batch.
+TEST(SpanBatchQueue, PushAllWakesAWaitingConsumer) {
+  SpanBatchQueue q(100, 1u << 20, 4, std::chrono::hours(1));
+  std::optional<SpanBatchQueue::Batch> batch;
+  std::atomic<bool> returned{false};
+  std::thread consumer([&] {
+    batch = q.next_batch();
+    returned = true;
+  });
+  std::this_thread::sleep_for(20ms);  // most likely waiting by now; correct either way
+  std::vector<Span> spans;
+  for (int i = 0; i < 4; ++i) spans.push_back(named_span(i));
+  q.push_all(spans);
+  const bool woke = wait_until([&] { return returned.load(); });
+  if (!woke) q.close();  // ends the wait, so the test fails rather than hangs
+  consumer.join();
+  ASSERT_TRUE(woke) << "the consumer was not woken";
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->spans.size(), 4u);
+}
+
 TEST(SpanBatchQueue, FlushWaitsForEveryBatchInFlightWhateverOrderTheyFinish) {
   SpanBatchQueue q(100, 1u << 20, 2, std::chrono::hours(1));
   for (int i = 0; i < 4; ++i) q.push(named_span(i));

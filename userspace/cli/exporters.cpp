@@ -22,6 +22,10 @@ void FanOutExporter::flush(std::chrono::milliseconds timeout) {
   for (auto& e : exporters_) e->flush(timeout);
 }
 
+void FanOutExporter::end_of_pass() {
+  for (auto& e : exporters_) e->end_of_pass();
+}
+
 std::unique_ptr<ExportChain> build_export_chain(const Config& config, OutputMode mode, Metrics& metrics) {
   auto chain = std::make_unique<ExportChain>();
   if (mode != OutputMode::kRun) {

@@ -19,6 +19,7 @@ class FanOutExporter final : public SpanExporter {
   void add(std::unique_ptr<SpanExporter> e) { exporters_.push_back(std::move(e)); }
   void consume(Span span) override;
   void flush(std::chrono::milliseconds timeout) override;
+  void end_of_pass() override;
   bool empty() const { return exporters_.empty(); }
 
  private:

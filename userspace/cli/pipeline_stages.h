@@ -32,6 +32,9 @@ struct PipelineStages {
 
   // The periodic work of the stages that hold state in time, and their gauges.
   void tick(uint64_t now);
+  // One pass over the kernel's events is done: stages that gather a pass's
+  // spans hand them on (span_consumer.h).
+  void end_of_pass() { peer_namer.end_of_pass(); }
 
   // Declared (so built) from the end of the chain back to its start: each
   // stage holds a reference to the next one.

@@ -336,6 +336,7 @@ int run_pipeline(const Config& config, SpanExporter& exporter, Metrics& metrics)
       stages.clock.recalibrate();
       last_calibration = now;
     }
+    stages.end_of_pass();  // after the tick too: spans the linker released in it go now
   }
 
   // Output first, then detach: detaching waits for an RCU grace period per

@@ -1,6 +1,7 @@
 #include "export/otlp_span_exporter.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -31,7 +32,7 @@ OtlpSpanExporter::~OtlpSpanExporter() {
   queue_.close();
   for (auto& c : consumers_) c->sender.stop();
   for (auto& c : consumers_) c->thread.join();
-  if (const size_t left = queue_.discard_all(); left > 0) {
+  if (const size_t left = queue_.discard_all() + std::exchange(staged_, {}).size(); left > 0) {
     metrics_.spans_dropped_export_failed.fetch_add(left, std::memory_order_relaxed);
     spdlog::warn("{}: stopped with {} spans not sent; they are counted in spans_dropped_export_failed", describe(),
                  left);
@@ -45,7 +46,15 @@ void OtlpSpanExporter::publish_queue_gauges() {
 }
 
 void OtlpSpanExporter::consume(Span span) {
-  const auto pushed = queue_.push(std::move(span));
+  staged_.push_back(std::move(span));
+  if (staged_.size() >= options_.max_batch_size) hand_over_staged();
+}
+
+void OtlpSpanExporter::end_of_pass() { hand_over_staged(); }
+
+void OtlpSpanExporter::hand_over_staged() {
+  if (staged_.empty()) return;
+  const auto pushed = queue_.push_all(staged_);
   metrics_.export_queue_spans.store(pushed.size, std::memory_order_relaxed);
   metrics_.export_queue_bytes.store(pushed.bytes, std::memory_order_relaxed);
   if (pushed.dropped == 0) return;
@@ -60,6 +69,7 @@ void OtlpSpanExporter::flush(std::chrono::milliseconds timeout) {
   // A batch waiting out a backoff would hold the flush for the whole timeout:
   // every batch gets one more attempt now, and a failure drops it (counted).
   for (auto& c : consumers_) c->sender.stop_retrying();
+  hand_over_staged();
   if (!queue_.wait_flushed(timeout))
     spdlog::warn("{}: flush did not finish within {} ms; {} spans still queued", describe(), timeout.count(),
                  queue_.size());

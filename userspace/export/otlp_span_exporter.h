@@ -6,7 +6,9 @@
 // Each consumer has its own transport, encoder and retries, so a batch in
 // backoff never holds up the others. Retryable failures are retried while new
 // spans keep queueing; the queue is bounded in count and bytes and drops its
-// oldest spans (counted) when the collector is away for long.
+// oldest spans (counted) when the collector is away for long. The spans of
+// one pass of the pipeline enter the queue together, at end_of_pass(): one
+// lock and one wakeup decision per pass, not per span.
 #pragma once
 
 #include <chrono>
@@ -46,8 +48,11 @@ class OtlpSpanExporter final : public SpanExporter {
   OtlpSpanExporter(const OtlpSpanExporter&) = delete;
   OtlpSpanExporter& operator=(const OtlpSpanExporter&) = delete;
 
+  // Stages the span; it enters the queue at end_of_pass(), flush(), or once
+  // a batch's worth is staged.
   void consume(Span span) override;
   void flush(std::chrono::milliseconds timeout) override;
+  void end_of_pass() override;
 
  private:
   // One sender thread and what only it uses.
@@ -62,11 +67,13 @@ class OtlpSpanExporter final : public SpanExporter {
   void run_sender(Consumer& consumer);
   void send(Consumer& consumer, std::vector<Span> batch);
   void publish_queue_gauges();
+  void hand_over_staged();
   std::string describe() const { return consumers_.front()->transport->describe(); }
 
   const Options options_;
   Metrics& metrics_;
   SpanBatchQueue queue_;
+  std::vector<Span> staged_;  // consumed in this pass, not yet queued (pipeline thread only)
   LogThrottle queue_full_log_{std::chrono::seconds(30)};
   LogThrottle partial_log_{std::chrono::seconds(30)};  // shared by the consumers: its own lock
   std::mutex partial_log_mutex_;

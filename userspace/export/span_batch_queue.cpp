@@ -28,24 +28,36 @@ void SpanBatchQueue::pop_front_locked() {
 }
 
 SpanBatchQueue::PushResult SpanBatchQueue::push(Span span) {
+  std::vector<Span> one;
+  one.push_back(std::move(span));
+  return push_all(one);
+}
+
+SpanBatchQueue::PushResult SpanBatchQueue::push_all(std::vector<Span>& spans) {
   const auto now = Clock::now();
-  const size_t size = approx_span_bytes(span);
+  std::vector<size_t> sizes;
+  sizes.reserve(spans.size());
+  for (const Span& span : spans) sizes.push_back(approx_span_bytes(span));
   PushResult result{};
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    while (!entries_.empty() && (entries_.size() >= capacity_ || bytes_ + size > max_bytes_)) {
-      pop_front_locked();
-      ++result.dropped;
+    const size_t before = entries_.size();
+    for (size_t i = 0; i < spans.size(); ++i) {
+      while (!entries_.empty() && (entries_.size() >= capacity_ || bytes_ + sizes[i] > max_bytes_)) {
+        pop_front_locked();
+        ++result.dropped;
+      }
+      entries_.push_back(Entry{now, ++last_pushed_, sizes[i], std::move(spans[i])});
+      bytes_ += sizes[i];
     }
-    entries_.push_back(Entry{now, ++last_pushed_, size, std::move(span)});
-    bytes_ += size;
-    // The consumer's wait changes only when its batch timer starts (first
-    // span) or a full batch is ready; other pushes need not wake it.
-    wake = entries_.size() == 1 || entries_.size() == batch_size_;
+    // The consumer's wait changes only when its batch timer starts (the queue
+    // was empty) or a full batch is ready; other pushes need not wake it.
+    wake = before == 0 || (before < batch_size_ && entries_.size() >= batch_size_);
     result.size = entries_.size();
     result.bytes = bytes_;
   }
+  spans.clear();
   if (wake) consumer_cv_.notify_one();
   return result;
 }

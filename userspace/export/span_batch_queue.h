@@ -32,6 +32,8 @@ class SpanBatchQueue {
   };
   // Never blocks.
   PushResult push(Span span);
+  // The same for several spans, in order, under one lock; empties `spans`.
+  PushResult push_all(std::vector<Span>& spans);
   // A batch handed to a consumer: its spans and the push sequence numbers
   // they span (consecutive but for spans dropped meanwhile).
   struct Batch {

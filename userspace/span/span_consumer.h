@@ -21,6 +21,11 @@ class SpanConsumer {
   // waiting at most `timeout`. Nothing is retried after it starts: a failed
   // send is dropped and counted rather than waiting out a backoff.
   virtual void flush(std::chrono::milliseconds timeout) = 0;
+  // The pipeline finished one pass over the kernel's events. A stage that
+  // gathers the spans of a pass to hand them on together (the OTLP exporter:
+  // one lock of its queue per pass, not per span) hands them on now; a
+  // processor passes the call down the chain.
+  virtual void end_of_pass() {}
 };
 
 // A stage that passes every span it keeps on to `next`.
@@ -29,6 +34,7 @@ class SpanProcessor : public SpanConsumer {
   explicit SpanProcessor(SpanConsumer& next) : next_(next) {}
   // Processors that hold nothing flush the rest of the chain.
   void flush(std::chrono::milliseconds timeout) override { next_.flush(timeout); }
+  void end_of_pass() override { next_.end_of_pass(); }
 
  protected:
   SpanConsumer& next_;
