@@ -733,7 +733,9 @@ TEST(SpanBatchQueue, PushAllWakesAWaitingConsumer) {
 
 TEST(SpanBatchQueue, FlushWaitsForEveryBatchInFlightWhateverOrderTheyFinish) {
   SpanBatchQueue q(100, 1u << 20, 2, std::chrono::hours(1));
-  for (int i = 0; i < 4; ++i) q.push(named_span(i));
+  std::vector<Span> spans;
+  for (int i = 0; i < 4; ++i) spans.push_back(named_span(i));
+  q.push_all(spans);
   auto first = q.next_batch();
   auto second = q.next_batch();
   ASSERT_TRUE(first && second);

@@ -27,12 +27,6 @@ void SpanBatchQueue::pop_front_locked() {
   entries_.pop_front();
 }
 
-SpanBatchQueue::PushResult SpanBatchQueue::push(Span span) {
-  std::vector<Span> one;
-  one.push_back(std::move(span));
-  return push_all(one);
-}
-
 SpanBatchQueue::PushResult SpanBatchQueue::push_all(std::vector<Span>& spans) {
   const auto now = Clock::now();
   std::vector<size_t> sizes;

@@ -30,9 +30,7 @@ class SpanBatchQueue {
     size_t size;     // spans queued now
     size_t bytes;    // their estimated bytes
   };
-  // Never blocks.
-  PushResult push(Span span);
-  // The same for several spans, in order, under one lock; empties `spans`.
+  // Queues `spans` in order under one lock and empties it. Never blocks.
   PushResult push_all(std::vector<Span>& spans);
   // A batch handed to a consumer: its spans and the push sequence numbers
   // they span (consecutive but for spans dropped meanwhile).
