@@ -691,8 +691,6 @@ Span named_span(int i) {
   return s;
 }
 
-// With several consumers batches finish in any order: a flush is done only
-// when every batch taken before it is.
 // push_all: in order, the oldest dropped to make room, the batch whole.
 TEST(SpanBatchQueue, PushAllKeepsOrderAndDropsTheOldestToFit) {
   SpanBatchQueue q(5, 1u << 20, 3, std::chrono::hours(1));
@@ -731,6 +729,8 @@ TEST(SpanBatchQueue, PushAllWakesAWaitingConsumer) {
   EXPECT_EQ(batch->spans.size(), 4u);
 }
 
+// With several consumers batches finish in any order: a flush is done only
+// when every batch taken before it is.
 TEST(SpanBatchQueue, FlushWaitsForEveryBatchInFlightWhateverOrderTheyFinish) {
   SpanBatchQueue q(100, 1u << 20, 2, std::chrono::hours(1));
   std::vector<Span> spans;
