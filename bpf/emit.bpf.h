@@ -10,15 +10,70 @@ static __always_inline __u64 copy_cap(void)
 	return cap == 0 || cap > SW_MAX_PAYLOAD ? SW_MAX_PAYLOAD : cap;
 }
 
-/* Sends a filled data event whose first `copied` payload bytes are set, and
- * counts it, or its loss. */
-static __always_inline void output_data_event(struct sw_data_event *ev, __u64 copied)
+/* Decides a server's request context into slot->pending.ctx when the slot's
+ * `copied` payload bytes begin a request (propagation.bpf.h); non-zero when
+ * they do not. */
+static __noinline int decide_server_context(struct data_scratch_slot *slot, __u64 copied);
+
+/* The call's request context behind the payload of the event at the
+ * request's position (the call's own bytes: an event before them, of a
+ * body's counted bytes, does not take it). Returns the event's size.
+ * Global, so the verifier checks it once, not again at every path of the
+ * exit program that sends a data event. */
+__noinline __u64 attach_context(struct data_scratch_slot *slot, __u64 copied)
 {
-	if (bpf_ringbuf_output(&events, ev, offsetof(struct sw_data_event, data) + copied,
-			       output_flags(offsetof(struct sw_data_event, data) + copied)))
+	if (!slot || copied > SW_MAX_PAYLOAD)
+		return 0;
+	struct pending_context *p = &slot->pending;
+	__u64 size = offsetof(struct sw_data_event, data) + copied;
+	if (p->ctx.pos != slot->ev.pos)
+		return size;
+	__u8 kind = p->kind;
+	p->kind = SW_PENDING_NONE;
+	if (kind == SW_PENDING_SERVER && decide_server_context(slot, copied))
+		return size;
+	__u64 off = SW_CONTEXT_TRAILER_OFFSET(copied);
+	if (off > SW_MAX_PAYLOAD)
+		return size;
+	__builtin_memcpy(slot->ev.data + off, &p->ctx, sizeof(p->ctx));
+	slot->ev.flags |= SW_DATA_CONTEXT;
+	stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
+	return offsetof(struct sw_data_event, data) + off + sizeof(p->ctx);
+}
+
+/* Sends a filled data event of `size` bytes, and counts it, or its loss. */
+static __always_inline void output_data_record(struct sw_data_event *ev, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, ev, size, output_flags(size)))
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 	else
 		stat_add(SW_STAT_DATA_EVENTS, 1);
+}
+
+/* Sends a filled data event whose first `copied` payload bytes are set. */
+static __always_inline void output_data_event(struct sw_data_event *ev, __u64 copied)
+{
+	output_data_record(ev, offsetof(struct sw_data_event, data) + copied);
+}
+
+/* Sends the event of a call's own bytes (the first `copied` payload bytes
+ * set), with the call's request context if one waits for it. */
+static __always_inline void output_call_event(struct sw_data_event *ev, __u64 copied)
+{
+	struct data_scratch_slot *slot = slot_of(ev);
+	if (slot->pending.kind == SW_PENDING_NONE) {
+		output_data_event(ev, copied);
+		return;
+	}
+	__u64 size = attach_context(slot, copied);
+	/* A bound the verifier can see: a global function's result is unknown to it. */
+	asm volatile("" : "+r"(size));
+	if (size < offsetof(struct sw_data_event, data) ||
+	    size > sizeof(struct sw_data_event) + sizeof(struct sw_request_context)) {
+		stat_add(SW_STAT_RINGBUF_DROPS, 1);
+		return;
+	}
+	output_data_record(ev, size);
 }
 
 /* Sends a data event whose first `copied` payload bytes are in ev->data:
@@ -41,7 +96,7 @@ static __always_inline int submit_data(struct conn_state *c, struct sw_data_even
 	if (copied > SW_MAX_PAYLOAD)
 		copied = SW_MAX_PAYLOAD;
 	ev->copied = copied;
-	output_data_event(ev, copied);
+	output_call_event(ev, copied);
 	return 0;
 }
 

@@ -306,9 +306,28 @@ struct framing_scan {
 	__u32 pad;
 };
 
+/* What a data call's first event carries behind its payload (emit.bpf.h):
+ * a client's context decided at the call's entry, or, for a server's read,
+ * the facts to decide one once the bytes are in the slot. */
+enum pending_kind {
+	SW_PENDING_NONE = 0,
+	SW_PENDING_DECIDED = 1, /* ctx is set: attach it */
+	SW_PENDING_SERVER = 2,  /* decide a server's context if the bytes begin a request */
+};
+
+struct pending_context {
+	__u8 kind;   /* enum pending_kind */
+	__u8 pad[3];
+	__u32 seq;   /* server: TCP sequence number of the call's first byte */
+	__u64 id;    /* server: the thread (or goroutine) that reads the request */
+	__u64 sk;    /* server: the socket */
+	struct sw_request_context ctx; /* ctx.pos: the call's first byte; only an event there carries it */
+};
+
 struct data_scratch_slot {
 	struct sw_data_event ev;
 	__u8 slack[SW_MAX_PAYLOAD];
+	struct pending_context pending;
 	struct iov_gather gather;
 	struct head_scan scan;
 	struct framing_scan framing;
@@ -338,6 +357,12 @@ static __always_inline struct data_scratch_slot *scratch_slot(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	return bpf_map_lookup_elem(&data_scratch, &cpu);
+}
+
+/* The slot a data event is built in: every one starts this CPU's slot. */
+static __always_inline struct data_scratch_slot *slot_of(struct sw_data_event *ev)
+{
+	return (struct data_scratch_slot *)ev;
 }
 
 static __always_inline struct sw_data_event *scratch_event(void)

@@ -1,8 +1,10 @@
 /* Trace context decided in the kernel. A client request gets its trace id
  * and span id before its first byte leaves (sys_enter of the write), so the
  * sock_ops program (sock_ops.bpf.h) can stamp them on its segments, and a
- * server request gets its ids when it is read. Userspace exports exactly
- * these ids (SW_EV_CONTEXT). Where they come from, most specific first:
+ * server request gets its ids when it is read, before its data event goes
+ * out. Userspace exports exactly these ids, which ride behind the payload of
+ * the request's first data event (SW_DATA_CONTEXT). Where they come from,
+ * most specific first:
  *   server: the TCP option on the request's segments; a client on this host
  *           that sent it (tuple + sequence number); the request's
  *           traceparent; fresh.
@@ -98,26 +100,20 @@ static __always_inline void exchange_of(__u64 skp, bool local_is_client, __u32 s
 	k->seq = seq;
 }
 
-/* Built in the ring itself: a copy on the stack would not fit beside the
- * exit program's own frame and decide_server_context's. */
-static __always_inline void emit_context(__u64 id, int fd, const struct conn_state *c, __u64 pos, __u8 dir,
-					 const struct sw_decided_ctx *d)
+/* A request's context in an event of its own, for a call none of whose data
+ * events was at the request's position. Built in the ring itself: a copy on
+ * the stack would not fit beside the exit program's own frame. */
+static __always_inline void emit_context(__u64 id, int fd, const struct conn_state *c,
+					 const struct sw_request_context *ctx)
 {
 	struct sw_context_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_add(SW_STAT_RINGBUF_DROPS, 1);
 		return;
 	}
-	__builtin_memset(ev, 0, sizeof(*ev));
+	__builtin_memset(&ev->hdr, 0, sizeof(ev->hdr));
 	conn_event_header(&ev->hdr, SW_EV_CONTEXT, (__u32)id, id >> 32, fd, c);
-	ev->pos = pos;
-	ev->direction = dir;
-	ev->source = d->source;
-	ev->flags = d->flags;
-	ev->trace_flags = d->trace_flags;
-	__builtin_memcpy(ev->trace_id, d->trace_id, 16);
-	__builtin_memcpy(ev->span_id, d->span_id, 8);
-	__builtin_memcpy(ev->parent_id, d->parent_id, 8);
+	__builtin_memcpy(&ev->ctx, ctx, sizeof(*ctx));
 	bpf_ringbuf_submit(ev, submit_flags(sizeof(*ev)));
 	stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
 }
@@ -147,69 +143,66 @@ static __always_inline bool begins_request(__u64 w, __u64 n)
 	return sw_http1_method(w);
 }
 
-/* A server thread read the start of a request (its bytes in the slot, from
- * stream position pos, whose first byte has sequence number seq): the
- * server span's ids, and the request the thread serves from now on. */
-struct request_read {
-	__u64 sk;
-	__u64 pos;     /* stream position of the request's first byte */
-	__u32 seq;     /* its TCP sequence number */
-	__u32 copied;  /* bytes of the call in the slot's payload */
-	__s32 fd;
-};
-
-static __noinline void decide_server_context(__u64 id, struct conn_state *c, const struct request_read *r)
+/* A server thread read the start of a request (the slot's `copied` payload
+ * bytes, of the call slot->pending describes): the server span's ids, into
+ * slot->pending.ctx, and the request the thread serves from now on. */
+static __noinline int decide_server_context(struct data_scratch_slot *slot, __u64 copied)
 {
-	__u64 sk = r->sk;
-	__u32 seq = r->seq;
-	struct data_scratch_slot *slot = scratch_slot();
-	if (!slot)
-		return;
+	struct pending_context *p = &slot->pending;
+	__u64 w0 = 0;
+	__builtin_memcpy(&w0, slot->ev.data, 8);
+	if (!begins_request(w0, copied))
+		return -1;
+	__u64 sk = p->sk;
+	__u64 id = p->id;
+	struct sw_request_context *d = &p->ctx;
 	/* A fresh root's or a header's flags are the trace's own; an option's or a
 	 * local client's are as certain as the caller's were. */
-	struct sw_decided_ctx d = {.trace_flags = 1, .flags = SW_CTX_FLAGS_CERTAIN};
+	d->trace_flags = 1;
+	d->flags = SW_CTX_FLAGS_CERTAIN;
+	__builtin_memset(d->parent_id, 0, sizeof(d->parent_id));
 	struct sw_trace_ctx from = {};
 	__u8 wire_flag = SW_WIRE_FLAG_UNKNOWN;
-	random_words(d.span_id, 2);
+	random_words(d->span_id, 2);
 	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &sk);
-	bool from_option = w && received_context(w, seq, &from, &wire_flag);
+	bool from_option = w && received_context(w, p->seq, &from, &wire_flag);
 	struct local_request *local = NULL;
 	if (!from_option) {
 		struct exchange_at key = {};
-		exchange_of(sk, false, seq, &key);
+		exchange_of(sk, false, p->seq, &key);
 		local = bpf_map_lookup_elem(&local_requests, &key);
 	}
 	if (from_option) {
-		d.source = SW_CTX_OPTION;
-		d.trace_flags = wire_flag == SW_WIRE_FLAG_NOT_SAMPLED ? 0 : 1;
+		d->source = SW_CTX_OPTION;
+		d->trace_flags = wire_flag == SW_WIRE_FLAG_NOT_SAMPLED ? 0 : 1;
 		if (wire_flag == SW_WIRE_FLAG_UNKNOWN)
-			d.flags = 0;
+			d->flags = 0;
 	} else if (local) {
 		from = local->ctx;
-		d.trace_flags = local->trace_flags;
-		d.flags = local->ctx_flags & SW_CTX_FLAGS_CERTAIN;
-		d.source = SW_CTX_LOCAL;
-	} else if (head_traceparent(slot, r->copied, &from, &d.trace_flags) == 0) {
-		d.source = SW_CTX_HEADER;
+		d->trace_flags = local->trace_flags;
+		d->flags = local->ctx_flags & SW_CTX_FLAGS_CERTAIN;
+		d->source = SW_CTX_LOCAL;
+	} else if (head_traceparent(slot, copied, &from, &d->trace_flags) == 0) {
+		d->source = SW_CTX_HEADER;
 	} else {
-		random_words(d.trace_id, 4);
-		d.source = SW_CTX_FRESH;
+		random_words(d->trace_id, 4);
+		d->source = SW_CTX_FRESH;
 	}
-	if (d.source != SW_CTX_FRESH) {
-		__builtin_memcpy(d.trace_id, from.trace_id, 16);
-		__builtin_memcpy(d.parent_id, from.span_id, 8);
+	if (d->source != SW_CTX_FRESH) {
+		__builtin_memcpy(d->trace_id, from.trace_id, 16);
+		__builtin_memcpy(d->parent_id, from.span_id, 8);
 	}
-	emit_context(id, r->fd, c, r->pos, SW_DIR_INGRESS, &d);
 
 	struct serving *prev = bpf_map_lookup_elem(&serving, &id);
-	struct serving now = {.sk = sk, .active = 1, .trace_flags = d.trace_flags, .ctx_flags = d.flags};
-	__builtin_memcpy(now.ctx.trace_id, d.trace_id, 16);
-	__builtin_memcpy(now.ctx.span_id, d.span_id, 8);
+	struct serving now = {.sk = sk, .active = 1, .trace_flags = d->trace_flags, .ctx_flags = d->flags};
+	__builtin_memcpy(now.ctx.trace_id, d->trace_id, 16);
+	__builtin_memcpy(now.ctx.span_id, d->span_id, 8);
 	now.ambiguous = prev && prev->active && prev->sk != sk;
 	if (prev)
 		*prev = now;
 	else
 		bpf_map_update_elem(&serving, &id, &now, BPF_ANY);
+	return 0;
 }
 
 /* Where a write's first bytes are, at sys_enter: its buffer, or its first iovec. */
@@ -313,33 +306,50 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 	bpf_map_update_elem(&local_requests, &key, &local, BPF_ANY);
 }
 
-/* After a data call's event went out (its payload still in the slot): a
- * client's decided context is announced; a server read that begins a request
- * gets its context; a server's answer ends the request its thread served. */
-static __always_inline void after_data_call(const struct sw_io_args *a, __u64 id, struct conn_state *c, __u64 pos,
-					    __u32 seq, __u32 copied)
+/* Before a data call's events go out (p: its scratch slot's): what the one
+ * at the call's first byte is to carry. A client's write that begins a
+ * request brings the ids decided at its entry; a server's read is looked at
+ * once its bytes are in the slot (decide_server_context). */
+static __always_inline void expect_context(const struct sw_io_args *a, __u64 id, const struct conn_state *c,
+					   struct pending_context *p, __u64 pos, __u32 seq)
 {
+	p->kind = SW_PENDING_NONE;
 	if (c->protocol != SW_PROTO_HTTP1)
 		return;
-	if (a->dir == SW_DIR_EGRESS && a->ctx.source) {
-		emit_context(id, a->fd, c, pos, SW_DIR_EGRESS, &a->ctx);
-		return;
-	}
-	if (c->role != SW_ROLE_SERVER)
-		return;
 	if (a->dir == SW_DIR_EGRESS) {
-		struct serving *s = bpf_map_lookup_elem(&serving, &id);
-		if (s && s->sk == a->sk)
-			s->active = 0;
+		if (!a->ctx.source)
+			return;
+		__builtin_memcpy(p->ctx.trace_id, a->ctx.trace_id, 16);
+		__builtin_memcpy(p->ctx.span_id, a->ctx.span_id, 8);
+		__builtin_memcpy(p->ctx.parent_id, a->ctx.parent_id, 8);
+		p->ctx.source = a->ctx.source;
+		p->ctx.flags = a->ctx.flags;
+		p->ctx.trace_flags = a->ctx.trace_flags;
+		p->kind = SW_PENDING_DECIDED;
+	} else if (c->role == SW_ROLE_SERVER) {
+		p->id = id;
+		p->sk = a->sk;
+		p->seq = seq;
+		p->kind = SW_PENDING_SERVER;
+	} else {
 		return;
 	}
-	struct data_scratch_slot *slot = scratch_slot();
-	if (!slot)
+	p->ctx.pos = pos;
+	p->ctx.direction = a->dir;
+}
+
+/* After a data call's events went out: a client's context that none of them
+ * carried goes in an event of its own; a server's answer ends the request
+ * its thread served. */
+static __always_inline void after_data_call(const struct sw_io_args *a, __u64 id, struct conn_state *c,
+					    struct pending_context *p)
+{
+	if (p->kind == SW_PENDING_DECIDED)
+		emit_context(id, a->fd, c, &p->ctx);
+	p->kind = SW_PENDING_NONE;
+	if (c->protocol != SW_PROTO_HTTP1 || c->role != SW_ROLE_SERVER || a->dir != SW_DIR_EGRESS)
 		return;
-	__u64 w0 = 0;
-	__builtin_memcpy(&w0, slot->ev.data, 8);
-	if (begins_request(w0, copied)) {
-		struct request_read r = {.sk = a->sk, .pos = pos, .seq = seq, .copied = copied, .fd = a->fd};
-		decide_server_context(id, c, &r);
-	}
+	struct serving *s = bpf_map_lookup_elem(&serving, &id);
+	if (s && s->sk == a->sk)
+		s->active = 0;
 }

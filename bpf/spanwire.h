@@ -24,7 +24,7 @@ enum sw_event_type {
 	SW_EV_CLOSE = 3,     /* the fd of a traced connection was closed */
 	SW_EV_PROC_EXIT = 4, /* a process (thread group) exited */
 	SW_EV_EXEC = 5,      /* a process called execve: it may bring new TLS libraries */
-	SW_EV_CONTEXT = 6,   /* the kernel decided a request's trace context (sw_context_event) */
+	SW_EV_CONTEXT = 6,   /* a request's trace context no data event carried (sw_context_event) */
 	SW_EV_GO_STREAM = 7, /* a Go HTTP/2 server runs a stream's handler on a goroutine (sw_go_stream_event) */
 };
 
@@ -72,6 +72,10 @@ enum sw_syscall {
 #define SW_DATA_TLS 0x2     /* TLS plaintext: pos counts the plaintext stream */
 #define SW_DATA_SEQ 0x4     /* seq_minus_pos is valid */
 #define SW_DATA_BODY_COUNTED 0x8 /* bytes past `copied` are body of announced length, deliberately not copied */
+/* The call began a request whose trace context the kernel decided: a struct
+ * sw_request_context follows the payload, at the next multiple of 8 bytes
+ * (SW_CONTEXT_TRAILER_OFFSET): one ring record per request, not two. */
+#define SW_DATA_CONTEXT 0x10
 
 /* Kernel-side counters, one slot each in the per-CPU "stats" array. */
 enum sw_stat {
@@ -192,9 +196,10 @@ enum sw_context_source {
 
 /* The ids of one request's span, decided in the kernel before its first byte
  * left (client) or when it was read (server): userspace exports exactly
- * these, so what went on the wire is what a collector receives. */
-struct sw_context_event {
-	struct sw_event_header hdr;
+ * these, so what went on the wire is what a collector receives. It rides
+ * behind the payload of the call's data event (SW_DATA_CONTEXT), or, where
+ * no event of the call could carry it, in a context event of its own. */
+struct sw_request_context {
 	__u64 pos;             /* stream position of the request's first byte */
 	__u8 direction;        /* enum sw_direction of that stream */
 	__u8 source;           /* enum sw_context_source */
@@ -204,6 +209,14 @@ struct sw_context_event {
 	__u8 trace_id[16];
 	__u8 span_id[8];       /* this span's id */
 	__u8 parent_id[8];     /* its parent's, all zero for a root */
+};
+
+/* Where a data event's context trailer starts in its payload area. */
+#define SW_CONTEXT_TRAILER_OFFSET(copied) (((copied) + 7) & ~7ULL)
+
+struct sw_context_event {
+	struct sw_event_header hdr;
+	struct sw_request_context ctx;
 };
 
 struct sw_proc_exit_event {

@@ -184,9 +184,12 @@ static __always_inline int finish_data(const struct sw_io_args *a, __u64 id, lon
 	__u64 pos = c->pos[a->dir & 1];
 	ev->seq_minus_pos = seq_end - (__u32)ret - (__u32)pos;
 	ev->flags = SW_DATA_SEQ;
+	struct pending_context *pending = &slot_of(ev)->pending;
+	if (propagation_on)
+		expect_context(a, id, c, pending, pos, seq_end - (__u32)ret);
 	emit_call(a, c, ev, ret);
 	if (propagation_on)
-		after_data_call(a, id, c, pos, seq_end - (__u32)ret, ev->copied);
+		after_data_call(a, id, c, pending);
 	return 0;
 }
 

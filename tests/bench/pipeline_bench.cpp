@@ -4,9 +4,9 @@
 // into a sink that keeps nothing. Both ends of every exchange are traced (a
 // client process and a server process, as a load generator and nginx, tied by
 // sequence numbers), so each exchange gives two spans that the linker joins;
-// the items/s reported are spans. BM_PipelineDecided adds the kernel's context
-// events (trace context propagation on, the default: the kernel decides every
-// span's ids); BM_PipelineAndEncode adds the OTLP encoding the export threads
+// the items/s reported are spans. BM_PipelineDecided adds the kernel's
+// contexts behind the requests' payloads (trace context propagation on, the
+// default: the kernel decides every span's ids); BM_PipelineAndEncode adds the OTLP encoding the export threads
 // do, in batches of 512.
 //
 // This is "CPU per span" without the kernel, the ring buffer and the machine's
@@ -75,11 +75,14 @@ class ConnectionPair {
   }
 
   // The client writes the request, the server reads it and writes the
-  // response, the client reads it: four data events, as the kernel sends them.
+  // response, the client reads it: four data events, as the kernel sends them
+  // (with propagation on, the requests' ids behind the payloads).
   void exchange(const std::string& request, const std::string& response, bool decided, uint64_t& ts) {
-    if (decided) decide(ts);
-    data(client_, SW_DIR_EGRESS, request_pos_, response_pos_, kRequestSeq, request, ts += 20'000);
-    data(server_, SW_DIR_INGRESS, request_pos_, response_pos_, kRequestSeq, request, ts += 10'000);
+    const Decided ids = decided ? decide() : Decided{};
+    data(client_, SW_DIR_EGRESS, request_pos_, response_pos_, kRequestSeq, request, ts += 20'000,
+         decided ? &ids.client : nullptr);
+    data(server_, SW_DIR_INGRESS, request_pos_, response_pos_, kRequestSeq, request, ts += 10'000,
+         decided ? &ids.server : nullptr);
     request_pos_ += request.size();
     data(server_, SW_DIR_EGRESS, response_pos_, request_pos_, kResponseSeq, response, ts += 30'000);
     data(client_, SW_DIR_INGRESS, response_pos_, request_pos_, kResponseSeq, response, ts += 10'000);
@@ -92,17 +95,17 @@ class ConnectionPair {
     uint32_t tgid;
     int fd;
   };
+  struct Decided {
+    sw_request_context client{}, server{};
+  };
 
-  // What the kernel sends with propagation on: the client's ids before its
+  // What the kernel decides with propagation on: the client's ids before its
   // request leaves (a fresh root), the server's when it reads it (taken from
   // the local client of the same exchange).
-  void decide(uint64_t ts) {
+  Decided decide() {
     ++sequence_;
-    sw_context_event client{};
-    client.hdr.type = SW_EV_CONTEXT;
-    client.hdr.tid = client_.tgid + 1;
-    client.hdr.ts_ns = ts;
-    client.hdr.conn = {client_.tgid, client_.fd, 1};
+    Decided ids;
+    sw_request_context& client = ids.client;
     client.pos = request_pos_;
     client.direction = SW_DIR_EGRESS;
     client.source = SW_CTX_FRESH;
@@ -112,16 +115,14 @@ class ConnectionPair {
     client.trace_id[15] = 1;
     std::memcpy(client.span_id, &sequence_, sizeof sequence_);
     client.span_id[7] = 1;
-    decoder_.handle(&client, sizeof client, ts);
-    sw_context_event server = client;
-    server.hdr.tid = server_.tgid + 1;
-    server.hdr.conn = {server_.tgid, server_.fd, 1};
+    sw_request_context& server = ids.server;
+    server = client;
     server.direction = SW_DIR_INGRESS;
     server.source = SW_CTX_LOCAL;
     server.flags = SW_CTX_FLAGS_CERTAIN;  // inherited from the client on this host
     std::memcpy(server.parent_id, client.span_id, sizeof server.parent_id);
     server.span_id[7] = 2;
-    decoder_.handle(&server, sizeof server, ts);
+    return ids;
   }
 
   void open(const End& end, uint8_t role, uint16_t local_port, uint16_t remote_port, uint64_t ts) {
@@ -142,7 +143,7 @@ class ConnectionPair {
   }
 
   void data(const End& end, uint8_t dir, uint64_t pos, uint64_t peer_pos, uint32_t seq, const std::string& bytes,
-            uint64_t ts) {
+            uint64_t ts, const sw_request_context* context = nullptr) {
     auto* ev = reinterpret_cast<sw_data_event*>(buffer_);
     std::memset(ev, 0, SW_DATA_HEADER_SIZE);
     ev->hdr.type = SW_EV_DATA;
@@ -159,14 +160,21 @@ class ConnectionPair {
     ev->seq_minus_pos = seq;
     ev->peer_pos = peer_pos;
     std::memcpy(ev->data, bytes.data(), bytes.size());
-    decoder_.handle(ev, SW_DATA_HEADER_SIZE + bytes.size(), ts);
+    size_t size = SW_DATA_HEADER_SIZE + bytes.size();
+    if (context != nullptr) {
+      const size_t trailer = SW_CONTEXT_TRAILER_OFFSET(bytes.size());
+      std::memcpy(ev->data + trailer, context, sizeof(*context));
+      ev->flags |= SW_DATA_CONTEXT;
+      size = SW_DATA_HEADER_SIZE + trailer + sizeof(*context);
+    }
+    decoder_.handle(ev, size, ts);
   }
 
   EventDecoder& decoder_;
   End client_, server_;
   uint64_t request_pos_ = 0, response_pos_ = 0;
   uint64_t sequence_ = 0;  // makes the ids of each exchange unique
-  alignas(8) uint8_t buffer_[sizeof(sw_data_event)];
+  alignas(8) uint8_t buffer_[sizeof(sw_data_event) + sizeof(sw_request_context)];
 };
 
 // What curl sends to nginx for a small file, and nginx's answer (600 bytes).

@@ -106,7 +106,8 @@ void ConnectionTracker::on_open(const sw_open_event& ev, uint64_t now) {
   observer_.on_connection_open(info);
 }
 
-void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payload, uint64_t now) {
+void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payload, uint64_t now,
+                                const sw_request_context* context) {
   ConnKey key = key_of(ev.hdr);
   auto it = conns_.find(key);
   if (it == conns_.end()) {
@@ -115,6 +116,8 @@ void ConnectionTracker::on_data(const sw_data_event& ev, std::string_view payloa
     return;
   }
   Connection& c = *it->second;
+  // Before the bytes: the request they begin may complete an exchange in them.
+  if (context != nullptr) note_context(c, *context);
   c.last_activity = now;
   c.last_event_ns = ev.hdr.ts_ns;
   if (!c.session || c.info.role == Role::kUnknown) {
@@ -157,15 +160,18 @@ void ConnectionTracker::on_context(const sw_context_event& ev) {
     metrics_.events_orphaned++;
     return;
   }
-  Connection& c = *it->second;
+  note_context(*it->second, ev.ctx);
+}
+
+void ConnectionTracker::note_context(Connection& c, const sw_request_context& ctx) {
   DecidedContext context;
-  std::memcpy(context.trace_id.data(), ev.trace_id, sizeof(ev.trace_id));
-  std::memcpy(context.span_id.data(), ev.span_id, sizeof(ev.span_id));
-  std::memcpy(context.parent_id.data(), ev.parent_id, sizeof(ev.parent_id));
-  context.source = ev.source;
-  context.flags = ev.flags;
-  context.trace_flags = ev.trace_flags;
-  c.info.streams[c.carries_requests(ev.direction & 1) ? 0 : 1].contexts.note(ev.pos, context);
+  std::memcpy(context.trace_id.data(), ctx.trace_id, sizeof(ctx.trace_id));
+  std::memcpy(context.span_id.data(), ctx.span_id, sizeof(ctx.span_id));
+  std::memcpy(context.parent_id.data(), ctx.parent_id, sizeof(ctx.parent_id));
+  context.source = ctx.source;
+  context.flags = ctx.flags;
+  context.trace_flags = ctx.trace_flags;
+  c.info.streams[c.carries_requests(ctx.direction & 1) ? 0 : 1].contexts.note(ctx.pos, context);
 }
 
 void ConnectionTracker::on_go_stream(const sw_go_stream_event& ev) {

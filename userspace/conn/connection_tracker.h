@@ -52,7 +52,9 @@ class ConnectionTracker {
   ~ConnectionTracker();
 
   void on_open(const sw_open_event& ev, uint64_t now);
-  void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now);
+  // context: the request context the event carried behind its payload (SW_DATA_CONTEXT).
+  void on_data(const sw_data_event& ev, std::string_view payload, uint64_t now,
+               const sw_request_context* context = nullptr);
   void on_close(const sw_close_event& ev);
   void on_context(const sw_context_event& ev);
   void on_go_stream(const sw_go_stream_event& ev);
@@ -87,6 +89,8 @@ class ConnectionTracker {
   bool lost_since(uint64_t last_event_ns);
   void evict_least_recent();
   void switch_to_tls(Connection& c);
+  // The kernel's ids for the request at ctx.pos of one of c's streams.
+  void note_context(Connection& c, const sw_request_context& ctx);
   void publish(Connection& c, bool shed = false);
 
   class DropHistory {

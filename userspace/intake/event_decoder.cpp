@@ -29,7 +29,15 @@ void EventDecoder::handle(const void* data, size_t size, uint64_t now) {
       const auto* ev = static_cast<const sw_data_event*>(data);
       if (ev->copied > ev->len || SW_DATA_HEADER_SIZE + ev->copied > size) break;
       std::string_view payload(reinterpret_cast<const char*>(ev->data), ev->copied);
-      tracker_.on_data(*ev, payload, now);
+      if (!(ev->flags & SW_DATA_CONTEXT)) {
+        tracker_.on_data(*ev, payload, now);
+        return;
+      }
+      const uint64_t trailer = SW_CONTEXT_TRAILER_OFFSET(uint64_t{ev->copied});
+      if (SW_DATA_HEADER_SIZE + trailer + sizeof(sw_request_context) > size) break;
+      sw_request_context context;
+      std::memcpy(&context, ev->data + trailer, sizeof(context));
+      tracker_.on_data(*ev, payload, now, &context);
       return;
     }
     case SW_EV_CLOSE:
