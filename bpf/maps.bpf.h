@@ -225,14 +225,21 @@ struct serving {
 	__u8 pad[4];
 };
 
-/* A plain hash: every thread's entry goes when the thread exits
- * (sched_process_exit), and updates cost less than an LRU's. */
-/* LRU: in Go processes the keys are goroutines (causal_id), which leave no
- * exit event to delete them by. */
+/* A thread's request, in its own storage: found with no hashing on every
+ * request's read, answer and outgoing call, and freed with the thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct serving);
+} thread_serving SEC(".maps");
+
+/* A goroutine's request (Go processes, causal_id): goroutines move between
+ * threads. LRU: a goroutine leaves no exit event to delete it by. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64); /* pid_tgid, or tgid << 32 | goroutine token */
+	__type(key, __u64); /* tgid << 32 | goroutine token */
 	__type(value, struct serving);
 } serving SEC(".maps");
 

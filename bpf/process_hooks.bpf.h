@@ -47,8 +47,8 @@ SEC("tracepoint/sched/sched_process_exit")
 int tp_sched_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	/* (the thread's slot, active_io, is its own storage: freed with it) */
-	bpf_map_delete_elem(&serving, &id);
+	/* (the thread's slot and its request, active_io and thread_serving, are
+	 * its own storage: freed with it) */
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0;
 	__u32 tgid = id >> 32;

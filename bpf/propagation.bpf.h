@@ -118,6 +118,26 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
 	stat_add(SW_STAT_CONTEXTS_DECIDED, 1);
 }
 
+/* The request id serves, if any: a thread's in its own storage (no hashing),
+ * a goroutine's in the serving map. A non-goroutine id is always the
+ * calling thread's: the hooks decide only for the thread they run in. */
+static __always_inline struct serving *serving_of(__u64 id)
+{
+	if ((__u32)id & SW_GOROUTINE_TOKEN)
+		return bpf_map_lookup_elem(&serving, &id);
+	return bpf_task_storage_get(&thread_serving, bpf_get_current_task_btf(), 0, 0);
+}
+
+/* id, serving nothing known so far, now serves *now. */
+static __always_inline void start_serving(__u64 id, struct serving *now)
+{
+	if ((__u32)id & SW_GOROUTINE_TOKEN)
+		bpf_map_update_elem(&serving, &id, now, BPF_ANY);
+	else
+		bpf_task_storage_get(&thread_serving, bpf_get_current_task_btf(), now,
+				     BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
 /* The context of the received segment holding byte seq, if it carried one. */
 static __always_inline bool received_context(const struct wire_sock *w, __u32 seq, struct sw_trace_ctx *out,
 					     __u8 *flag)
@@ -193,7 +213,7 @@ static __noinline int decide_server_context(struct data_scratch_slot *slot, __u6
 		__builtin_memcpy(d->parent_id, from.span_id, 8);
 	}
 
-	struct serving *prev = bpf_map_lookup_elem(&serving, &id);
+	struct serving *prev = serving_of(id);
 	struct serving now = {.sk = sk, .active = 1, .trace_flags = d->trace_flags, .ctx_flags = d->flags};
 	__builtin_memcpy(now.ctx.trace_id, d->trace_id, 16);
 	__builtin_memcpy(now.ctx.span_id, d->span_id, 8);
@@ -201,7 +221,7 @@ static __noinline int decide_server_context(struct data_scratch_slot *slot, __u6
 	if (prev)
 		*prev = now;
 	else
-		bpf_map_update_elem(&serving, &id, &now, BPF_ANY);
+		start_serving(id, &now);
 	return 0;
 }
 
@@ -239,18 +259,20 @@ static __always_inline bool write_head(__u8 sys, __u64 buf, __u64 count, __u64 *
 static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 {
 	__u64 sk = a->sk;
-	/* The connection's state first: most writes are on connections already
-	 * known not to be a client's HTTP/1 (answers, other protocols, TLS). */
-	struct sw_conn_key ck = {.tgid = id >> 32, .fd = a->fd};
-	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
-	if (c && c->sk == sk &&
-	    (c->role == SW_ROLE_SERVER || c->tls || (c->protocol != SW_PROTO_UNKNOWN && c->protocol != SW_PROTO_HTTP1)))
-		return;
+	/* The write's first bytes first: answers, other protocols and TLS records
+	 * do not begin with a method, and reading 8 bytes costs less than the
+	 * hash lookup of the connection's state (sendfile has none to read). */
 	__u64 ptr = 0, len = 0, w0 = 0;
 	if (!write_head(a->sys, a->buf, a->count, &ptr, &len) || len < 4)
 		return;
 	__u32 head = len < 8 ? (len & 7) : 8;
 	if (head < 4 || bpf_probe_read_user(&w0, head, (const void *)ptr) || !begins_request(w0, len))
+		return;
+	/* A server's body, or a connection of another protocol, may still start so. */
+	struct sw_conn_key ck = {.tgid = id >> 32, .fd = a->fd};
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
+	if (c && c->sk == sk &&
+	    (c->role == SW_ROLE_SERVER || c->tls || (c->protocol != SW_PROTO_UNKNOWN && c->protocol != SW_PROTO_HTTP1)))
 		return;
 	if (!socket_selected(sk) || !process_selected(id >> 32))
 		return; /* not traced by this sensor: its ids would be exported by no one */
@@ -259,7 +281,7 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 	d->trace_flags = 1;
 	d->flags = SW_CTX_FLAGS_CERTAIN; /* a fresh root's or a header's */
 	random_words(d->span_id, 2);
-	struct serving *s = bpf_map_lookup_elem(&serving, &id);
+	struct serving *s = serving_of(id);
 	if (s && s->active) {
 		from = s->ctx;
 		d->trace_flags = s->trace_flags;
@@ -349,7 +371,7 @@ static __always_inline void after_data_call(const struct sw_io_args *a, __u64 id
 	p->kind = SW_PENDING_NONE;
 	if (c->protocol != SW_PROTO_HTTP1 || c->role != SW_ROLE_SERVER || a->dir != SW_DIR_EGRESS)
 		return;
-	struct serving *s = bpf_map_lookup_elem(&serving, &id);
+	struct serving *s = serving_of(id);
 	if (s && s->sk == a->sk)
 		s->active = 0;
 }

@@ -10,7 +10,9 @@ rounds. The loads are the ones issue 19's targets are stated on:
   - nginx 600 B and 64 KiB files under wrk (closed loop, both ends traced);
   - the 600 B file over HTTPS under wrk (OpenSSL at both ends: the uprobe path);
   - the 600 B file at a fixed rate (latency_probe, 16 connections), where
-    sensor CPU per span is free of saturation effects.
+    sensor CPU per span is free of saturation effects; there also each BPF
+    program's ns per run, so that a program the change leaves alone shows
+    how far the rounds drift.
 Only the new build's load tools and collector are used: from the base build,
 only its `spanwire` binary.
 
@@ -60,11 +62,13 @@ def fixed_rate(sensor, build, port, rate, seconds):
                          capture_output=True, text=True, timeout=seconds * 4 + 60, check=True)
     sent = json.loads(out.stdout)["count"]
     spent = bpf_ns(sensor, programs)
+    ns_per_run = rb.per_hook(programs, sensor.programs())
     settled = sensor.settled_stats()
     spans = 2 * sent  # both ends traced
     return {"cpu_us_per_span": (sensor.cpu_seconds() - cpu) * 1e6 / spans if sent else None,
             "bpf_us_per_span": spent / 1000 / spans if sent else None,
-            "spans_lost": spans - (settled["spans_exported"] - stats["spans_exported"])}
+            "spans_lost": spans - (settled["spans_exported"] - stats["spans_exported"]),
+            "ns_per_run": ns_per_run}
 
 
 def one_round(args, procs, builds, tmp, ports, i):
@@ -107,6 +111,13 @@ def summary(rounds, rate):
                       ("spans_lost", "spans lost")):
         rows.append((f"600 B at a fixed {rate:,} req/s, {unit}", *pair(values("base", "fixed", key),
                                                                        values("new", "fixed", key))))
+    # Each program's own cost, ns per run: a program the change leaves alone
+    # shows how far the rounds drift, against which the changed ones read.
+    runs = values("base", "fixed", "ns_per_run") + values("new", "fixed", "ns_per_run")
+    for name in sorted(set.intersection(*(set(r) for r in runs))):
+        rows.append((f"600 B at a fixed {rate:,} req/s, ns per run of {name}",
+                     *pair([r[name] for r in values("base", "fixed", "ns_per_run")],
+                           [r[name] for r in values("new", "fixed", "ns_per_run")])))
     return rows
 
 
