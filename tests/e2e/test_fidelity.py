@@ -139,8 +139,13 @@ def test_thousand_requests_pipelined_in_one_write_to_nginx(sink, sensor_factory,
     codes = (200, 201, 404, 409, 500)
     requests = b"".join(f"GET /s/{codes[n % 5]}/p{n} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for n in range(1000))
     assert len(requests) > 16384  # more than one event's payload: the rest is a known gap
-    with socket.create_connection(("127.0.0.1", port)) as c:
-        c.sendall(requests)
+    with socket.socket() as c:
+        # A send buffer that takes the whole batch, so that it goes in one
+        # write: with the default, the kernel may accept it in pieces of at
+        # most the payload cap, and then nothing is a gap.
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        c.connect(("127.0.0.1", port))
+        assert c.send(requests) == len(requests)
         c.shutdown(socket.SHUT_WR)
         got = b""
         deadline = time.monotonic() + 20
