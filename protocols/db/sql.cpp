@@ -158,9 +158,10 @@ class Sanitizer {
 
   size_t identifier(size_t i, size_t end) {
     const std::string_view quoted = s_.substr(i, end - i);
-    // Unterminated (the text was cut) or holding a quote: it may be a literal's
-    // remains, never echoed.
-    if (quoted.size() < 2 || quoted.back() != quoted.front() || quoted.find('\'') != std::string_view::npos)
+    // Unterminated (the text was cut) or holding a quote (a ' anywhere, a " in
+    // a MySQL backtick name): it may be a literal's remains, never echoed.
+    if (quoted.size() < 2 || quoted.back() != quoted.front() || quoted.find('\'') != std::string_view::npos ||
+        (quoted.front() == '`' && quoted.find('"') != std::string_view::npos))
       return literal(end);
     emit(quoted);
     const std::string_view bare = quoted.size() >= 2 ? quoted.substr(1, quoted.size() - 2) : quoted;

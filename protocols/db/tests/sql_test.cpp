@@ -32,6 +32,12 @@ TEST(Sql, MySqlStringsAndIdentifiers) {
   EXPECT_EQ(query_summary(f), "UPDATE shop.orders");
 }
 
+TEST(Sql, BacktickNameHoldingADoubleQuoteIsNeverEchoed) {
+  // Found by fuzz_mysql: a " inside a backtick name may be a literal's remains.
+  EXPECT_EQ(my("SELECT `a\"b` FROM t").text, "SELECT ? FROM t");
+  EXPECT_EQ(my("SELECT `a` FROM t").text, "SELECT `a` FROM t");
+}
+
 TEST(Sql, CommentsGoAndWhitespaceCollapses) {
   auto f = pg("/* app=web password='x' */ SELECT  1 -- note 'y'\n FROM /* nested /* twice */ */ dual");
   EXPECT_EQ(f.text, "SELECT ? FROM dual");
