@@ -20,6 +20,12 @@ static __always_inline __u32 goroutine_token(__u64 g)
 	return SW_GOROUTINE_TOKEN | ((__u32)(g >> 3) & ~SW_GOROUTINE_TOKEN);
 }
 
+/* An id (tgid << 32 | tid) whose low half names a goroutine, not a thread. */
+static __always_inline bool is_goroutine_id(__u64 id)
+{
+	return (__u32)id & SW_GOROUTINE_TOKEN;
+}
+
 /* The goroutine whose request g's work is for: g itself when it serves one
  * (or works for nobody known). */
 static __always_inline __u64 go_owner_of(__u32 tgid, __u64 g)

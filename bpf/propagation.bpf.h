@@ -123,7 +123,7 @@ static __always_inline void emit_context(__u64 id, int fd, const struct conn_sta
  * calling thread's: the hooks decide only for the thread they run in. */
 static __always_inline struct serving *serving_of(__u64 id)
 {
-	if ((__u32)id & SW_GOROUTINE_TOKEN)
+	if (is_goroutine_id(id))
 		return bpf_map_lookup_elem(&serving, &id);
 	return bpf_task_storage_get(&thread_serving, bpf_get_current_task_btf(), 0, 0);
 }
@@ -131,7 +131,7 @@ static __always_inline struct serving *serving_of(__u64 id)
 /* id, serving nothing known so far, now serves *now. */
 static __always_inline void start_serving(__u64 id, struct serving *now)
 {
-	if ((__u32)id & SW_GOROUTINE_TOKEN)
+	if (is_goroutine_id(id))
 		bpf_map_update_elem(&serving, &id, now, BPF_ANY);
 	else
 		bpf_task_storage_get(&thread_serving, bpf_get_current_task_btf(), now,
@@ -276,7 +276,7 @@ static __noinline void decide_client_context(__u64 id, struct sw_io_args *a)
 		return;
 	if (!socket_selected(sk) || !process_selected(id >> 32))
 		return; /* not traced by this sensor: its ids would be exported by no one */
-	struct sw_decided_ctx *d = &a->ctx;
+	struct sw_request_context *d = &a->ctx;
 	struct sw_trace_ctx from = {};
 	d->trace_flags = 1;
 	d->flags = SW_CTX_FLAGS_CERTAIN; /* a fresh root's or a header's */
@@ -341,12 +341,7 @@ static __always_inline void expect_context(const struct sw_io_args *a, __u64 id,
 	if (a->dir == SW_DIR_EGRESS) {
 		if (!a->ctx.source)
 			return;
-		__builtin_memcpy(p->ctx.trace_id, a->ctx.trace_id, 16);
-		__builtin_memcpy(p->ctx.span_id, a->ctx.span_id, 8);
-		__builtin_memcpy(p->ctx.parent_id, a->ctx.parent_id, 8);
-		p->ctx.source = a->ctx.source;
-		p->ctx.flags = a->ctx.flags;
-		p->ctx.trace_flags = a->ctx.trace_flags;
+		__builtin_memcpy(&p->ctx, &a->ctx, sizeof(p->ctx));
 		p->kind = SW_PENDING_DECIDED;
 	} else if (c->role == SW_ROLE_SERVER) {
 		p->id = id;

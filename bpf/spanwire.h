@@ -227,19 +227,6 @@ struct sw_exec_event {
 	struct sw_event_header hdr; /* conn.tgid: the process */
 };
 
-/* A request's ids as the kernel decided them: a write's travel in its
- * syscall stash from entry (decided before any byte leaves) to exit
- * (announced with the position its bytes got). */
-struct sw_decided_ctx {
-	__u8 trace_id[16];
-	__u8 span_id[8];
-	__u8 parent_id[8]; /* all zero: a root */
-	__u8 source;       /* enum sw_context_source; 0: nothing decided */
-	__u8 flags;        /* SW_CTX_* */
-	__u8 trace_flags;  /* W3C flags */
-	__u8 pad[5];
-};
-
 /* Arguments of a syscall in flight, remembered per thread (task storage)
  * between its sys_enter and sys_exit. Userspace writes entries too, at start,
  * for threads already blocked in socket I/O when the probes attached (their
@@ -256,7 +243,9 @@ struct sw_io_args {
 	__u8 in_tls;    /* made inside a TLS library call: the socket carries TLS */
 	__u8 live;      /* set at entry, cleared at exit: the thread's slot holds a call in flight */
 	__u8 pad[4];
-	struct sw_decided_ctx ctx; /* a write that begins a request: its ids (ctx.source != 0) */
+	/* A write that begins a request: the ids decided at its entry, before any
+	 * byte left (ctx.source != 0); pos and direction are set at its exit. */
+	struct sw_request_context ctx;
 };
 
 /* A TLS library read/write call in flight, per thread (sw_thread_slot), between
