@@ -244,7 +244,8 @@ struct sw_io_args {
 	__u8 live;      /* set at entry, cleared at exit: the thread's slot holds a call in flight */
 	__u8 pad[4];
 	/* A write that begins a request: the ids decided at its entry, before any
-	 * byte left (ctx.source != 0); pos and direction are set at its exit. */
+	 * byte left (ctx.source != 0). pos and direction stay 0 here: the exit
+	 * sets them on the copy that rides behind the call's event. */
 	struct sw_request_context ctx;
 };
 

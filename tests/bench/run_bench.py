@@ -433,9 +433,9 @@ def completeness_sweep(args, procs, build, tmp, ports):
 def on_one_cpu():
     """For subprocess's preexec_fn: the micro-benchmarks all run on the same one
     CPU. The two CPUs of the VMs this project is measured on are not equal: the
-    same bench_pipeline run takes 7.0 us per exchange on one and 8.4-10.7 on
-    the other (docs/PERFORMANCE.md, method), so an unpinned run measures where
-    the scheduler put it."""
+    same bench_pipeline run took 1.1-1.5x longer on one than on the other
+    (docs/PERFORMANCE.md, method), so an unpinned run measures where the
+    scheduler put it."""
     cpu = min(os.sched_getaffinity(0))
     return lambda: os.sched_setaffinity(0, {cpu})
 
